@@ -1,0 +1,40 @@
+# The two commands a newcomer needs:  `make run`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bootstrap lint migrate clean
+
+# Set up everything (virtualenv, packages, database, demo data) and serve on http://$(HOST):$(PORT).
+run: bootstrap
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py run_demo --host $(HOST) --port $(PORT)
+
+# Run the whole test suite against PostgreSQL and Redis (see scripts/run-tests.sh).
+test: bootstrap
+	bash scripts/run-tests.sh $(ARGS)
+
+bootstrap: .stamp-python .stamp-node
+
+# Any Python 3.11 will do; fall back to python3 when python3.11 is not on PATH.
+.stamp-python: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3.11 not found, using python3"; }
+	test -x $(PY) || $$(command -v $(PYTHON) || command -v python3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+.stamp-node: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: installing Debian's nodejs/npm"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules .stamp-* staticfiles

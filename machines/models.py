@@ -1,0 +1,256 @@
+"""The fleet: organizations, their people, machines, bunkers, ingredients and operator tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from vendhub.models import BaseModel
+
+
+class Organization(BaseModel):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), unique=True)
+    # Thresholds for the environment rules (telemetry.rules); per organization because
+    # a snack fleet tolerates more heat than a coffee fleet.
+    temperature_alert_celsius = models.DecimalField(
+        _("temperature alert (°C)"), max_digits=5, decimal_places=1, default=Decimal("30.0")
+    )
+    humidity_alert_percent = models.DecimalField(
+        _("humidity alert (%)"), max_digits=5, decimal_places=1, default=Decimal("80.0")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    MANAGER = "manager", _("Manager")
+    OPERATOR = "operator", _("Operator")
+    VIEWER = "viewer", _("Viewer")
+
+
+#: Roles that manage the fleet: they receive alerts and may change anyone's tasks.
+MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
+
+
+class Membership(BaseModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="unique_membership")
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGING_ROLES
+
+
+class MachineStatus(models.TextChoices):
+    ONLINE = "online", _("Online")
+    OFFLINE = "offline", _("Offline")
+    MAINTENANCE = "maintenance", _("Maintenance")
+    ERROR = "error", _("Error")
+
+
+class Machine(BaseModel):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="machines"
+    )
+    serial_number = models.CharField(_("serial number"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    model = models.CharField(_("model"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=MachineStatus.choices,
+        default=MachineStatus.OFFLINE, db_index=True,
+    )
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    responsible_operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="machines_responsible", verbose_name=_("responsible operator"),
+        help_text=_("Refill tasks for this machine are assigned to this operator."),
+    )
+    telemetry_interval_seconds = models.PositiveIntegerField(
+        _("expected telemetry interval (s)"), default=60
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("updated by"),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("machine")
+        verbose_name_plural = _("machines")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.serial_number})"
+
+    def silence_limit(self, factor: float) -> timedelta:
+        """How long this machine may stay silent before it is considered offline."""
+        return timedelta(seconds=self.telemetry_interval_seconds * factor)
+
+
+class Ingredient(BaseModel):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="ingredients"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    unit = models.CharField(_("unit"), max_length=16, default="g")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="unique_ingredient_per_organization"
+            )
+        ]
+        verbose_name = _("ingredient")
+        verbose_name_plural = _("ingredients")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Bunker(BaseModel):
+    """An ingredient hopper of one machine. Levels are in grams."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="bunkers")
+    ingredient = models.ForeignKey(Ingredient, on_delete=models.PROTECT, related_name="bunkers")
+    capacity_grams = models.PositiveIntegerField(_("capacity (g)"), validators=[MinValueValidator(1)])
+    current_level_grams = models.PositiveIntegerField(_("current level (g)"), default=0)
+    low_level_threshold_percent = models.PositiveSmallIntegerField(
+        _("low-level threshold (%)"), default=20, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta:
+        ordering = ["machine", "ingredient__name"]
+        verbose_name = _("bunker")
+        verbose_name_plural = _("bunkers")
+
+    def __str__(self) -> str:
+        return f"{self.machine.name}: {self.ingredient.name}"
+
+    @property
+    def percentage(self) -> float:
+        """Fill level in percent of capacity, rounded to one decimal."""
+        if not self.capacity_grams:
+            return 0.0
+        return round(100.0 * self.current_level_grams / self.capacity_grams, 1)
+
+    @property
+    def low_level_alert(self) -> bool:
+        return self.is_low_at(self.current_level_grams)
+
+    def is_low_at(self, level_grams: int) -> bool:
+        """Whether `level_grams` is under this bunker's low-level threshold."""
+        return level_grams * 100 < self.capacity_grams * self.low_level_threshold_percent
+
+
+class TaskKind(models.TextChoices):
+    REFILL = "refill", _("Refill")
+    CLEANING = "cleaning", _("Cleaning")
+    REPAIR = "repair", _("Repair")
+    COLLECTION = "collection", _("Cash collection")
+    INSPECTION = "inspection", _("Inspection")
+
+
+class TaskStatus(models.TextChoices):
+    TODO = "todo", _("To do")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_TASK_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class Task(BaseModel):
+    """Work for a field operator at one machine."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tasks")
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="tasks")
+    bunker = models.ForeignKey(
+        Bunker, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks",
+        help_text=_("For refill tasks: the bunker to refill."),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="tasks", verbose_name=_("assignee"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=TaskKind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.TODO,
+        db_index=True,
+    )
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    title = models.CharField(_("title"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("created by"),
+    )
+
+    class Meta:
+        ordering = ["due_at", "-created_at"]
+        indexes = [models.Index(fields=["assignee", "status"])]
+        constraints = [
+            # The database itself guarantees "one open refill task per bunker", so two
+            # concurrent readings cannot create a duplicate.
+            models.UniqueConstraint(
+                fields=["bunker"],
+                condition=models.Q(kind="refill", status__in=["todo", "in_progress"]),
+                name="one_open_refill_task_per_bunker",
+            )
+        ]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_TASK_STATUSES

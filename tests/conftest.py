@@ -1,0 +1,42 @@
+"""Shared fixtures: named personas in two organizations, API clients, service guards."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import Personas, make_personas
+
+
+def require_service(env_var: str, what: str) -> str:
+    """The URL of a real service the test needs. CI must run such tests: fail there, skip locally."""
+    url = os.environ.get(env_var, "")
+    if not url:
+        message = f"{what} is not configured ({env_var} unset); run the suite with `make test`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_service("REDIS_URL", "Redis")
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    return make_personas()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
