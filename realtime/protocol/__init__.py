@@ -1,0 +1,30 @@
+"""Pure Engine.IO v4 / Socket.IO v5 wire codec (no I/O, no Django).
+
+The two layers both define ``Packet`` and ``PacketType``; import the modules
+(``from realtime.protocol import engineio, socketio``) or the prefixed aliases
+below.
+"""
+
+from . import engineio, socketio
+from .engineio import SEPARATOR, ProtocolError, decode_payload, encode_payload, open_packet
+from .engineio import Packet as EngineIOPacket
+from .engineio import PacketType as EngineIOPacketType
+from .socketio import Decoder, encode_event
+from .socketio import Packet as SocketIOPacket
+from .socketio import PacketType as SocketIOPacketType
+
+__all__ = [
+    "SEPARATOR",
+    "Decoder",
+    "EngineIOPacket",
+    "EngineIOPacketType",
+    "ProtocolError",
+    "SocketIOPacket",
+    "SocketIOPacketType",
+    "decode_payload",
+    "encode_event",
+    "encode_payload",
+    "engineio",
+    "open_packet",
+    "socketio",
+]
