@@ -1,7 +1,50 @@
-"""ASGI routing: /socket.io/ goes to the gateway, everything else to Django."""
+"""ASGI routing: the gateway's endpoints in front of Django."""
 
-from channels.routing import ProtocolTypeRouter
+from __future__ import annotations
+
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path, re_path
+
+from .conf import RealtimeConfig, realtime_config
+from .engine.consumers import PollingConsumer, WebSocketConsumer
+from .engine.server import EngineServer
+from .sio import Namespace, SocketIOConnection
 
 
-def build_application(django_asgi_app):
-    return ProtocolTypeRouter({"http": django_asgi_app})
+def socketio_server(config: RealtimeConfig, namespaces: dict[str, Namespace]) -> EngineServer:
+    return EngineServer(
+        config=config, handler_factory=lambda session: SocketIOConnection(session, namespaces)
+    )
+
+
+def endpoints(prefix: str, server: EngineServer) -> tuple[list, list]:
+    """(http routes, websocket routes) of one Engine.IO endpoint."""
+    return (
+        [path(f"{prefix}/", PollingConsumer.as_asgi(server=server))],
+        [path(f"{prefix}/", WebSocketConsumer.as_asgi(server=server))],
+    )
+
+
+def build_application(django_asgi_app, *, profile: str = "product"):
+    if profile == "product":
+        from .namespaces import product_namespaces
+
+        gateway = socketio_server(realtime_config(), product_namespaces())
+        http, websocket = endpoints("socket.io", gateway)
+    elif profile == "conformance":
+        from .conformance import CONFORMANCE_CONFIG, EchoHandler, conformance_namespaces
+
+        gateway = socketio_server(CONFORMANCE_CONFIG, conformance_namespaces())
+        echo = EngineServer(config=CONFORMANCE_CONFIG, handler_factory=EchoHandler)
+        http, websocket = endpoints("socket.io", gateway)
+        echo_http, echo_websocket = endpoints("engine.io", echo)
+        http += echo_http
+        websocket += echo_websocket
+    else:
+        raise ValueError(f"unknown realtime profile {profile!r}")
+    application = ProtocolTypeRouter({
+        "http": URLRouter([*http, re_path(r"", django_asgi_app)]),
+        "websocket": URLRouter(websocket),
+    })
+    application.gateway = gateway
+    return application

@@ -1,0 +1,36 @@
+"""The gateway's settings, read from `settings.REALTIME` through one accessor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class RealtimeConfig:
+    ping_interval_ms: int = 25_000
+    ping_timeout_ms: int = 20_000
+    max_payload: int = 1_000_000
+    connect_timeout_ms: int = 45_000
+    #: Origins allowed to open a session; ["*"] allows any. Empty: same-origin clients and
+    #: non-browser clients (which send no Origin header) only.
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: Frames queued for one client before it is judged too slow and disconnected.
+    max_queued_frames: int = 1000
+    #: Subscribe/unsubscribe requests one socket may make per second before it is dropped.
+    max_room_requests_per_second: int = 50
+    #: Rooms one socket may be in at once.
+    max_rooms_per_socket: int = 200
+
+    def with_overrides(self, **changes) -> RealtimeConfig:
+        return replace(self, **changes)
+
+
+def realtime_config() -> RealtimeConfig:
+    raw = dict(getattr(settings, "REALTIME", {}))
+    known = {f.lower(): v for f, v in raw.items()}
+    if "allowed_origins" in known:
+        known["allowed_origins"] = tuple(known["allowed_origins"])
+    fields = RealtimeConfig.__dataclass_fields__
+    return RealtimeConfig(**{k: v for k, v in known.items() if k in fields})

@@ -1,0 +1,94 @@
+"""An Engine.IO endpoint: its configuration, its sessions and request validation."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from ..conf import RealtimeConfig
+from .session import EngineSession, SessionHandler, Transport
+
+logger = logging.getLogger(__name__)
+
+
+class RequestError(enum.IntEnum):
+    """Error codes of the reference server's JSON 400 answers."""
+
+    UNKNOWN_TRANSPORT = 0
+    UNKNOWN_SID = 1
+    BAD_HANDSHAKE_METHOD = 2
+    BAD_REQUEST = 3
+    FORBIDDEN = 4
+    UNSUPPORTED_PROTOCOL_VERSION = 5
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    RequestError.UNKNOWN_TRANSPORT: "Transport unknown",
+    RequestError.UNKNOWN_SID: "Session ID unknown",
+    RequestError.BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    RequestError.BAD_REQUEST: "Bad request",
+    RequestError.FORBIDDEN: "Forbidden",
+    RequestError.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+def query_params(scope: dict) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class EngineServer:
+    """Sessions of one Engine.IO endpoint (e.g. /socket.io/) in this process.
+
+    Sessions live in process memory: a long-polling client must reach the same process on
+    every request (sticky sessions), see README "Several processes".
+    """
+
+    def __init__(self, *, config: RealtimeConfig,
+                 handler_factory: Callable[[EngineSession], SessionHandler]) -> None:
+        self.config = config
+        self.handler_factory = handler_factory
+        self.sessions: dict[str, EngineSession] = {}
+
+    def validate(self, scope: dict, params: dict[str, str], expected: Transport) -> RequestError | None:
+        if params.get("EIO") != "4":
+            return RequestError.UNSUPPORTED_PROTOCOL_VERSION
+        if params.get("transport") != expected.value:
+            return RequestError.UNKNOWN_TRANSPORT
+        if not self.origin_allowed(header(scope, b"origin")):
+            return RequestError.FORBIDDEN
+        return None
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        allowed = self.config.allowed_origins
+        if origin is None or "*" in allowed:
+            return True  # non-browser clients send no Origin
+        return origin in allowed
+
+    async def open(self, transport: Transport, scope: dict) -> EngineSession:
+        session = EngineSession(self, transport, scope)
+        self.sessions[session.sid] = session
+        return session
+
+    def get(self, sid: str | None) -> EngineSession | None:
+        return self.sessions.get(sid) if sid else None
+
+    def forget(self, session: EngineSession) -> None:
+        self.sessions.pop(session.sid, None)
+
+    def close_all(self, reason: str) -> None:
+        for session in list(self.sessions.values()):
+            session.close(reason)

@@ -1,0 +1,289 @@
+"""Engine.IO v4 sessions: state, outbound queue, heartbeat and the polling→websocket upgrade.
+
+A session does not know HTTP or ASGI: the consumers (realtime/engine/consumers.py) feed it
+decoded packets and give it a way to write to a websocket. The layer above (Socket.IO, or
+the conformance echo) is a `SessionHandler`.
+
+Heartbeat timers are `loop.call_later` handles, not a task per session: an idle connection
+costs two small timer objects instead of a coroutine frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from ..protocol.engineio import Packet, PacketType, ProtocolError, decode_payload, open_packet
+
+if TYPE_CHECKING:
+    from .server import EngineServer
+
+logger = logging.getLogger(__name__)
+
+PING_FRAME = "2"
+NOOP_FRAME = "6"
+CLOSE_FRAME = "1"
+
+
+class SessionState(enum.Enum):
+    OPEN = "open"
+    UPGRADING = "upgrading"  # a websocket sent 2probe; polling is being drained
+    CLOSED = "closed"
+
+
+class Transport(str, enum.Enum):
+    POLLING = "polling"
+    WEBSOCKET = "websocket"
+
+
+class CloseReason(str, enum.Enum):
+    CLIENT = "client namespace disconnect"
+    CLIENT_CLOSE = "transport close"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    TRANSPORT_ERROR = "transport error"
+    SLOW_CLIENT = "slow client"
+    SERVER = "server shutting down"
+    FORCED = "forced close"
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class PollError(Exception):
+    """A polling request that must be answered with HTTP 400."""
+
+
+class SessionHandler(Protocol):
+    async def on_open(self) -> None: ...
+    async def on_message(self, data: str | bytes) -> None: ...
+    async def on_close(self, reason: str) -> None: ...
+
+
+#: Writes one frame (text or binary) to the websocket; raises when the socket is gone.
+WebSocketWriter = Callable[[str | bytes], Awaitable[None]]
+
+
+class EngineSession:
+    """One Engine.IO session.
+
+    Outbound items are either a complete Engine.IO text packet (``"42[...]"``, ``"2"``) or
+    ``bytes`` (a binary message), so a frame encoded once by a broadcaster can be queued for
+    many sessions without copying.
+    """
+
+    def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
+        self.server = server
+        self.config = server.config
+        self.sid = secrets.token_urlsafe(15)
+        self.scope = scope
+        self.transport = transport
+        self.state = SessionState.OPEN
+        self.queue: deque[str | bytes] = deque()
+        self.handler: SessionHandler = server.handler_factory(self)
+        self._loop = asyncio.get_running_loop()
+        self._poll_waiter: asyncio.Future | None = None
+        self._ws_writer: WebSocketWriter | None = None
+        self._ws_close: Callable[[], Awaitable[None]] | None = None
+        self._writing = False
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self.close_reason: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def open_frame(self) -> str:
+        upgrades = ["websocket"] if self.transport is Transport.POLLING else []
+        return open_packet(
+            sid=self.sid,
+            upgrades=upgrades,
+            ping_interval_ms=self.config.ping_interval_ms,
+            ping_timeout_ms=self.config.ping_timeout_ms,
+            max_payload=self.config.max_payload,
+        ).encode_polling()
+
+    async def start(self) -> None:
+        self._schedule_ping()
+        await self.handler.on_open()
+
+    @property
+    def closed(self) -> bool:
+        return self.state is SessionState.CLOSED
+
+    def close(self, reason: str, *, notify_poller: str = CLOSE_FRAME) -> None:
+        """Close the session now; idempotent. The handler is told asynchronously."""
+        if self.state is SessionState.CLOSED:
+            return
+        self.state = SessionState.CLOSED
+        self.close_reason = reason
+        for timer in (self._ping_timer, self._pong_timer):
+            if timer is not None:
+                timer.cancel()
+        self.queue.clear()
+        self.server.forget(self)
+        if self._poll_waiter is not None and not self._poll_waiter.done():
+            self._poll_waiter.set_result(notify_poller)
+        if self._ws_close is not None:
+            self._loop.create_task(self._ws_close())
+        self._loop.create_task(self._notify_closed(reason))
+
+    async def _notify_closed(self, reason: str) -> None:
+        try:
+            await self.handler.on_close(reason)
+        except Exception:
+            logger.exception("session %s: on_close handler failed", self.sid)
+
+    # -- heartbeat ---------------------------------------------------------------
+
+    def _schedule_ping(self) -> None:
+        self._ping_timer = self._loop.call_later(
+            self.config.ping_interval_ms / 1000, self._send_ping
+        )
+
+    def _send_ping(self) -> None:
+        if self.closed:
+            return
+        self.enqueue(PING_FRAME)
+        self._pong_timer = self._loop.call_later(
+            self.config.ping_timeout_ms / 1000, self.close, CloseReason.PING_TIMEOUT.value
+        )
+
+    def _on_pong(self) -> None:
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
+            self._schedule_ping()
+
+    # -- outbound ----------------------------------------------------------------
+
+    def send_message(self, data: str | bytes) -> None:
+        """Queue one Engine.IO MESSAGE (text, or binary)."""
+        self.enqueue("4" + data if isinstance(data, str) else data)
+
+    def enqueue(self, item: str | bytes) -> None:
+        """Queue an encoded text packet or a binary message; never blocks."""
+        if self.state is SessionState.CLOSED:
+            return
+        if len(self.queue) >= self.config.max_queued_frames:
+            logger.warning("session %s: %d frames queued, closing slow client", self.sid,
+                           len(self.queue))
+            self.close(CloseReason.SLOW_CLIENT.value)
+            return
+        self.queue.append(item)
+        if self.transport is Transport.WEBSOCKET:
+            if not self._writing:
+                self._writing = True
+                self._loop.create_task(self._drain_to_websocket())
+        elif self._poll_waiter is not None and not self._poll_waiter.done():
+            self._poll_waiter.set_result(None)
+
+    async def _drain_to_websocket(self) -> None:
+        writer = self._ws_writer
+        try:
+            while self.queue and writer is not None:
+                await writer(self.queue.popleft())
+        except Exception:
+            logger.info("session %s: websocket write failed", self.sid)
+            self.close(CloseReason.TRANSPORT_ERROR.value)
+        finally:
+            self._writing = False
+
+    # -- polling transport ---------------------------------------------------------
+
+    async def poll(self) -> str:
+        """Serve one long-polling GET: the queued packets, waiting for some if there are none."""
+        if self.transport is not Transport.POLLING or self.closed:
+            raise PollError("Session is not polling")
+        if self._poll_waiter is not None:
+            # A second concurrent GET is a protocol violation: the first one gets `1`
+            # (close), this one a 400, and the session is gone.
+            self.close(CloseReason.TRANSPORT_ERROR.value)
+            raise PollError("Overlapping GET requests")
+        if not self.queue:
+            self._poll_waiter = self._loop.create_future()
+            try:
+                outcome = await self._poll_waiter
+            finally:
+                self._poll_waiter = None
+            if outcome is not None:
+                return outcome
+        return self._take_polling_payload()
+
+    def _take_polling_payload(self) -> str:
+        items = []
+        while self.queue:
+            item = self.queue.popleft()
+            items.append(
+                item if isinstance(item, str) else Packet(PacketType.MESSAGE, item).encode_polling()
+            )
+        return "\x1e".join(items)
+
+    async def receive_payload(self, body: bytes) -> None:
+        """Handle one polling POST body. Raises PollError (→ 400) on bad input."""
+        if self.transport is not Transport.POLLING or self.closed:
+            raise PollError("Session is not polling")
+        try:
+            packets = decode_payload(body)
+        except ProtocolError as exc:
+            logger.info("session %s: bad polling payload (%s), closing", self.sid, exc)
+            self.close(CloseReason.PARSE_ERROR.value)
+            raise PollError(str(exc)) from None
+        for packet in packets:
+            if self.closed:
+                break
+            await self.receive(packet)
+
+    # -- inbound (both transports) ---------------------------------------------------
+
+    async def receive(self, packet: Packet) -> None:
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            await self.handler.on_message(packet.data)
+        elif kind is PacketType.PONG:
+            self._on_pong()
+        elif kind is PacketType.CLOSE:
+            # A client close: a GET still waiting completes with a noop.
+            self.close(CloseReason.CLIENT_CLOSE.value, notify_poller=NOOP_FRAME)
+        elif kind is PacketType.NOOP:
+            pass
+        else:
+            logger.info("session %s: unexpected %s packet, closing", self.sid, kind.name)
+            self.close(CloseReason.PARSE_ERROR.value)
+
+    # -- websocket transport ---------------------------------------------------------
+
+    def attach_websocket(self, writer: WebSocketWriter, closer: Callable[[], Awaitable[None]]) -> None:
+        """Use a websocket as this session's transport (direct websocket handshake)."""
+        self.transport = Transport.WEBSOCKET
+        self._ws_writer = writer
+        self._ws_close = closer
+
+    def begin_upgrade(self) -> None:
+        """A websocket probe arrived (2probe): stop long-polling, release a waiting GET."""
+        if self.state is not SessionState.OPEN or self.transport is not Transport.POLLING:
+            raise IllegalTransition(f"cannot upgrade a {self.state.value} {self.transport.value} session")
+        self.state = SessionState.UPGRADING
+        if self._poll_waiter is not None and not self._poll_waiter.done():
+            self._poll_waiter.set_result(NOOP_FRAME)
+
+    def complete_upgrade(self, writer: WebSocketWriter, closer: Callable[[], Awaitable[None]]) -> None:
+        """The client sent `5`: the websocket is the transport from now on."""
+        if self.state is not SessionState.UPGRADING:
+            raise IllegalTransition(f"cannot complete an upgrade from {self.state.value}")
+        self.state = SessionState.OPEN
+        self.attach_websocket(writer, closer)
+        if self.queue and not self._writing:
+            self._writing = True
+            self._loop.create_task(self._drain_to_websocket())
+
+    def abort_upgrade(self) -> None:
+        if self.state is SessionState.UPGRADING:
+            self.state = SessionState.OPEN

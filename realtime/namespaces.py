@@ -1,0 +1,139 @@
+"""The product namespace: JWT-authenticated dashboards subscribing to authorized rooms.
+
+The namespace parses, asks realtime.authentication / realtime.authorization, and joins
+rooms through the hub. It holds no business rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from .authentication import AuthenticationFailed, token_from, verify_access_token
+from .authorization import RoomRefused, Viewer, load_viewer, rooms_to_join
+from .conf import realtime_config
+from .engine.session import CloseReason
+from .rooms import InvalidRoom, parse_room
+from .sio import ConnectionRefused, Namespace, Socket
+
+logger = logging.getLogger(__name__)
+
+
+@database_sync_to_async
+def _authenticate(token: str | None) -> tuple[float, Viewer]:
+    identity = verify_access_token(token)
+    return identity.expires_at, load_viewer(identity.user_id)
+
+
+@database_sync_to_async
+def _authorize(viewer: Viewer, room) -> list[str]:
+    return rooms_to_join(viewer, room)
+
+
+def _refusal(event: str, room: Any, message: str) -> dict:
+    return {"event": "error", "data": {"request": event, "room": room, "message": message}}
+
+
+class FleetNamespace(Namespace):
+    name = "/"
+
+    def __init__(self) -> None:
+        self.config = realtime_config()
+
+    async def on_connect(self, socket: Socket, auth: dict | None) -> None:
+        try:
+            expires_at, viewer = await _authenticate(token_from(auth, socket.scope))
+        except AuthenticationFailed as exc:
+            raise ConnectionRefused(str(exc)) from None
+        socket.data["viewer"] = viewer
+        socket.data["subscriptions"] = {}
+        socket.data["requests"] = []
+        self._arm_expiry(socket, expires_at)
+
+    async def on_disconnect(self, socket: Socket, reason: str) -> None:
+        timer = socket.data.pop("expiry_timer", None)
+        if timer is not None:
+            timer.cancel()
+
+    # -- token lifetime --------------------------------------------------------------
+
+    def _arm_expiry(self, socket: Socket, expires_at: float) -> None:
+        old = socket.data.get("expiry_timer")
+        if old is not None:
+            old.cancel()
+        delay = max(0.0, expires_at - time.time())
+        socket.data["expiry_timer"] = asyncio.get_running_loop().call_later(
+            delay, self._expire, socket
+        )
+
+    def _expire(self, socket: Socket) -> None:
+        logger.info("socket %s: access token expired, disconnecting", socket.sid)
+        socket.emit("auth:expired", {"message": "Access token expired: reconnect with a new one"})
+        socket.disconnect()
+
+    async def on_auth_refresh(self, socket: Socket, data: Any = None) -> dict:
+        """`auth:refresh` {token}: extend the socket's life with a fresh access token."""
+        token = data.get("token") if isinstance(data, dict) else None
+        try:
+            expires_at, viewer = await _authenticate(token)
+        except AuthenticationFailed as exc:
+            return {"event": "error", "data": {"request": "auth:refresh", "message": str(exc)}}
+        if viewer.user_id != socket.data["viewer"].user_id:
+            return {"event": "error",
+                    "data": {"request": "auth:refresh", "message": "token is for another user"}}
+        socket.data["viewer"] = viewer
+        self._arm_expiry(socket, expires_at)
+        return {"event": "auth:refreshed", "data": {"expiresAt": int(expires_at)}}
+
+    # -- rooms -----------------------------------------------------------------------
+
+    def _over_rate_limit(self, socket: Socket) -> bool:
+        now = time.monotonic()
+        recent = [t for t in socket.data["requests"] if now - t < 1.0]
+        recent.append(now)
+        socket.data["requests"] = recent
+        return len(recent) > self.config.max_room_requests_per_second
+
+    async def on_subscribe(self, socket: Socket, data: Any = None) -> dict:
+        room_name = data.get("room") if isinstance(data, dict) else None
+        if self._over_rate_limit(socket):
+            logger.warning("socket %s: subscribe flood, closing the connection", socket.sid)
+            socket.connection.engine.close(CloseReason.FORCED.value)
+            return _refusal("subscribe", room_name, "too many requests")
+        try:
+            room = parse_room(room_name)
+        except InvalidRoom as exc:
+            return _refusal("subscribe", room_name, f"invalid room: {exc}")
+        subscriptions: dict[str, list[str]] = socket.data["subscriptions"]
+        if room.name in subscriptions:
+            return {"event": "subscribed", "data": {"room": room.name}}
+        if len(socket.rooms) >= self.config.max_rooms_per_socket:
+            return _refusal("subscribe", room.name, "too many rooms")
+        try:
+            rooms = await _authorize(socket.data["viewer"], room)
+        except RoomRefused as exc:
+            return _refusal("subscribe", room.name, str(exc))
+        subscriptions[room.name] = rooms
+        for internal in rooms:
+            await socket.join(internal)
+        return {"event": "subscribed", "data": {"room": room.name}}
+
+    async def on_unsubscribe(self, socket: Socket, data: Any = None) -> dict:
+        room_name = data.get("room") if isinstance(data, dict) else None
+        if self._over_rate_limit(socket):
+            socket.connection.engine.close(CloseReason.FORCED.value)
+            return _refusal("unsubscribe", room_name, "too many requests")
+        rooms = socket.data["subscriptions"].pop(room_name, None) if isinstance(
+            room_name, str) else None
+        for internal in rooms or ():
+            if not any(internal in other for other in socket.data["subscriptions"].values()):
+                await socket.leave(internal)
+        return {"event": "unsubscribed", "data": {"room": room_name}}
+
+
+def product_namespaces() -> dict[str, Namespace]:
+    return {"/": FleetNamespace()}

@@ -1,0 +1,148 @@
+"""One Socket.IO connection over one Engine.IO session (the session's handler)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..engine.session import CloseReason, EngineSession
+from ..protocol.engineio import ProtocolError
+from ..protocol.socketio import Decoder, Packet, PacketType
+from .namespace import ConnectionRefused, Namespace, Socket
+
+logger = logging.getLogger(__name__)
+
+
+class SocketIOConnection:
+    def __init__(self, engine: EngineSession, namespaces: dict[str, Namespace]) -> None:
+        self.engine = engine
+        self.namespaces = namespaces
+        self.sockets: dict[str, Socket] = {}
+        self.decoder = Decoder()
+        self.pending_acks: dict[int, asyncio.Future] = {}
+        self._next_ack_id = 0
+        self._connect_timer: asyncio.TimerHandle | None = None
+
+    # -- engine session handler ----------------------------------------------------
+
+    async def on_open(self) -> None:
+        timeout = self.engine.config.connect_timeout_ms / 1000
+        self._connect_timer = asyncio.get_running_loop().call_later(timeout, self._connect_timeout)
+
+    def _connect_timeout(self) -> None:
+        if not self.sockets:
+            logger.info("session %s: no CONNECT within the connect timeout", self.engine.sid)
+            self.engine.close(CloseReason.FORCED.value)
+
+    async def on_message(self, data: str | bytes) -> None:
+        try:
+            packet = self.decoder.feed(data)
+        except ProtocolError as exc:
+            logger.info("session %s: malformed Socket.IO packet (%s), closing", self.engine.sid,
+                        exc)
+            self.engine.close(CloseReason.PARSE_ERROR.value)
+            return
+        if packet is None:
+            return  # waiting for binary attachments
+        kind = packet.type
+        if kind is PacketType.CONNECT:
+            await self._on_connect(packet)
+        elif kind is PacketType.EVENT:
+            await self._on_event(packet)
+        elif kind is PacketType.ACK:
+            self._on_ack(packet)
+        elif kind is PacketType.DISCONNECT:
+            await self._on_disconnect(packet.namespace, "client namespace disconnect")
+        else:  # CONNECT_ERROR is server → client only
+            logger.info("session %s: client sent %s, closing", self.engine.sid, kind.name)
+            self.engine.close(CloseReason.PARSE_ERROR.value)
+
+    async def on_close(self, reason: str) -> None:
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+        for namespace in list(self.sockets):
+            await self._on_disconnect(namespace, reason)
+        for future in self.pending_acks.values():
+            future.cancel()
+        self.pending_acks.clear()
+
+    # -- outbound --------------------------------------------------------------------
+
+    def send_parts(self, parts: list[str | bytes]) -> None:
+        for part in parts:
+            self.engine.send_message(part)
+
+    def send_packet(self, packet: Packet) -> None:
+        self.send_parts(packet.encode())
+
+    def new_ack(self) -> tuple[int, asyncio.Future]:
+        ack_id = self._next_ack_id
+        self._next_ack_id += 1
+        future = asyncio.get_running_loop().create_future()
+        self.pending_acks[ack_id] = future
+        return ack_id, future
+
+    def drop_socket(self, namespace: str, reason: str) -> None:
+        asyncio.get_running_loop().create_task(self._on_disconnect(namespace, reason))
+
+    # -- inbound ---------------------------------------------------------------------
+
+    async def _on_connect(self, packet: Packet) -> None:
+        name = packet.namespace
+        namespace = self.namespaces.get(name)
+        if namespace is None:
+            self.send_packet(Packet.connect_error(name, "Invalid namespace"))
+            return
+        if name in self.sockets:
+            return  # already connected: the reference server ignores a duplicate CONNECT
+        socket = Socket(self, name)
+        try:
+            await namespace.on_connect(socket, packet.data)
+        except ConnectionRefused as refused:
+            self.send_packet(Packet.connect_error(name, refused.message, refused.data))
+            return
+        if self.engine.closed:
+            return
+        self.sockets[name] = socket
+        self.send_packet(Packet(PacketType.CONNECT, name, {"sid": socket.sid}))
+        await namespace.after_connect(socket)
+
+    async def _on_event(self, packet: Packet) -> None:
+        socket = self.sockets.get(packet.namespace)
+        if socket is None:
+            return  # not connected to that namespace: ignored, as the reference server does
+        namespace = self.namespaces[packet.namespace]
+        event, *args = packet.data
+        handler = namespace.handler_for(event)
+        try:
+            if handler is None:
+                result = await namespace.on_unknown_event(socket, event, args)
+            else:
+                result = await handler(socket, *args)
+        except TypeError:
+            logger.info("session %s: bad arguments for event %r", self.engine.sid, event)
+            result = {"event": "error", "data": {"message": f"bad arguments for {event}"}}
+        if packet.id is not None and not self.engine.closed:
+            if result is None:
+                ack_args: list = []
+            elif isinstance(result, tuple):
+                ack_args = list(result)
+            else:
+                ack_args = [result]
+            self.send_packet(Packet(PacketType.ACK, packet.namespace, ack_args, packet.id))
+
+    def _on_ack(self, packet: Packet) -> None:
+        future = self.pending_acks.pop(packet.id, None)
+        if future is not None and not future.done():
+            future.set_result(packet.data)
+
+    async def _on_disconnect(self, name: str, reason: str) -> None:
+        socket = self.sockets.pop(name, None)
+        if socket is None:
+            return
+        try:
+            await socket.leave_all()
+            await self.namespaces[name].on_disconnect(socket, reason)
+        except Exception:
+            logger.exception("session %s: disconnect handler of %s failed", self.engine.sid, name)

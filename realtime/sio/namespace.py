@@ -1,0 +1,115 @@
+"""Namespaces and sockets: what application code sees of a Socket.IO connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from ..hub import get_hub
+from ..protocol.socketio import Packet, PacketType, encode_event
+
+if TYPE_CHECKING:
+    from .connection import SocketIOConnection
+
+logger = logging.getLogger(__name__)
+
+#: Event names a client may not send: they are lifecycle events of the socket itself.
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_:\-.]{1,64}$")
+
+
+class ConnectionRefused(Exception):
+    """Raised by `Namespace.on_connect` to answer CONNECT_ERROR with `message` (and `data`)."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Socket:
+    """One client's connection to one namespace."""
+
+    __slots__ = ("connection", "namespace", "sid", "rooms", "data", "__weakref__")
+
+    def __init__(self, connection: SocketIOConnection, namespace: str) -> None:
+        self.connection = connection
+        self.namespace = namespace
+        self.sid = secrets.token_urlsafe(15)
+        self.rooms: set[str] = set()
+        self.data: dict[str, Any] = {}
+
+    @property
+    def scope(self) -> dict:
+        return self.connection.engine.scope
+
+    def deliver(self, frame: str) -> None:
+        """Hub entry point: queue an Engine.IO frame that was encoded once for many sockets."""
+        self.connection.engine.enqueue(frame)
+
+    def emit(self, event: str, *args: Any) -> None:
+        self.connection.send_parts(encode_event(self.namespace, event, *args))
+
+    async def call(self, event: str, *args: Any, timeout: float = 10.0) -> list:
+        """Emit with an ack id and wait for the client's ACK; returns its arguments."""
+        ack_id, future = self.connection.new_ack()
+        self.connection.send_parts(encode_event(self.namespace, event, *args, ack_id=ack_id))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self.connection.pending_acks.pop(ack_id, None)
+
+    async def join(self, room: str) -> None:
+        if room not in self.rooms:
+            self.rooms.add(room)
+            await get_hub().join(self, room)
+
+    async def leave(self, room: str) -> None:
+        if room in self.rooms:
+            self.rooms.discard(room)
+            await get_hub().leave(self, room)
+
+    async def leave_all(self) -> None:
+        hub = get_hub()
+        for room in tuple(self.rooms):
+            await hub.leave(self, room)
+        self.rooms.clear()
+
+    def disconnect(self) -> None:
+        """Server-side disconnect from this namespace (the client gets DISCONNECT)."""
+        self.connection.send_parts(Packet(PacketType.DISCONNECT, self.namespace).encode())
+        self.connection.drop_socket(self.namespace, "server namespace disconnect")
+
+
+class Namespace:
+    """Base class of application namespaces.
+
+    Client events are dispatched to `on_<event>` methods, with characters outside
+    `[A-Za-z0-9_]` mapped to `_` (`task:updated` → `on_task_updated`). A handler's return
+    value answers the client's ack: a tuple is spread into several arguments.
+    """
+
+    name = "/"
+
+    async def on_connect(self, socket: Socket, auth: dict | None) -> None:
+        """Authenticate; raise ConnectionRefused to refuse."""
+
+    async def after_connect(self, socket: Socket) -> None:
+        """Runs after the CONNECT reply is queued: emit initial events here."""
+
+    async def on_disconnect(self, socket: Socket, reason: str) -> None:
+        """The socket left the namespace (or the connection closed)."""
+
+    def handler_for(self, event: str):
+        if event in RESERVED_EVENTS or not _EVENT_NAME.match(event):
+            return None
+        return getattr(self, "on_" + re.sub(r"[^A-Za-z0-9_]", "_", event), None)
+
+    async def on_unknown_event(self, socket: Socket, event: str, args: list) -> Any:
+        logger.debug("namespace %s: no handler for event %r", self.name, event)
+        return None
