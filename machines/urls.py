@@ -1,4 +1,10 @@
 from rest_framework.routers import DefaultRouter
 
+from machines.views import IngredientViewSet, MachineViewSet, OperatorViewSet, TaskViewSet
+
 router = DefaultRouter(trailing_slash="/?")
+router.register("machines", MachineViewSet, basename="machine")
+router.register("ingredients", IngredientViewSet, basename="ingredient")
+router.register("tasks", TaskViewSet, basename="task")
+router.register("operators", OperatorViewSet, basename="operator")
 urlpatterns = router.urls

@@ -1,0 +1,97 @@
+"""Query-string filters of the fleet endpoints (django-filter)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+
+from machines import selectors
+from machines.models import (
+    Ingredient,
+    Machine,
+    MachineStatus,
+    Membership,
+    Priority,
+    Role,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+
+
+class MachineFilter(filters.FilterSet):
+    """`?status=online&status=error&organization=<uuid>`; search is `?search=` (name, serial,
+    address). `?withLocation=true` switches the list to the map shape (see the view)."""
+
+    status = filters.MultipleChoiceFilter(choices=MachineStatus.choices)
+    organization = filters.UUIDFilter(field_name="organization_id")
+    responsibleOperator = filters.NumberFilter(field_name="responsible_operator_id")
+
+    class Meta:
+        model = Machine
+        fields = ["status", "organization", "responsibleOperator"]
+
+
+class IngredientFilter(filters.FilterSet):
+    organization = filters.UUIDFilter(field_name="organization_id")
+
+    class Meta:
+        model = Ingredient
+        fields = ["organization"]
+
+
+class TaskFilter(filters.FilterSet):
+    """`?assignee=me` (or a user id), `?status=todo&status=in_progress`, `?machine=<uuid>`,
+    `?kind=refill`, `?priority=high`, `?open=true`."""
+
+    assignee = filters.CharFilter(method="filter_assignee", help_text='A user id, or "me".')
+    status = filters.MultipleChoiceFilter(choices=TaskStatus.choices)
+    kind = filters.MultipleChoiceFilter(choices=TaskKind.choices)
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
+    machine = filters.UUIDFilter(field_name="machine_id")
+    organization = filters.UUIDFilter(field_name="organization_id")
+    open = filters.BooleanFilter(method="filter_open", help_text="Only to-do and in-progress.")
+
+    class Meta:
+        model = Task
+        fields = ["assignee", "status", "kind", "priority", "machine", "organization", "open"]
+
+    def filter_assignee(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        if value == "me":
+            return queryset.filter(assignee_id=getattr(self.request.user, "pk", None))
+        if value in ("none", "null"):
+            return queryset.filter(assignee__isnull=True)
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(assignee_id=int(value))
+
+    def filter_open(
+        self, queryset: QuerySet[Task], name: str, value: bool | None
+    ) -> QuerySet[Task]:
+        if value is None:
+            return queryset
+        open_statuses = [TaskStatus.TODO, TaskStatus.IN_PROGRESS]
+        if value:
+            return queryset.filter(status__in=open_statuses)
+        return queryset.exclude(status__in=open_statuses)
+
+
+class OperatorFilter(filters.FilterSet):
+    """`?organization=<uuid>`: operators of that one (managed) organization."""
+
+    organization = filters.UUIDFilter(method="filter_organization")
+
+    class Meta:
+        model = get_user_model()
+        fields = ["organization"]
+
+    def filter_organization(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        if value is None:
+            return queryset
+        memberships = Membership.objects.filter(
+            organization_id=value,
+            organization_id__in=selectors.managed_organization_ids_for(self.request.user),
+            role=Role.OPERATOR,
+        )
+        return queryset.filter(pk__in=memberships.values("user_id"))

@@ -1,0 +1,175 @@
+"""Reads of the fleet, and the one place that decides which organizations a user may see.
+
+Every REST endpoint scopes by membership (superusers included: an API client sees the
+organizations it belongs to, nothing more). The admin is the exception: a superuser sees
+everything there, see `admin_organization_ids`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.lookups import LessThan
+
+from machines.models import (
+    MANAGING_ROLES,
+    Bunker,
+    Ingredient,
+    Machine,
+    Membership,
+    Organization,
+    Role,
+    Task,
+)
+
+User = get_user_model()
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def _is_member(user: AnyUser | None) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def organization_ids_for(user: AnyUser | None) -> QuerySet:
+    """The ids of the organizations `user` belongs to, as a lazy subquery (no query yet)."""
+    if not _is_member(user):
+        return Membership.objects.none().values("organization_id")
+    return Membership.objects.filter(user=user).values("organization_id")
+
+
+def managed_organization_ids_for(user: AnyUser | None) -> QuerySet:
+    """The ids of the organizations where `user` is an admin or a manager (lazy subquery)."""
+    if not _is_member(user):
+        return Membership.objects.none().values("organization_id")
+    return Membership.objects.filter(user=user, role__in=MANAGING_ROLES).values("organization_id")
+
+
+def is_manager_of(user: AnyUser | None, organization_id: UUID | str) -> bool:
+    """Whether `user` holds a managing role (admin, manager) in that organization."""
+    if not _is_member(user):
+        return False
+    return Membership.objects.filter(
+        user=user, organization_id=organization_id, role__in=MANAGING_ROLES
+    ).exists()
+
+
+def is_manager_anywhere(user: AnyUser | None) -> bool:
+    """Whether `user` manages at least one organization."""
+    return _is_member(user) and managed_organization_ids_for(user).exists()
+
+
+def organizations_for(user: AnyUser | None) -> QuerySet[Organization]:
+    return Organization.objects.filter(id__in=organization_ids_for(user))
+
+
+def machines_for(user: AnyUser | None) -> QuerySet[Machine]:
+    """Machines of the user's organizations, with what the list and detail views show."""
+    return (
+        Machine.objects.filter(organization_id__in=organization_ids_for(user))
+        .select_related("organization", "responsible_operator")
+        .prefetch_related(bunkers_prefetch())
+    )
+
+
+def bunkers_prefetch() -> Prefetch:
+    """Prefetch of a machine's bunkers with their ingredient (for `.prefetch_related`)."""
+    return Prefetch("bunkers", queryset=Bunker.objects.select_related("ingredient"))
+
+
+def machine_map_points_for(user: AnyUser | None) -> list[dict[str, Any]]:
+    """Every located machine of the user as the live map's marker `{id, name, lat, lng, status}`.
+
+    One query, not paginated: the map shows the whole fleet at once.
+    """
+    rows = (
+        Machine.objects.filter(organization_id__in=organization_ids_for(user))
+        .exclude(latitude__isnull=True)
+        .exclude(longitude__isnull=True)
+        .order_by("name", "id")
+        .values("id", "name", "latitude", "longitude", "status")
+    )
+    return [
+        {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "lat": float(row["latitude"]),
+            "lng": float(row["longitude"]),
+            "status": row["status"],
+        }
+        for row in rows
+    ]
+
+
+def ingredients_for(user: AnyUser | None) -> QuerySet[Ingredient]:
+    return Ingredient.objects.filter(organization_id__in=organization_ids_for(user)).annotate(
+        bunker_count=Count("bunkers")
+    )
+
+
+def tasks_for(user: AnyUser | None) -> QuerySet[Task]:
+    """Tasks of the user's organizations (all of them: filter by assignee for "my tasks")."""
+    return Task.objects.filter(organization_id__in=organization_ids_for(user)).select_related(
+        "machine", "assignee"
+    )
+
+
+def _operators(memberships: QuerySet[Membership]) -> QuerySet:
+    return User.objects.filter(
+        is_active=True, pk__in=memberships.filter(role=Role.OPERATOR).values("user_id")
+    ).order_by("username")
+
+
+def operators_in(organization: Organization | UUID | str) -> QuerySet:
+    """Active users holding the operator role in `organization` (an instance or an id)."""
+    organization_id = getattr(organization, "pk", organization)
+    return _operators(Membership.objects.filter(organization_id=organization_id))
+
+
+def operators_managed_by(user: AnyUser | None) -> QuerySet:
+    """Operators of the organizations `user` manages: the choices of the assignee picker."""
+    return _operators(
+        Membership.objects.filter(organization_id__in=managed_organization_ids_for(user))
+    )
+
+
+def is_operator_of(user: AnyUser | None, organization_id: UUID | str) -> bool:
+    return bool(
+        user is not None
+        and getattr(user, "pk", None) is not None
+        and operators_in(organization_id).filter(pk=user.pk).exists()
+    )
+
+
+def low_bunker_condition(prefix: str = "") -> Q:
+    """A `Q`: the bunker's level is under its threshold (the rule of `Bunker.is_low_at`).
+
+    `prefix` is the path to the bunker, e.g. "bunkers__" from Machine.
+    """
+    return Q(
+        LessThan(
+            F(f"{prefix}current_level_grams") * 100,
+            F(f"{prefix}capacity_grams") * F(f"{prefix}low_level_threshold_percent"),
+        )
+    )
+
+
+# The admin back office ------------------------------------------------------------------------
+
+
+def admin_organization_ids(user: AnyUser | None) -> QuerySet | None:
+    """Organizations whose objects `user` may see in the admin; None means all (superuser)."""
+    if user is not None and user.is_active and user.is_superuser:
+        return None
+    return organization_ids_for(user)
+
+
+def members_of(organization_ids: QuerySet) -> QuerySet:
+    """Users with a membership in any of `organization_ids` (a subquery)."""
+    return User.objects.filter(
+        pk__in=Membership.objects.filter(organization_id__in=organization_ids).values("user_id")
+    )

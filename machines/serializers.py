@@ -1,0 +1,244 @@
+"""JSON shapes of the fleet endpoints. Keys are camelCase: the dashboard consumes them as-is."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from machines import selectors
+from machines.models import (
+    Bunker,
+    Ingredient,
+    Machine,
+    MachineStatus,
+    Priority,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+
+User = get_user_model()
+
+
+def display_name(user) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+class BunkerSerializer(serializers.ModelSerializer):
+    ingredientId = serializers.UUIDField(source="ingredient_id", read_only=True)
+    ingredientName = serializers.CharField(source="ingredient.name", read_only=True)
+    capacityGrams = serializers.IntegerField(source="capacity_grams", read_only=True)
+    currentLevelGrams = serializers.IntegerField(source="current_level_grams", read_only=True)
+    lowLevelThresholdPercent = serializers.IntegerField(
+        source="low_level_threshold_percent", read_only=True
+    )
+    percentage = serializers.FloatField(read_only=True)
+    lowLevelAlert = serializers.BooleanField(source="low_level_alert", read_only=True)
+
+    class Meta:
+        model = Bunker
+        fields = [
+            "id",
+            "ingredientId",
+            "ingredientName",
+            "capacityGrams",
+            "currentLevelGrams",
+            "lowLevelThresholdPercent",
+            "percentage",
+            "lowLevelAlert",
+        ]
+
+
+class MachineSerializer(serializers.ModelSerializer):
+    serialNumber = serializers.CharField(source="serial_number", read_only=True)
+    latitude = serializers.FloatField(read_only=True, allow_null=True)
+    longitude = serializers.FloatField(read_only=True, allow_null=True)
+    lastSeenAt = serializers.DateTimeField(source="last_seen_at", read_only=True)
+    organization = serializers.UUIDField(source="organization_id", read_only=True)
+    organizationName = serializers.CharField(source="organization.name", read_only=True)
+    responsibleOperator = serializers.IntegerField(
+        source="responsible_operator_id", read_only=True, allow_null=True
+    )
+    responsibleOperatorName = serializers.SerializerMethodField()
+    telemetryIntervalSeconds = serializers.IntegerField(
+        source="telemetry_interval_seconds", read_only=True
+    )
+    bunkers = BunkerSerializer(many=True, read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    class Meta:
+        model = Machine
+        fields = [
+            "id",
+            "name",
+            "serialNumber",
+            "model",
+            "address",
+            "latitude",
+            "longitude",
+            "status",
+            "lastSeenAt",
+            "organization",
+            "organizationName",
+            "responsibleOperator",
+            "responsibleOperatorName",
+            "telemetryIntervalSeconds",
+            "bunkers",
+            "createdAt",
+            "updatedAt",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_responsibleOperatorName(self, machine: Machine) -> str | None:
+        return display_name(machine.responsible_operator)
+
+
+class BunkerLevelSerializer(serializers.Serializer):
+    bunkerId = serializers.UUIDField()
+    ingredientId = serializers.UUIDField()
+    ingredientName = serializers.CharField()
+    currentLevel = serializers.IntegerField()
+    maxLevel = serializers.IntegerField()
+    percentage = serializers.FloatField()
+    lowLevelAlert = serializers.BooleanField()
+
+
+class MachineErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["warning", "error", "critical"])
+    occurredAt = serializers.DateTimeField()
+
+
+class MachineTelemetrySerializer(serializers.Serializer):
+    """`MachineTelemetry` (documentation only: built by telemetry.selectors.machine_telemetry)."""
+
+    machineId = serializers.UUIDField()
+    timestamp = serializers.DateTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=MachineStatus.choices)
+    temperature = serializers.FloatField(allow_null=True)
+    humidity = serializers.FloatField(allow_null=True)
+    bunkers = BunkerLevelSerializer(many=True)
+    errors = MachineErrorSerializer(many=True)
+    lastSale = serializers.DateTimeField(allow_null=True)
+    uptime = serializers.IntegerField(help_text="Seconds.")
+
+
+class IngredientSerializer(serializers.ModelSerializer):
+    organization = serializers.UUIDField(source="organization_id", read_only=True)
+    bunkerCount = serializers.IntegerField(source="bunker_count", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Ingredient
+        fields = ["id", "name", "unit", "organization", "bunkerCount", "createdAt"]
+        read_only_fields = fields
+
+
+class OperatorSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name"]
+        read_only_fields = fields
+
+    def get_name(self, user) -> str:
+        return display_name(user) or ""
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """A task as read by the API."""
+
+    machine = serializers.UUIDField(source="machine_id", read_only=True)
+    machineName = serializers.CharField(source="machine.name", read_only=True)
+    assignee = serializers.IntegerField(source="assignee_id", read_only=True, allow_null=True)
+    assigneeName = serializers.SerializerMethodField()
+    dueAt = serializers.DateTimeField(source="due_at", read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+    completedAt = serializers.DateTimeField(source="completed_at", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "machine",
+            "machineName",
+            "assignee",
+            "assigneeName",
+            "kind",
+            "status",
+            "priority",
+            "title",
+            "notes",
+            "dueAt",
+            "createdAt",
+            "updatedAt",
+            "completedAt",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_assigneeName(self, task: Task) -> str | None:
+        return display_name(task.assignee)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _AssigneeField(serializers.PrimaryKeyRelatedField):
+    """A user id among the operators the requesting user manages (or null)."""
+
+    def get_queryset(self):
+        return selectors.operators_managed_by(self.context["request"].user)
+
+
+class TaskUpdateSerializer(serializers.Serializer):
+    """`PATCH /tasks/{id}/` input. Any subset; who may change what is the service's rule."""
+
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    assignee = _AssigneeField(required=False, allow_null=True)
+    title = serializers.CharField(max_length=200, required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    dueAt = serializers.DateTimeField(source="due_at", required=False, allow_null=True)
+
+    def validate_assignee(self, assignee):
+        task: Task = self.context["task"]
+        if assignee is not None and not selectors.is_operator_of(assignee, task.organization_id):
+            raise serializers.ValidationError("Not an operator of this task's organization.")
+        return assignee
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class _MachineField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        return selectors.machines_for(self.context["request"].user)
+
+
+class TaskCreateSerializer(serializers.Serializer):
+    """`POST /tasks/` input (managers only)."""
+
+    machine = _MachineField()
+    kind = serializers.ChoiceField(choices=TaskKind.choices)
+    title = serializers.CharField(max_length=200)
+    assignee = _AssigneeField(required=False, allow_null=True)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    priority = serializers.ChoiceField(
+        choices=Priority.choices, required=False, default=Priority.MEDIUM
+    )
+    dueAt = serializers.DateTimeField(source="due_at", required=False, allow_null=True)
+
+    def validate(self, attrs):
+        machine = attrs["machine"]
+        assignee = attrs.get("assignee")
+        if assignee is not None and not selectors.is_operator_of(assignee, machine.organization_id):
+            raise serializers.ValidationError(
+                {"assignee": "Not an operator of the machine's organization."}
+            )
+        return attrs

@@ -1,0 +1,196 @@
+"""Writes to the fleet: task workflow and machine maintenance.
+
+Objects are saved one by one with `save(update_fields=...)`, never with `QuerySet.update`,
+so that the post-save receivers (realtime broadcasts) see every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from machines import selectors
+from machines.models import (
+    Machine,
+    MachineStatus,
+    Priority,
+    Task,
+    TaskStatus,
+)
+
+
+class TaskPermissionDenied(PermissionDenied):
+    """The actor may not make this change to this task (DRF answers 403)."""
+
+
+class InvalidAssignee(ValueError):
+    """The assignee is not an operator of the task's organization."""
+
+
+#: Task fields only a manager may edit (besides `assignee`, see `assign_task`).
+MANAGER_EDITABLE_FIELDS = ("title", "notes", "priority", "due_at")
+
+
+def completed_at_for(*, status: str, completed_at: datetime | None) -> datetime | None:
+    """The completion time a task should carry once its status is `status`."""
+    if status == TaskStatus.DONE:
+        return completed_at or timezone.now()
+    return None
+
+
+def can_change_task_status(*, task: Task, actor: AbstractBaseUser) -> bool:
+    """A manager of the task's organization may; so may the operator it is assigned to."""
+    if selectors.is_manager_of(actor, task.organization_id):
+        return True
+    return (
+        task.assignee_id is not None
+        and task.assignee_id == actor.pk
+        and selectors.is_operator_of(actor, task.organization_id)
+    )
+
+
+def change_task_status(*, task: Task, status: str, actor: AbstractBaseUser) -> Task:
+    """Move `task` to `status`; sets `completed_at` on done and clears it when reopened.
+
+    Raises TaskPermissionDenied unless `actor` manages the organization or is the
+    task's assignee (an operator of the organization).
+    """
+    if status not in TaskStatus.values:
+        raise ValueError(f"unknown task status {status!r}")
+    if not can_change_task_status(task=task, actor=actor):
+        raise TaskPermissionDenied("Only the assignee or a manager may change this task.")
+    if task.status == status:
+        return task
+    task.status = status
+    task.completed_at = completed_at_for(status=status, completed_at=task.completed_at)
+    task.save(update_fields=["status", "completed_at", "updated_at"])
+    return task
+
+
+def _require_manager(*, task_or_org_id: Any, actor: AbstractBaseUser) -> None:
+    if not selectors.is_manager_of(actor, task_or_org_id):
+        raise TaskPermissionDenied("Only a manager of the organization may do this.")
+
+
+def _check_assignee(*, organization_id: Any, assignee: AbstractBaseUser | None) -> None:
+    if assignee is not None and not selectors.is_operator_of(assignee, organization_id):
+        raise InvalidAssignee("The assignee must be an operator of the task's organization.")
+
+
+def assign_task(*, task: Task, assignee: AbstractBaseUser | None, actor: AbstractBaseUser) -> Task:
+    """Give `task` to `assignee` (an operator of its organization) or to nobody (None).
+
+    Managers only: raises TaskPermissionDenied otherwise, InvalidAssignee for a user who is
+    not an operator of the task's organization.
+    """
+    _require_manager(task_or_org_id=task.organization_id, actor=actor)
+    _check_assignee(organization_id=task.organization_id, assignee=assignee)
+    if task.assignee_id != getattr(assignee, "pk", None):
+        task.assignee = assignee
+        task.save(update_fields=["assignee", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def update_task(*, task: Task, actor: AbstractBaseUser, **changes: Any) -> Task:
+    """Apply a partial update: `status`, `assignee` and the fields of MANAGER_EDITABLE_FIELDS.
+
+    The status follows `change_task_status`'s rule; everything else needs a manager.
+    All or nothing: a refused part leaves the task unchanged.
+    """
+    unknown = set(changes) - {"status", "assignee", *MANAGER_EDITABLE_FIELDS}
+    if unknown:
+        raise ValueError(f"cannot update task fields {sorted(unknown)}")
+    edits = {name: value for name, value in changes.items() if name in MANAGER_EDITABLE_FIELDS}
+    if edits or "assignee" in changes:
+        _require_manager(task_or_org_id=task.organization_id, actor=actor)
+    if "assignee" in changes:
+        assign_task(task=task, assignee=changes["assignee"], actor=actor)
+    if edits:
+        for name, value in edits.items():
+            setattr(task, name, value)
+        task.save(update_fields=[*edits, "updated_at"])
+    if "status" in changes:
+        change_task_status(task=task, status=changes["status"], actor=actor)
+    return task
+
+
+def create_task(
+    *,
+    actor: AbstractBaseUser,
+    machine: Machine,
+    kind: str,
+    title: str,
+    assignee: AbstractBaseUser | None = None,
+    priority: str = Priority.MEDIUM,
+    notes: str = "",
+    due_at: datetime | None = None,
+) -> Task:
+    """A new task at `machine`, created by a manager of the machine's organization."""
+    _require_manager(task_or_org_id=machine.organization_id, actor=actor)
+    _check_assignee(organization_id=machine.organization_id, assignee=assignee)
+    return Task.objects.create(
+        organization_id=machine.organization_id,
+        machine=machine,
+        kind=kind,
+        title=title,
+        assignee=assignee,
+        priority=priority,
+        notes=notes,
+        due_at=due_at,
+        created_by=actor,
+    )
+
+
+# Bulk operations of the admin back office. The admin has already scoped the objects to the
+# staff member's organizations and checked the model permission.
+
+
+def put_machines_into_maintenance(
+    *, machines: Iterable[Machine], actor: AbstractBaseUser | None
+) -> int:
+    """Set every machine not already there to maintenance; returns how many changed."""
+    changed = 0
+    for machine in machines:
+        if machine.status == MachineStatus.MAINTENANCE:
+            continue
+        machine.status = MachineStatus.MAINTENANCE
+        machine.updated_by = actor
+        machine.save(update_fields=["status", "updated_by", "updated_at"])
+        changed += 1
+    return changed
+
+
+def set_tasks_status(*, tasks: Iterable[Task], status: str) -> int:
+    """Move every task not already in `status` there (admin "close" actions)."""
+    changed = 0
+    for task in tasks:
+        if task.status == status:
+            continue
+        task.status = status
+        task.completed_at = completed_at_for(status=status, completed_at=task.completed_at)
+        task.save(update_fields=["status", "completed_at", "updated_at"])
+        changed += 1
+    return changed
+
+
+def assign_tasks_to_responsible_operator(*, tasks: Iterable[Task]) -> int:
+    """Give each task to its machine's responsible operator, when that user is an operator
+    of the task's organization; returns how many tasks changed hands."""
+    changed = 0
+    for task in tasks:
+        operator_id = task.machine.responsible_operator_id
+        if operator_id is None or operator_id == task.assignee_id:
+            continue
+        if not selectors.operators_in(task.organization_id).filter(pk=operator_id).exists():
+            continue
+        task.assignee_id = operator_id
+        task.save(update_fields=["assignee", "updated_at"])
+        changed += 1
+    return changed

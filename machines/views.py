@@ -1,0 +1,151 @@
+"""REST endpoints of the fleet. Thin: querysets from selectors, writes through services."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from machines import selectors, services
+from machines.filters import IngredientFilter, MachineFilter, OperatorFilter, TaskFilter
+from machines.models import Task
+from machines.permissions import IsFleetManager, ManagersCreate
+from machines.serializers import (
+    IngredientSerializer,
+    MachineSerializer,
+    MachineTelemetrySerializer,
+    OperatorSerializer,
+    TaskCreateSerializer,
+    TaskSerializer,
+    TaskUpdateSerializer,
+)
+from telemetry.selectors import machine_telemetry
+
+WITH_LOCATION = OpenApiParameter(
+    "withLocation",
+    OpenApiTypes.BOOL,
+    description=(
+        "true: return every machine of the user that has coordinates as a plain, "
+        "unpaginated list of map markers {id, name, lat, lng, status}."
+    ),
+)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[WITH_LOCATION],
+        description="The user's machines, paginated; or the map markers with withLocation=true.",
+    ),
+)
+class MachineViewSet(viewsets.ReadOnlyModelViewSet):
+    """Machines of the organizations the user belongs to."""
+
+    serializer_class = MachineSerializer
+    filterset_class = MachineFilter
+    search_fields = ["name", "serial_number", "address"]
+    ordering_fields = ["name", "serial_number", "status", "last_seen_at", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.machines_for(self.request.user)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        if _truthy(request.query_params.get("withLocation")):
+            return Response(selectors.machine_map_points_for(request.user))
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        responses=MachineTelemetrySerializer,
+        description="The machine's latest state in the MachineTelemetry shape.",
+    )
+    @action(detail=True, methods=["get"], url_path="telemetry", filter_backends=[])
+    def telemetry(self, request: Request, pk: str | None = None) -> Response:
+        return Response(machine_telemetry(self.get_object()))
+
+
+class IngredientViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = IngredientSerializer
+    filterset_class = IngredientFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.ingredients_for(self.request.user)
+
+
+@extend_schema_view(
+    partial_update=extend_schema(request=TaskUpdateSerializer, responses=TaskSerializer),
+    create=extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer}),
+)
+class TaskViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Operator tasks of the user's organizations.
+
+    An operator may move the status of their own tasks; a manager may change any task of
+    the organization (status, assignee, title, notes, priority, dueAt) and create tasks.
+    """
+
+    serializer_class = TaskSerializer
+    permission_classes = [IsAuthenticated, ManagersCreate]
+    filterset_class = TaskFilter
+    search_fields = ["title", "notes", "machine__name", "machine__serial_number"]
+    ordering_fields = ["due_at", "created_at", "updated_at", "priority", "status"]
+    ordering = ["due_at", "-created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.tasks_for(self.request.user)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = TaskCreateSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        try:
+            task = services.create_task(actor=request.user, **data.validated_data)
+        except services.InvalidAssignee as error:
+            raise serializers.ValidationError({"assignee": [str(error)]}) from error
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        task: Task = self.get_object()
+        context = {**self.get_serializer_context(), "task": task}
+        data = TaskUpdateSerializer(data=request.data, partial=True, context=context)
+        data.is_valid(raise_exception=True)
+        try:
+            services.update_task(task=task, actor=request.user, **data.validated_data)
+        except services.InvalidAssignee as error:
+            raise serializers.ValidationError({"assignee": [str(error)]}) from error
+        task.refresh_from_db()
+        return Response(TaskSerializer(task).data)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        # Only PATCH is routed (see http_method_names); PUT would need every field.
+        return self.partial_update(request, *args, **kwargs)
+
+
+class OperatorViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Operators of the organizations the user manages: the assignee picker's choices."""
+
+    serializer_class = OperatorSerializer
+    permission_classes = [IsAuthenticated, IsFleetManager]
+    search_fields = ["username", "first_name", "last_name"]
+    ordering_fields = ["username"]
+    ordering = ["username"]
+    filterset_class = OperatorFilter
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.operators_managed_by(self.request.user)

@@ -1,0 +1,25 @@
+"""JSON shape of a notification, as the notification centre consumes it (camelCase)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from notifications.models import Notification
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    machineId = serializers.UUIDField(source="machine_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = ["id", "title", "message", "type", "priority", "read", "createdAt", "machineId"]
+        read_only_fields = fields
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class UpdatedCountSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()
