@@ -18,7 +18,14 @@ run: bootstrap
 test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
 
-bootstrap: .stamp-python .stamp-node
+bootstrap: .stamp-python .stamp-node .stamp-chromium
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
+.stamp-chromium:
+	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	touch $@
 
 # Any Python 3.11 will do; fall back to python3 when python3.11 is not on PATH.
 .stamp-python: pyproject.toml

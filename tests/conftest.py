@@ -40,3 +40,12 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def live_server_process(transactional_db):
+    """The product server (daphne + vendhub.asgi) in a subprocess, on the test database."""
+    from tests.live import LiveServer
+
+    with LiveServer() as server:
+        yield server
