@@ -1,0 +1,168 @@
+"""Event history for Socket.IO connection state recovery (Socket.IO >= 4.6 semantics).
+
+Every event published to a room gets an offset, and the last argument of the EVENT the
+client receives is that offset. A client that reconnects within the recovery window sends
+back `{pid, offset}`; the server restores its rooms and replays every entry after `offset`
+in those rooms, in order.
+
+With Redis the history is ONE stream (`XADD ... MAXLEN ~ N`): one total order for every room
+and every process, so a reconnect may land on any process. Without Redis (embedded
+default, one process) it is a bounded in-memory deque.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+
+STREAM_KEY = "rt:history"
+SESSION_KEY = "rt:session:{pid}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    offset: str
+    room: str
+    body: str  # the JSON array [event, *args], without the offset
+
+
+def parse_offset(offset: str) -> tuple[int, int]:
+    """Offsets are Redis stream ids `ms-seq` (the memory store uses `0-n`)."""
+    ms, _, seq = offset.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def is_offset(value: object) -> bool:
+    if not isinstance(value, str) or len(value) > 40:
+        return False
+    try:
+        parse_offset(value)
+    except ValueError:
+        return False
+    return True
+
+
+def frame_with_offset(body: str, offset: str) -> str:
+    """The Engine.IO frame of EVENT `body` (a JSON array) with `offset` as its last argument."""
+    return f'42{body[:-1]},"{offset}"]'
+
+
+class EventHistory(Protocol):
+    async def append(self, room: str, body: str) -> str: ...
+    async def head(self) -> str: ...
+    async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None: ...
+    async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None: ...
+    async def take_session(self, pid: str) -> dict | None: ...
+
+
+class MemoryEventHistory:
+    """One process: a bounded deque of entries and a dict of parked sessions."""
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self.entries: deque[Entry] = deque(maxlen=max_entries)
+        self.sessions: dict[str, tuple[float, dict]] = {}
+        self._counter = itertools.count(1)
+        self._last = "0-0"
+
+    async def append(self, room: str, body: str) -> str:
+        self._last = f"0-{next(self._counter)}"
+        self.entries.append(Entry(self._last, room, body))
+        return self._last
+
+    async def head(self) -> str:
+        return self._last
+
+    async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None:
+        after = parse_offset(offset)
+        if self.entries and parse_offset(self.entries[0].offset) > (after[0], after[1] + 1):
+            return None  # entries after `offset` were already dropped: cannot recover
+        wanted = set(rooms)
+        return [e for e in self.entries if parse_offset(e.offset) > after and e.room in wanted]
+
+    async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None:
+        now = time.monotonic()
+        self.sessions = {k: v for k, v in self.sessions.items() if v[0] > now}
+        self.sessions[pid] = (now + ttl_seconds, record)
+
+    async def take_session(self, pid: str) -> dict | None:
+        expires, record = self.sessions.pop(pid, (0.0, None))
+        return record if expires > time.monotonic() else None
+
+
+class RedisEventHistory:
+    def __init__(self, url: str, *, max_entries: int = 100_000) -> None:
+        import redis.asyncio as redis
+
+        self.redis = redis.Redis.from_url(url, max_connections=64, socket_timeout=5,
+                                          socket_connect_timeout=2, retry_on_timeout=True)
+        self.max_entries = max_entries
+
+    async def append(self, room: str, body: str) -> str:
+        offset = await self.redis.xadd(STREAM_KEY, {"r": room, "b": body},
+                                       maxlen=self.max_entries, approximate=True)
+        return offset.decode()
+
+    async def head(self) -> str:
+        last = await self.redis.xrevrange(STREAM_KEY, count=1)
+        return last[0][0].decode() if last else "0-0"
+
+    async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None:
+        if await self._trimmed_after(offset):
+            return None  # entries after `offset` were trimmed: cannot recover
+        wanted = set(rooms)
+        entries: list[Entry] = []
+        cursor = f"({offset}"
+        while True:
+            batch = await self.redis.xrange(STREAM_KEY, min=cursor, count=1000)
+            for raw_id, fields in batch:
+                room = fields[b"r"].decode()
+                if room in wanted:
+                    entries.append(Entry(raw_id.decode(), room, fields[b"b"].decode()))
+            if len(batch) < 1000:
+                return entries
+            cursor = "(" + batch[-1][0].decode()
+
+    async def _trimmed_after(self, offset: str) -> bool:
+        import redis.exceptions
+
+        try:
+            info = await self.redis.xinfo_stream(STREAM_KEY)
+        except redis.exceptions.ResponseError:
+            return False  # no stream yet: nothing was published, nothing was trimmed
+        # `max-deleted-entry-id` (Redis >= 7) is the newest id ever trimmed or deleted.
+        deleted = info.get("max-deleted-entry-id") or b"0-0"
+        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        return parse_offset(deleted) > parse_offset(offset)
+
+    async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None:
+        await self.redis.set(SESSION_KEY.format(pid=pid), orjson.dumps(record),
+                             px=max(1, int(ttl_seconds * 1000)))
+
+    async def take_session(self, pid: str) -> dict | None:
+        raw = await self.redis.getdel(SESSION_KEY.format(pid=pid))
+        return orjson.loads(raw) if raw else None
+
+
+_histories: dict[asyncio.AbstractEventLoop, EventHistory] = {}
+
+
+def get_history() -> EventHistory:
+    """The history store of the running loop (Redis clients are bound to one loop)."""
+    from django.conf import settings
+
+    loop = asyncio.get_running_loop()
+    history = _histories.get(loop)
+    if history is None:
+        for dead in [other for other in _histories if other.is_closed()]:
+            del _histories[dead]
+        url = getattr(settings, "REDIS_URL", "")
+        history = RedisEventHistory(url) if url else MemoryEventHistory()
+        _histories[loop] = history
+    return history
