@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection
@@ -36,12 +37,24 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
+def conformance_argv(port: int) -> list[str]:
+    """`manage.py conformance_server` on `port` (see realtime/conformance.py)."""
+    return [sys.executable, "manage.py", "conformance_server", "--port", str(port)]
+
+
 class LiveServer:
-    def __init__(self, *, env: dict[str, str] | None = None, argv: list[str] | None = None) -> None:
+    """A server subprocess on a free port. `argv` is a command line, or a function of the
+    port that returns one (e.g. `conformance_argv`); the default is the product server."""
+
+    def __init__(self, *, env: dict[str, str] | None = None,
+                 argv: list[str] | Callable[[int], list[str]] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1",
                     "PYTHONUNBUFFERED": "1", **(env or {})}
+        if callable(argv):
+            argv = argv(self.port)
         self.argv = argv or [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
                              str(self.port), "vendhub.asgi:application"]
         self.log_path = ROOT / "test-artifacts" / f"server-{self.port}.log"
@@ -49,9 +62,9 @@ class LiveServer:
 
     def start(self, timeout: float = 20.0) -> LiveServer:
         self.log_path.parent.mkdir(exist_ok=True)
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT)
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -208,6 +208,10 @@ class EngineSession:
             self.close(CloseReason.TRANSPORT_ERROR.value)
             raise PollError("Overlapping GET requests")
         if not self.queue:
+            if self.state is SessionState.UPGRADING:
+                # Like the reference server's fast-upgrade noop: never hold a GET while the
+                # client is moving to the websocket.
+                return NOOP_FRAME
             self._poll_waiter = self._loop.create_future()
             try:
                 outcome = await self._poll_waiter
