@@ -17,4 +17,5 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("", include("vendhub.dashboard_urls")),
 ]

@@ -1,0 +1,177 @@
+// The live map: every located machine of the user's organizations as a marker coloured by
+// status, live from `machine:status` in the `machines:all` room. Markers are plain HTML
+// (Leaflet divIcons), so they show even when no map tile can load.
+
+import { api, ago, h, jsonScript, monitorUrl, t } from "./core.js";
+import * as realtime from "./realtime.js";
+
+const L = window.L;
+const DEFAULT_CENTER = [41.2995, 69.2401]; // Tashkent
+const statusLabels = jsonScript("status-labels");
+const statusLabel = (status) => statusLabels[status] || status;
+
+const mapEl = document.getElementById("map");
+const listEl = document.getElementById("machine-list");
+const listEmpty = document.getElementById("machine-list-empty");
+const totalEl = document.getElementById("machine-total");
+
+const map = L.map(mapEl, { zoomControl: true, attributionControl: true }).setView(DEFAULT_CENTER, 11);
+if (mapEl.dataset.tileUrl) {
+  L.tileLayer(mapEl.dataset.tileUrl, {
+    maxZoom: 19,
+    attribution: mapEl.dataset.tileAttribution || "",
+  }).addTo(map);
+}
+
+const machines = new Map(); // id -> {machine, marker, item}
+let fitted = false;
+
+function icon(machine) {
+  return L.divIcon({
+    className: "machine-marker",
+    html: `<span class="pin status-${machine.status}" data-machine-id="${machine.id}" data-status="${machine.status}"></span>`,
+    iconSize: [24, 24],
+    iconAnchor: [12, 12],
+    popupAnchor: [0, -12],
+  });
+}
+
+function popupContent(machine) {
+  return h(
+    "div",
+    { class: "popup", dataset: { machineId: machine.id } },
+    h("strong", { class: "popup-title", text: machine.name }),
+    h(
+      "div",
+      { class: "popup-row" },
+      h("span", { class: `status-pill status-${machine.status}`, text: statusLabel(machine.status) }),
+    ),
+    h("div", { class: "popup-row muted" }, `${t("Last seen")}: `,
+      h("span", { class: "popup-last-seen", text: machine.lastSeenAt ? ago(machine.lastSeenAt) : "…" })),
+    machine.address ? h("div", { class: "popup-row muted", text: machine.address }) : null,
+    h("a", { class: "button button-small", href: monitorUrl(machine.id), text: t("Open monitor") }),
+  );
+}
+
+function listItem(machine) {
+  return h(
+    "li",
+    { class: "machine-item", dataset: { machineId: machine.id, status: machine.status } },
+    h("span", { class: `dot status-${machine.status}`, "aria-hidden": "true" }),
+    h("button", {
+      type: "button", class: "machine-item-name link-button", text: machine.name,
+      onclick: () => focusMachine(machine.id),
+    }),
+    h("span", { class: "machine-item-status muted", text: statusLabel(machine.status) }),
+    h("a", { class: "machine-item-open", href: monitorUrl(machine.id), "aria-label": t("Open monitor"), text: "→" }),
+  );
+}
+
+function focusMachine(id) {
+  const entry = machines.get(id);
+  if (!entry) return;
+  map.setView(entry.marker.getLatLng(), Math.max(map.getZoom(), 14));
+  entry.marker.openPopup();
+}
+
+function refreshPopup(entry) {
+  if (entry.marker.isPopupOpen()) entry.marker.setPopupContent(popupContent(entry.machine));
+}
+
+async function loadDetail(entry) {
+  try {
+    const detail = await api(`/api/v1/machines/${entry.machine.id}/`);
+    Object.assign(entry.machine, {
+      lastSeenAt: detail.lastSeenAt,
+      address: detail.address,
+      status: detail.status,
+    });
+    applyStatus(entry);
+    refreshPopup(entry);
+  } catch (error) {
+    console.warn("machine detail:", error);
+  }
+}
+
+function applyStatus(entry) {
+  const { machine } = entry;
+  entry.marker.setIcon(icon(machine));
+  const fresh = listItem(machine);
+  entry.item.replaceWith(fresh);
+  entry.item = fresh;
+  updateSummary();
+}
+
+function updateSummary() {
+  const counts = {};
+  for (const { machine } of machines.values()) counts[machine.status] = (counts[machine.status] || 0) + 1;
+  for (const el of document.querySelectorAll("[data-count-for]")) {
+    el.textContent = String(counts[el.dataset.countFor] || 0);
+  }
+  totalEl.textContent = machines.size ? `(${machines.size})` : "";
+  listEmpty.hidden = machines.size > 0;
+}
+
+function render(points) {
+  const seen = new Set();
+  for (const point of points) {
+    seen.add(point.id);
+    const existing = machines.get(point.id);
+    if (existing) {
+      const moved = existing.machine.lat !== point.lat || existing.machine.lng !== point.lng;
+      Object.assign(existing.machine, point);
+      if (moved) existing.marker.setLatLng([point.lat, point.lng]);
+      applyStatus(existing);
+      continue;
+    }
+    const machine = { ...point };
+    const marker = L.marker([point.lat, point.lng], {
+      icon: icon(machine), title: point.name, alt: point.name, riseOnHover: true,
+    }).addTo(map);
+    const entry = { machine, marker, item: listItem(machine) };
+    marker.bindPopup(() => popupContent(entry.machine), { minWidth: 180 });
+    marker.on("popupopen", () => loadDetail(entry));
+    machines.set(point.id, entry);
+  }
+  for (const [id, entry] of machines) {
+    if (seen.has(id)) continue;
+    entry.marker.remove();
+    entry.item.remove();
+    machines.delete(id);
+  }
+  const sorted = [...machines.values()].sort((a, b) => a.machine.name.localeCompare(b.machine.name));
+  listEl.replaceChildren(...sorted.map((entry) => entry.item));
+  updateSummary();
+  if (!fitted && machines.size) {
+    const bounds = L.latLngBounds(sorted.map((entry) => entry.marker.getLatLng()));
+    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+    fitted = true;
+  }
+}
+
+async function load() {
+  const points = await api("/api/v1/machines/?withLocation=true");
+  render(Array.isArray(points) ? points : points.results || []);
+  mapEl.dataset.loaded = "true";
+}
+
+function onStatus(update) {
+  if (!update || !update.machineId) return;
+  const entry = machines.get(update.machineId);
+  if (!entry) {
+    load(); // a machine we do not know yet (just added or located): refetch the fleet
+    return;
+  }
+  entry.machine.status = update.status;
+  if (update.timestamp) entry.machine.lastSeenAt = update.timestamp;
+  applyStatus(entry);
+  refreshPopup(entry);
+}
+
+realtime.subscribe("machines:all");
+realtime.on("machine:status", onStatus);
+realtime.onResync(load);
+load().catch((error) => console.warn("machines:", error));
+
+// The map container's size depends on CSS: tell Leaflet when it changes (rotation, resize).
+new ResizeObserver(() => map.invalidateSize()).observe(mapEl);

@@ -1,0 +1,142 @@
+// The machine monitor: status, sensors, bunker levels and open errors of one machine.
+// Initial state from GET /api/v1/machines/{id}/telemetry, then live from `machine:telemetry`
+// (and `machine:status`) in the room `machine:{id}`; refetched after every reconnect.
+
+import { api, ago, formatDateTime, formatDuration, formatNumber, h, jsonScript, t } from "./core.js";
+import * as realtime from "./realtime.js";
+
+const root = document.getElementById("monitor");
+const machineId = root.dataset.machineId;
+const limits = {
+  temperature: parseFloat(root.dataset.temperatureThreshold),
+  humidity: parseFloat(root.dataset.humidityThreshold),
+};
+const statusLabels = jsonScript("status-labels");
+
+const els = {
+  status: document.getElementById("machine-status"),
+  lastUpdate: document.getElementById("last-update"),
+  temperatureCard: document.getElementById("temperature-card"),
+  temperature: document.getElementById("temperature-value"),
+  humidityCard: document.getElementById("humidity-card"),
+  humidity: document.getElementById("humidity-value"),
+  uptime: document.getElementById("uptime-value"),
+  lastSale: document.getElementById("last-sale-value"),
+  bunkers: document.getElementById("bunkers"),
+  bunkersEmpty: document.getElementById("bunkers-empty"),
+  errors: document.getElementById("errors"),
+  errorsEmpty: document.getElementById("errors-empty"),
+  errorsCount: document.getElementById("errors-count"),
+  errorsCard: document.getElementById("errors-card"),
+};
+
+let timestamp = null; // ISO of the latest state shown
+
+/** Bar colour by fill level: red under 20 %, yellow under 40 %, green otherwise. */
+export function levelClass(percentage) {
+  if (percentage < 20) return "level-low";
+  if (percentage < 40) return "level-mid";
+  return "level-ok";
+}
+
+function setStatus(status) {
+  els.status.className = `status-pill status-${status}`;
+  els.status.dataset.status = status;
+  els.status.textContent = statusLabels[status] || status;
+}
+
+function tickLastUpdate() {
+  els.lastUpdate.dataset.timestamp = timestamp || "";
+  els.lastUpdate.textContent = ago(timestamp);
+  els.lastUpdate.title = timestamp ? formatDateTime(timestamp) : "";
+}
+
+function sensor(card, valueEl, value, limit, unit) {
+  const known = value !== null && value !== undefined;
+  valueEl.textContent = known ? `${formatNumber(value)} ${unit}` : "—";
+  const warn = known && value > limit;
+  card.classList.toggle("sensor-warning", warn);
+  card.dataset.warning = String(warn);
+}
+
+function bunkerRow(bunker) {
+  const percentage = Math.max(0, Math.min(100, Number(bunker.percentage) || 0));
+  return h(
+    "li",
+    {
+      class: `bunker${bunker.lowLevelAlert ? " bunker-low" : ""}`,
+      dataset: { bunkerId: bunker.bunkerId, percentage: String(bunker.percentage), level: levelClass(percentage) },
+    },
+    h(
+      "div",
+      { class: "bunker-head" },
+      h("span", { class: "bunker-name", text: bunker.ingredientName }),
+      h("span", { class: "bunker-percent", text: `${formatNumber(bunker.percentage, 0)} %` }),
+    ),
+    h(
+      "div",
+      {
+        class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
+        "aria-valuenow": String(Math.round(percentage)), "aria-label": bunker.ingredientName,
+      },
+      h("div", { class: `bar-fill ${levelClass(percentage)}`, style: `width: ${percentage}%` }),
+    ),
+    h(
+      "div",
+      { class: "bunker-foot muted" },
+      h("span", { text: `${formatNumber(bunker.currentLevel, 0)} / ${formatNumber(bunker.maxLevel, 0)} g` }),
+      bunker.lowLevelAlert ? h("span", { class: "flag flag-low", text: `⚠ ${t("Low level")}` }) : null,
+    ),
+  );
+}
+
+const SEVERITY = { warning: t("Warning"), error: t("Error"), critical: t("Critical") };
+
+function errorRow(error) {
+  return h(
+    "li",
+    { class: `error-item severity-${error.severity}`, dataset: { code: error.code } },
+    h("span", { class: `tag tag-${error.severity}`, text: SEVERITY[error.severity] || error.severity }),
+    h("div", { class: "error-body" },
+      h("strong", { text: error.code }),
+      error.message ? h("span", { text: ` ${error.message}` }) : null,
+      h("div", { class: "muted error-time", text: formatDateTime(error.occurredAt) })),
+  );
+}
+
+function render(state) {
+  // Ignore an older document arriving after a newer one (REST answer racing a live event).
+  if (timestamp && state.timestamp && Date.parse(state.timestamp) < Date.parse(timestamp)) return;
+  timestamp = state.timestamp || timestamp;
+  setStatus(state.status);
+  tickLastUpdate();
+  sensor(els.temperatureCard, els.temperature, state.temperature, limits.temperature, "°C");
+  sensor(els.humidityCard, els.humidity, state.humidity, limits.humidity, "%");
+  els.uptime.textContent = state.uptime ? formatDuration(state.uptime) : "—";
+  els.lastSale.textContent = state.lastSale ? formatDateTime(state.lastSale) : "—";
+
+  const bunkers = state.bunkers || [];
+  els.bunkers.replaceChildren(...bunkers.map(bunkerRow));
+  els.bunkersEmpty.hidden = bunkers.length > 0;
+
+  const errors = state.errors || [];
+  els.errors.replaceChildren(...errors.map(errorRow));
+  els.errorsEmpty.hidden = errors.length > 0;
+  els.errorsCount.textContent = String(errors.length);
+  els.errorsCard.classList.toggle("card-danger", errors.length > 0);
+  root.dataset.loaded = "true";
+}
+
+async function load() {
+  render(await api(`/api/v1/machines/${machineId}/telemetry`));
+}
+
+realtime.subscribe(`machine:${machineId}`);
+realtime.on("machine:telemetry", (state) => state && state.machineId === machineId && render(state));
+realtime.on("machine:status", (update) => {
+  if (!update || update.machineId !== machineId) return;
+  setStatus(update.status);
+});
+realtime.onResync(load);
+load().catch((error) => console.warn("telemetry:", error));
+setInterval(tickLastUpdate, 1000);

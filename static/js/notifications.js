@@ -1,0 +1,150 @@
+// The notification centre in the header of every page: the bell with the unread count,
+// the dropdown list, toasts for high-priority notifications, mark read / mark all read.
+// Live from the `notification` event of the user's room `user:{id}`; the count and the list
+// are refetched over REST after every reconnect.
+
+import { api, config, formatDateTime, h, monitorUrl, t, toast } from "./core.js";
+import * as realtime from "./realtime.js";
+
+const API = "/api/v1/notifications/";
+const LIST_SIZE = 20;
+
+const button = document.getElementById("bell-button");
+const panel = document.getElementById("notification-panel");
+const list = document.getElementById("notification-list");
+const empty = document.getElementById("notification-empty");
+const badge = document.getElementById("unread-count");
+const markAll = document.getElementById("mark-all-read");
+
+let unread = 0;
+let items = []; // newest first
+let loaded = false;
+
+function setUnread(count) {
+  unread = Math.max(0, count);
+  badge.dataset.count = String(unread);
+  badge.textContent = unread > 99 ? "99+" : String(unread);
+  badge.hidden = unread === 0;
+  button.classList.toggle("has-unread", unread > 0);
+  markAll.disabled = unread === 0;
+}
+
+function render() {
+  list.replaceChildren(...items.map(renderItem));
+  empty.hidden = items.length > 0;
+}
+
+function renderItem(notification) {
+  const li = h(
+    "li",
+    {
+      class: `notification notification-${notification.type || "info"}${notification.read ? "" : " unread"}`,
+      dataset: { id: notification.id, priority: notification.priority || "medium" },
+    },
+    h("span", { class: "notification-marker", "aria-hidden": "true" }),
+    h(
+      "div",
+      { class: "notification-body" },
+      h("strong", { class: "notification-title", text: notification.title }),
+      notification.message ? h("p", { class: "notification-message", text: notification.message }) : null,
+      h(
+        "div",
+        { class: "notification-meta" },
+        h("time", { datetime: notification.createdAt, text: formatDateTime(notification.createdAt) }),
+        notification.priority === "high" ? h("span", { class: "tag tag-high", text: t("High") }) : null,
+        notification.machineId
+          ? h("a", { href: monitorUrl(notification.machineId), text: t("Open machine") })
+          : null,
+      ),
+    ),
+    notification.read
+      ? null
+      : h("button", {
+          type: "button",
+          class: "link-button mark-read",
+          text: t("Mark read"),
+          onclick: (event) => {
+            event.stopPropagation();
+            markRead(notification);
+          },
+        }),
+  );
+  return li;
+}
+
+async function loadCount() {
+  const { count } = await api(`${API}unread-count/`);
+  setUnread(count);
+}
+
+async function loadList() {
+  const page = await api(`${API}?page_size=${LIST_SIZE}`);
+  items = page.results;
+  loaded = true;
+  render();
+}
+
+async function resync() {
+  await loadCount();
+  if (loaded || !panel.hidden) await loadList();
+}
+
+async function markRead(notification) {
+  try {
+    await api(`${API}${notification.id}/read/`, { method: "POST" });
+    if (!notification.read) {
+      notification.read = true;
+      setUnread(unread - 1);
+    }
+    render();
+  } catch (error) {
+    toast(t("Could not mark the notification read"), error.detail || "", { kind: "error" });
+  }
+}
+
+async function markAllRead() {
+  try {
+    await api(`${API}read-all/`, { method: "POST" });
+    for (const item of items) item.read = true;
+    setUnread(0);
+    render();
+  } catch (error) {
+    toast(t("Could not mark the notifications read"), error.detail || "", { kind: "error" });
+  }
+}
+
+function onNotification(notification) {
+  if (!notification || !notification.id) return;
+  const known = items.find((item) => item.id === notification.id);
+  if (known) return; // already shown (e.g. fetched by a resync in between)
+  items = [notification, ...items].slice(0, LIST_SIZE);
+  if (!notification.read) setUnread(unread + 1);
+  render();
+  if (notification.priority === "high") {
+    const kind = ["error", "warning", "success"].includes(notification.type) ? notification.type : "info";
+    const el = toast(notification.title, notification.message || "", { kind, timeout: 10000 });
+    if (el) el.dataset.notificationId = notification.id;
+  }
+}
+
+function openPanel(open) {
+  panel.hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  if (open) loadList().catch((error) => console.warn(error));
+}
+
+if (button && config.userId) {
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    openPanel(panel.hidden);
+  });
+  panel.addEventListener("click", (event) => event.stopPropagation());
+  document.addEventListener("click", () => !panel.hidden && openPanel(false));
+  document.addEventListener("keydown", (event) => event.key === "Escape" && openPanel(false));
+  markAll.addEventListener("click", markAllRead);
+
+  realtime.subscribe(`user:${config.userId}`);
+  realtime.on("notification", onNotification);
+  realtime.onResync(resync);
+  loadCount().catch((error) => console.warn("unread count:", error));
+}

@@ -1,0 +1,183 @@
+// The operator task board: to do / in progress / done for one operator (the signed-in
+// operator, or the one a manager picked). Moving a card (buttons, or drag and drop on a
+// desktop) PATCHes the task's status; cards move live from `task:updated` in the room
+// `tasks:{assigneeId}`, and the board is refetched after every reconnect.
+
+import { api, apiAll, formatDateTime, h, jsonScript, monitorUrl, t, toast } from "./core.js";
+import * as realtime from "./realtime.js";
+
+const board = document.getElementById("board");
+const picker = document.getElementById("operator-select");
+const columns = jsonScript("board-columns", []).map((column) => column.status);
+const kindLabels = jsonScript("kind-labels");
+const statusLabels = jsonScript("task-status-labels");
+const PRIORITY = { low: t("Low"), medium: t("Medium"), high: t("High") };
+// The buttons a card shows in each column: [target status, label].
+const MOVES = {
+  todo: [["in_progress", () => t("Start")], ["done", () => t("Done")]],
+  in_progress: [["todo", () => t("To do")], ["done", () => t("Done")]],
+  done: [["in_progress", () => t("Reopen")]],
+};
+
+let assigneeId = board.dataset.assigneeId;
+const tasks = new Map(); // id -> task
+
+const listFor = (status) => board.querySelector(`[data-cards-for="${status}"]`);
+
+function sortKey(task) {
+  // Open columns: soonest due first (no due date last); done: most recently completed first.
+  if (task.status === "done") return -Date.parse(task.completedAt || task.updatedAt || 0);
+  return task.dueAt ? Date.parse(task.dueAt) : Number.MAX_SAFE_INTEGER;
+}
+
+function card(task) {
+  const overdue = task.status !== "done" && task.dueAt && Date.parse(task.dueAt) < Date.now();
+  const el = h(
+    "li",
+    {
+      class: `task-card priority-${task.priority}`,
+      draggable: "true",
+      dataset: { taskId: task.id, status: task.status },
+    },
+    h(
+      "div",
+      { class: "task-tags" },
+      h("span", { class: "tag tag-kind", text: kindLabels[task.kind] || task.kind }),
+      h("span", { class: `tag tag-${task.priority}`, text: PRIORITY[task.priority] || task.priority }),
+    ),
+    h("strong", { class: "task-title", text: task.title }),
+    h("a", { class: "task-machine", href: monitorUrl(task.machine), text: task.machineName }),
+    task.dueAt
+      ? h("div", { class: `task-due${overdue ? " overdue" : ""}` }, `${t("Due")}: `,
+          h("time", { datetime: task.dueAt, text: formatDateTime(task.dueAt) }))
+      : null,
+    task.notes ? h("p", { class: "task-notes muted", text: task.notes }) : null,
+    h(
+      "div",
+      { class: "task-actions" },
+      (MOVES[task.status] || []).map(([target, label]) =>
+        h("button", {
+          type: "button",
+          class: `button button-small move move-${target}`,
+          dataset: { moveTo: target },
+          title: statusLabels[target] || target,
+          text: label(),
+          onclick: () => move(task.id, target),
+        })),
+    ),
+  );
+  el.addEventListener("dragstart", (event) => {
+    event.dataTransfer.setData("text/plain", task.id);
+    event.dataTransfer.effectAllowed = "move";
+    el.classList.add("dragging");
+  });
+  el.addEventListener("dragend", () => el.classList.remove("dragging"));
+  return el;
+}
+
+function render() {
+  for (const status of columns) {
+    const items = [...tasks.values()].filter((task) => task.status === status);
+    items.sort((a, b) => sortKey(a) - sortKey(b));
+    listFor(status).replaceChildren(...items.map(card));
+    for (const badge of board.querySelectorAll(`[data-column-count="${status}"]`)) {
+      badge.textContent = String(items.length);
+    }
+    listFor(status).closest(".column").classList.toggle("is-empty", items.length === 0);
+  }
+}
+
+/** Put a task where it belongs on this board, or take it off (reassigned, cancelled). */
+function upsert(task) {
+  const current = tasks.get(task.id);
+  if (current && current.updatedAt && task.updatedAt && Date.parse(task.updatedAt) < Date.parse(current.updatedAt)) {
+    return; // an older state than the one shown
+  }
+  if (String(task.assignee) !== String(assigneeId) || !columns.includes(task.status)) {
+    tasks.delete(task.id);
+  } else {
+    tasks.set(task.id, task);
+  }
+  render();
+}
+
+async function move(id, status) {
+  const task = tasks.get(id);
+  if (!task || task.status === status) return;
+  const before = { ...task };
+  tasks.set(id, { ...task, status }); // optimistic: the card moves at once
+  render();
+  try {
+    upsert(await api(`/api/v1/tasks/${id}/`, { method: "PATCH", body: { status } }));
+  } catch (error) {
+    tasks.set(id, before);
+    render();
+    toast(t("Could not move the task"), error.detail || "", { kind: "error" });
+  }
+}
+
+async function load() {
+  const wanted = assigneeId;
+  const query = new URLSearchParams({ assignee: wanted, page_size: "200" });
+  for (const status of columns) query.append("status", status);
+  const items = await apiAll(`/api/v1/tasks/?${query}`);
+  if (wanted !== assigneeId) return; // the manager picked someone else meanwhile
+  tasks.clear();
+  for (const task of items) tasks.set(task.id, task);
+  render();
+  board.dataset.loaded = "true";
+}
+
+for (const status of columns) {
+  const list = listFor(status);
+  const column = list.closest(".column");
+  column.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    column.classList.add("drop-target");
+  });
+  column.addEventListener("dragleave", (event) => {
+    if (!column.contains(event.relatedTarget)) column.classList.remove("drop-target");
+  });
+  column.addEventListener("drop", (event) => {
+    event.preventDefault();
+    column.classList.remove("drop-target");
+    const id = event.dataTransfer.getData("text/plain");
+    if (id) move(id, status);
+  });
+}
+
+// Phones: one column at a time, picked with the tabs above the board.
+for (const tab of board.querySelectorAll("[data-tab-for]")) {
+  tab.addEventListener("click", () => {
+    for (const other of board.querySelectorAll("[data-tab-for]")) {
+      const active = other === tab;
+      other.classList.toggle("active", active);
+      other.setAttribute("aria-selected", String(active));
+    }
+    for (const column of board.querySelectorAll(".column")) {
+      column.classList.toggle("active", column.dataset.status === tab.dataset.tabFor);
+    }
+  });
+}
+
+if (picker) {
+  picker.addEventListener("change", () => {
+    realtime.unsubscribe(`tasks:${assigneeId}`);
+    assigneeId = picker.value;
+    board.dataset.assigneeId = assigneeId;
+    board.dataset.loaded = "false";
+    const url = new URL(window.location.href);
+    url.searchParams.set("operator", assigneeId);
+    window.history.replaceState(null, "", url);
+    tasks.clear();
+    render();
+    realtime.subscribe(`tasks:${assigneeId}`);
+    load().catch((error) => console.warn("tasks:", error));
+  });
+}
+
+realtime.subscribe(`tasks:${assigneeId}`);
+realtime.on("task:updated", (task) => task && task.id && upsert(task));
+realtime.onResync(load);
+load().catch((error) => console.warn("tasks:", error));

@@ -1,0 +1,20 @@
+"""Routes of the dashboard pages (included at the site root by vendhub/urls.py)."""
+
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from vendhub import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("map/", views.live_map, name="map"),
+    path("machines/<uuid:machine_id>/", views.monitor, name="monitor"),
+    path("tasks/", views.task_board, name="tasks"),
+    path("dashboard/token/", views.socket_token, name="token"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="jsi18n"),
+]

@@ -1,0 +1,144 @@
+"""The dashboard's pages: server-rendered shells that the scripts in static/js/ fill in.
+
+Every page needs a session and shows only the user's organizations: the shells carry ids
+and labels, all fleet data comes from the organization-scoped REST API and the realtime
+gateway. The one JSON endpoint here hands the signed-in user the access token the
+websocket needs.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework_simplejwt.tokens import AccessToken
+
+from machines import selectors
+from machines.models import MachineStatus, TaskKind, TaskStatus
+
+LOGIN_URL = reverse_lazy("dashboard:login")
+
+#: Board columns, in order. Cancelled tasks are not shown on the board.
+BOARD_COLUMNS = (TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.DONE)
+
+
+def page(view):
+    """A dashboard page: signed-in users only, sent to the dashboard's login form otherwise."""
+    return login_required(view, login_url=LOGIN_URL)
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "login.html"
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("dashboard:map")
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's rule): the header's sign-out button is a small form."""
+
+    next_page = reverse_lazy("dashboard:login")
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("dashboard:map")
+
+
+def _status_labels() -> dict[str, str]:
+    return {value: str(label) for value, label in MachineStatus.choices}
+
+
+@require_GET
+@page
+def live_map(request: HttpRequest) -> HttpResponse:
+    return render(request, "map.html", {
+        "nav": "map",
+        "tile_url": settings.MAP_TILE_URL,
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        "status_labels": _status_labels(),
+    })
+
+
+@require_GET
+@page
+def monitor(request: HttpRequest, machine_id) -> HttpResponse:
+    # Scoped like the API: another organization's machine does not exist for this user.
+    machine = (
+        selectors.machines_for(request.user)
+        .filter(pk=machine_id)
+        .select_related("organization")
+        .first()
+    )
+    if machine is None:
+        raise Http404("No such machine")
+    organization = machine.organization
+    return render(request, "monitor.html", {
+        "nav": "map",
+        "machine": machine,
+        "thresholds": {
+            "temperature": float(organization.temperature_alert_celsius),
+            "humidity": float(organization.humidity_alert_percent),
+        },
+        "status_labels": _status_labels(),
+    })
+
+
+@require_GET
+@page
+def task_board(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    operators = []
+    if selectors.is_manager_anywhere(user):
+        operators = [
+            {"id": operator.pk, "name": operator.get_full_name() or operator.get_username()}
+            for operator in selectors.operators_managed_by(user)
+        ]
+    # An operator sees their own board; a manager picks one of their operators.
+    assignee_id = user.pk
+    requested = request.GET.get("operator", "")
+    if operators:
+        known = {operator["id"] for operator in operators}
+        assignee_id = int(requested) if requested.isdigit() and int(requested) in known else (
+            operators[0]["id"]
+        )
+    columns = [{"status": status.value, "label": str(status.label)} for status in BOARD_COLUMNS]
+    return render(request, "tasks.html", {
+        "nav": "tasks",
+        "operators": operators,
+        "assignee_id": assignee_id,
+        "columns": columns,
+        "kind_labels": {value: str(label) for value, label in TaskKind.choices},
+        "status_labels": {value: str(label) for value, label in TaskStatus.choices},
+    })
+
+
+def _json_login_required(view):
+    """Like login_required, but a JSON 401 for scripts instead of a redirect."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "Not signed in."}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_POST
+@_json_login_required
+def socket_token(request: HttpRequest) -> JsonResponse:
+    """`{access, expiresAt}`: a fresh JWT access token for the signed-in session user.
+
+    POST with the CSRF token, so another site cannot mint tokens with the user's cookie.
+    `expiresAt` is a unix time in seconds.
+    """
+    token = AccessToken.for_user(request.user)
+    response = JsonResponse({"access": str(token), "expiresAt": int(token["exp"])})
+    response["Cache-Control"] = "no-store"
+    return response
