@@ -13,9 +13,11 @@ export const config = {
 };
 
 // Django's JavaScript catalog (/jsi18n/) defines these globals; fall back to identity.
-export const t = (text) => (window.gettext ? window.gettext(text) : text);
-export const tf = (text, values) =>
-  window.interpolate ? window.interpolate(t(text), values, true) : t(text);
+// Call `gettext("literal")` itself (not a wrapper): `makemessages -d djangojs` looks for it.
+export const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+/** Fill `%(name)s` placeholders of an already translated string. */
+export const fmt = (text, values) =>
+  text.replace(/%\((\w+)\)s/g, (_, name) => String(values[name]));
 
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -105,7 +107,7 @@ export function toast(title, message = "", { kind = "info", timeout = 8000 } = {
     { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" },
     h("div", { class: "toast-body" }, h("strong", { class: "toast-title", text: title }),
       message ? h("p", { class: "toast-message", text: message }) : null),
-    h("button", { type: "button", class: "toast-close", "aria-label": t("Close"), text: "×",
+    h("button", { type: "button", class: "toast-close", "aria-label": gettext("Close"), text: "×",
       onclick: () => el.remove() }),
   );
   container.prepend(el);
@@ -121,11 +123,11 @@ export function jsonScript(id, fallback = {}) {
 
 /** "12 s ago", "5 min ago", "3 h ago", or a date for anything older than a day. */
 export function ago(iso, now = Date.now()) {
-  if (!iso) return t("never");
+  if (!iso) return gettext("never");
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (seconds < 60) return tf("%(n)s s ago", { n: seconds });
-  if (seconds < 3600) return tf("%(n)s min ago", { n: Math.floor(seconds / 60) });
-  if (seconds < 86400) return tf("%(n)s h ago", { n: Math.floor(seconds / 3600) });
+  if (seconds < 60) return fmt(gettext("%(n)s s ago"), { n: seconds });
+  if (seconds < 3600) return fmt(gettext("%(n)s min ago"), { n: Math.floor(seconds / 60) });
+  if (seconds < 86400) return fmt(gettext("%(n)s h ago"), { n: Math.floor(seconds / 3600) });
   return formatDateTime(iso);
 }
 
@@ -141,9 +143,9 @@ export function formatDuration(seconds) {
   const days = Math.floor(seconds / 86400);
   const hours = Math.floor((seconds % 86400) / 3600);
   const minutes = Math.floor((seconds % 3600) / 60);
-  if (days) return tf("%(d)s d %(h)s h", { d: days, h: hours });
-  if (hours) return tf("%(h)s h %(m)s min", { h: hours, m: minutes });
-  return tf("%(m)s min", { m: minutes });
+  if (days) return fmt(gettext("%(d)s d %(h)s h"), { d: days, h: hours });
+  if (hours) return fmt(gettext("%(h)s h %(m)s min"), { h: hours, m: minutes });
+  return fmt(gettext("%(m)s min"), { m: minutes });
 }
 
 export function formatNumber(value, digits = 1) {

@@ -2,7 +2,7 @@
 // status, live from `machine:status` in the `machines:all` room. Markers are plain HTML
 // (Leaflet divIcons), so they show even when no map tile can load.
 
-import { api, ago, h, jsonScript, monitorUrl, t } from "./core.js";
+import { api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const L = window.L;
@@ -46,10 +46,10 @@ function popupContent(machine) {
       { class: "popup-row" },
       h("span", { class: `status-pill status-${machine.status}`, text: statusLabel(machine.status) }),
     ),
-    h("div", { class: "popup-row muted" }, `${t("Last seen")}: `,
+    h("div", { class: "popup-row muted" }, `${gettext("Last seen")}: `,
       h("span", { class: "popup-last-seen", text: machine.lastSeenAt ? ago(machine.lastSeenAt) : "…" })),
     machine.address ? h("div", { class: "popup-row muted", text: machine.address }) : null,
-    h("a", { class: "button button-small", href: monitorUrl(machine.id), text: t("Open monitor") }),
+    h("a", { class: "button button-small", href: monitorUrl(machine.id), text: gettext("Open monitor") }),
   );
 }
 
@@ -63,7 +63,7 @@ function listItem(machine) {
       onclick: () => focusMachine(machine.id),
     }),
     h("span", { class: "machine-item-status muted", text: statusLabel(machine.status) }),
-    h("a", { class: "machine-item-open", href: monitorUrl(machine.id), "aria-label": t("Open monitor"), text: "→" }),
+    h("a", { class: "machine-item-open", href: monitorUrl(machine.id), "aria-label": gettext("Open monitor"), text: "→" }),
   );
 }
 

@@ -2,7 +2,7 @@
 // Initial state from GET /api/v1/machines/{id}/telemetry, then live from `machine:telemetry`
 // (and `machine:status`) in the room `machine:{id}`; refetched after every reconnect.
 
-import { api, ago, formatDateTime, formatDuration, formatNumber, h, jsonScript, t } from "./core.js";
+import { api, ago, formatDateTime, formatDuration, formatNumber, h, jsonScript, gettext } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const root = document.getElementById("monitor");
@@ -85,12 +85,12 @@ function bunkerRow(bunker) {
       "div",
       { class: "bunker-foot muted" },
       h("span", { text: `${formatNumber(bunker.currentLevel, 0)} / ${formatNumber(bunker.maxLevel, 0)} g` }),
-      bunker.lowLevelAlert ? h("span", { class: "flag flag-low", text: `⚠ ${t("Low level")}` }) : null,
+      bunker.lowLevelAlert ? h("span", { class: "flag flag-low", text: `⚠ ${gettext("Low level")}` }) : null,
     ),
   );
 }
 
-const SEVERITY = { warning: t("Warning"), error: t("Error"), critical: t("Critical") };
+const SEVERITY = { warning: gettext("Warning"), error: gettext("Error"), critical: gettext("Critical") };
 
 function errorRow(error) {
   return h(

@@ -3,7 +3,7 @@
 // Live from the `notification` event of the user's room `user:{id}`; the count and the list
 // are refetched over REST after every reconnect.
 
-import { api, config, formatDateTime, h, monitorUrl, t, toast } from "./core.js";
+import { api, config, formatDateTime, h, monitorUrl, gettext, toast } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const API = "/api/v1/notifications/";
@@ -51,9 +51,9 @@ function renderItem(notification) {
         "div",
         { class: "notification-meta" },
         h("time", { datetime: notification.createdAt, text: formatDateTime(notification.createdAt) }),
-        notification.priority === "high" ? h("span", { class: "tag tag-high", text: t("High") }) : null,
+        notification.priority === "high" ? h("span", { class: "tag tag-high", text: gettext("High") }) : null,
         notification.machineId
-          ? h("a", { href: monitorUrl(notification.machineId), text: t("Open machine") })
+          ? h("a", { href: monitorUrl(notification.machineId), text: gettext("Open machine") })
           : null,
       ),
     ),
@@ -62,7 +62,7 @@ function renderItem(notification) {
       : h("button", {
           type: "button",
           class: "link-button mark-read",
-          text: t("Mark read"),
+          text: gettext("Mark read"),
           onclick: (event) => {
             event.stopPropagation();
             markRead(notification);
@@ -98,7 +98,7 @@ async function markRead(notification) {
     }
     render();
   } catch (error) {
-    toast(t("Could not mark the notification read"), error.detail || "", { kind: "error" });
+    toast(gettext("Could not mark the notification read"), error.detail || "", { kind: "error" });
   }
 }
 
@@ -109,7 +109,7 @@ async function markAllRead() {
     setUnread(0);
     render();
   } catch (error) {
-    toast(t("Could not mark the notifications read"), error.detail || "", { kind: "error" });
+    toast(gettext("Could not mark the notifications read"), error.detail || "", { kind: "error" });
   }
 }
 

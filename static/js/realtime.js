@@ -9,7 +9,7 @@
 //   a network blip (events sent while we were away are not replayed by the server).
 // - Drives the connection indicator in the header.
 
-import { config, csrfToken, goToLogin, t } from "./core.js";
+import { config, csrfToken, goToLogin, gettext } from "./core.js";
 
 const REFRESH_MARGIN_S = 60; // refresh the token this long before it expires
 const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 20000];
@@ -26,10 +26,10 @@ let retryTimer = null;
 
 const indicator = document.getElementById("connection");
 const STATES = {
-  connecting: () => t("Connecting…"),
-  live: () => t("Live"),
-  reconnecting: () => t("Reconnecting…"),
-  offline: () => t("Offline"),
+  connecting: () => gettext("Connecting…"),
+  live: () => gettext("Live"),
+  reconnecting: () => gettext("Reconnecting…"),
+  offline: () => gettext("Offline"),
 };
 
 function setState(state) {

@@ -3,7 +3,7 @@
 // desktop) PATCHes the task's status; cards move live from `task:updated` in the room
 // `tasks:{assigneeId}`, and the board is refetched after every reconnect.
 
-import { api, apiAll, formatDateTime, h, jsonScript, monitorUrl, t, toast } from "./core.js";
+import { api, apiAll, formatDateTime, h, jsonScript, monitorUrl, gettext, toast } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const board = document.getElementById("board");
@@ -11,12 +11,12 @@ const picker = document.getElementById("operator-select");
 const columns = jsonScript("board-columns", []).map((column) => column.status);
 const kindLabels = jsonScript("kind-labels");
 const statusLabels = jsonScript("task-status-labels");
-const PRIORITY = { low: t("Low"), medium: t("Medium"), high: t("High") };
+const PRIORITY = { low: gettext("Low"), medium: gettext("Medium"), high: gettext("High") };
 // The buttons a card shows in each column: [target status, label].
 const MOVES = {
-  todo: [["in_progress", () => t("Start")], ["done", () => t("Done")]],
-  in_progress: [["todo", () => t("To do")], ["done", () => t("Done")]],
-  done: [["in_progress", () => t("Reopen")]],
+  todo: [["in_progress", () => gettext("Start")], ["done", () => gettext("Done")]],
+  in_progress: [["todo", () => gettext("To do")], ["done", () => gettext("Done")]],
+  done: [["in_progress", () => gettext("Reopen")]],
 };
 
 let assigneeId = board.dataset.assigneeId;
@@ -48,7 +48,7 @@ function card(task) {
     h("strong", { class: "task-title", text: task.title }),
     h("a", { class: "task-machine", href: monitorUrl(task.machine), text: task.machineName }),
     task.dueAt
-      ? h("div", { class: `task-due${overdue ? " overdue" : ""}` }, `${t("Due")}: `,
+      ? h("div", { class: `task-due${overdue ? " overdue" : ""}` }, `${gettext("Due")}: `,
           h("time", { datetime: task.dueAt, text: formatDateTime(task.dueAt) }))
       : null,
     task.notes ? h("p", { class: "task-notes muted", text: task.notes }) : null,
@@ -112,7 +112,7 @@ async function move(id, status) {
   } catch (error) {
     tasks.set(id, before);
     render();
-    toast(t("Could not move the task"), error.detail || "", { kind: "error" });
+    toast(gettext("Could not move the task"), error.detail || "", { kind: "error" });
   }
 }
 
