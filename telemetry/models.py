@@ -22,7 +22,9 @@ class TelemetryReading(BaseModel):
         ordering = ["-timestamp"]
         constraints = [
             # Idempotency: a device retrying the same reading does not store it twice.
-            models.UniqueConstraint(fields=["machine", "timestamp"], name="unique_reading_per_instant")
+            models.UniqueConstraint(
+                fields=["machine", "timestamp"], name="unique_reading_per_instant"
+            )
         ]
         # The unique constraint's index (machine, timestamp) serves both "latest reading
         # of a machine" (backwards scan) and "readings of a machine in a time range".
@@ -68,3 +70,53 @@ class MachineError(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class DeviceKey(BaseModel):
+    """A machine's credential for `Authorization: Device <key>` (see telemetry.device_keys).
+
+    The key is `<prefix>.<secret>`: the prefix finds the row, the secret is checked against
+    `secret_hash` (sha256: the secret is 32 random bytes, so a fast hash is enough). The
+    plaintext is shown once, when issued, and stored nowhere.
+    """
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="device_keys")
+    prefix = models.CharField(_("prefix"), max_length=24, unique=True, editable=False)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, editable=False)
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("device key")
+        verbose_name_plural = _("device keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.machine.serial_number})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class MachineHealth(models.Model):
+    """Episode flags of the environment rules, one row per machine (telemetry.rules).
+
+    A warning is sent when an episode starts, not for every reading during it; the flags
+    remember that an episode is running. Ingestion holds the machine's row lock while it
+    reads and writes them.
+    """
+
+    machine = models.OneToOneField(
+        Machine, on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    temperature_alert_active = models.BooleanField(_("temperature alert active"), default=False)
+    humidity_alert_active = models.BooleanField(_("humidity alert active"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("machine health")
+        verbose_name_plural = _("machine health")
+
+    def __str__(self) -> str:
+        return f"health of {self.machine_id}"

@@ -1,0 +1,232 @@
+"""Outbound Socket.IO events: one schema per event, one builder per schema, one emitter each.
+
+Payload shapes are the reference design's (vendhub-realtime-design), unchanged, so
+existing dashboards consume them as they are: no version key inside the payload. The schema
+version is `EVENT_SCHEMA_VERSION`; a breaking change to any payload bumps it and is announced
+to clients. `EVENT_SCHEMAS` maps each event name to its TypedDict, and tests check that every
+emitted payload matches (tests/realtime/test_events.py).
+
+Every producer emits through the `emit_*` functions here, which publish through
+`realtime.broadcast.publish` (after the transaction commits). Payloads are built when the
+emitter is called, so they show the object as it was at that point of the transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from django.utils import timezone
+
+from realtime.broadcast import publish
+from realtime.rooms import machine_room, map_room, organization_room, tasks_room, user_room
+from telemetry.selectors import MachineTelemetryPayload, iso8601, machine_telemetry
+
+#: Version of the payload schemas below. Not sent on the wire (the reference shapes have no
+#: version field); bumped, and announced to clients, on any breaking change.
+EVENT_SCHEMA_VERSION = 1
+
+MACHINE_STATUS = "machine:status"
+MACHINE_TELEMETRY = "machine:telemetry"
+INVENTORY_LOW = "inventory:low"
+NOTIFICATION = "notification"
+TASK_UPDATED = "task:updated"
+
+
+class MachineStatusEvent(TypedDict):
+    """`machine:status` (v1), to `machine:{id}` and the organization's live map."""
+
+    machineId: str
+    status: str  # "online" | "offline" | "maintenance" | "error"
+    timestamp: str  # ISO 8601, when the status changed
+
+
+class MachineTelemetryEvent(MachineTelemetryPayload):
+    """`machine:telemetry` (v1), to `machine:{id}`: the `MachineTelemetry` document of
+    `telemetry.selectors.machine_telemetry` (GET /api/v1/machines/{id}/telemetry)."""
+
+
+class InventoryLowEvent(TypedDict):
+    """`inventory:low` (v1), to `machine:{id}` and `org:{id}`: a bunker went under its
+    threshold. The `BunkerLevel` fields, plus where and when."""
+
+    machineId: str
+    machineName: str
+    bunkerId: str
+    ingredientId: str
+    ingredientName: str
+    currentLevel: int  # grams
+    maxLevel: int  # grams
+    percentage: float
+    lowLevelAlert: bool
+    thresholdPercent: int
+    timestamp: str  # ISO 8601, the reading that crossed
+
+
+class NotificationEvent(TypedDict):
+    """`notification` (v1), to `user:{recipientId}`: the reference `Notification`, as
+    GET /api/v1/notifications/ serves it (plus `machineId`)."""
+
+    id: str
+    title: str
+    message: str
+    type: str  # "info" | "warning" | "error" | "success"
+    priority: str  # "low" | "medium" | "high"
+    read: bool
+    createdAt: str
+    machineId: str | None
+
+
+class TaskUpdatedEvent(TypedDict):
+    """`task:updated` (v1), to `tasks:{assigneeId}` and `org:{id}`: the task as
+    GET /api/v1/tasks/{id}/ serves it."""
+
+    id: str
+    machine: str
+    machineName: str
+    assignee: int | None
+    assigneeName: str | None
+    kind: str
+    status: str
+    priority: str
+    title: str
+    notes: str
+    dueAt: str | None
+    createdAt: str
+    updatedAt: str
+    completedAt: str | None
+
+
+EVENT_SCHEMAS: dict[str, type] = {
+    MACHINE_STATUS: MachineStatusEvent,
+    MACHINE_TELEMETRY: MachineTelemetryEvent,
+    INVENTORY_LOW: InventoryLowEvent,
+    NOTIFICATION: NotificationEvent,
+    TASK_UPDATED: TaskUpdatedEvent,
+}
+
+
+# -- builders ----------------------------------------------------------------------------
+
+
+def machine_status_event(machine, *, at: datetime | None = None) -> MachineStatusEvent:
+    """`at` is when the status changed (the reading's time); now when not given."""
+    return {
+        "machineId": str(machine.pk),
+        "status": machine.status,
+        "timestamp": iso8601(at or timezone.now()),
+    }
+
+
+def machine_telemetry_event(machine) -> MachineTelemetryEvent:
+    return machine_telemetry(machine)
+
+
+def inventory_low_event(bunker, *, level: int, at: datetime) -> InventoryLowEvent:
+    """`bunker` with its machine and ingredient loaded; `level` is the reported level."""
+    capacity = bunker.capacity_grams
+    return {
+        "machineId": str(bunker.machine_id),
+        "machineName": bunker.machine.name,
+        "bunkerId": str(bunker.pk),
+        "ingredientId": str(bunker.ingredient_id),
+        "ingredientName": bunker.ingredient.name,
+        "currentLevel": level,
+        "maxLevel": capacity,
+        "percentage": round(100.0 * level / capacity, 1) if capacity else 0.0,
+        "lowLevelAlert": bunker.is_low_at(level),
+        "thresholdPercent": bunker.low_level_threshold_percent,
+        "timestamp": iso8601(at),
+    }
+
+
+def notification_event(notification) -> NotificationEvent:
+    from notifications.serializers import NotificationSerializer
+
+    return _plain(NotificationSerializer(notification).data)
+
+
+def task_event(task) -> TaskUpdatedEvent:
+    from machines.serializers import TaskSerializer
+
+    return _plain(TaskSerializer(task).data)
+
+
+def _plain(data: Any) -> dict:
+    return {key: str(value) if key == "id" else value for key, value in data.items()}
+
+
+# -- emitters ----------------------------------------------------------------------------
+
+
+def emit_machine_status(machine, *, at: datetime | None = None) -> None:
+    payload = machine_status_event(machine, at=at)
+    publish(machine_room(machine.pk), MACHINE_STATUS, payload)
+    publish(map_room(machine.organization_id), MACHINE_STATUS, payload)
+
+
+def emit_machine_telemetry(machine, payload: MachineTelemetryEvent | None = None) -> None:
+    publish(machine_room(machine.pk), MACHINE_TELEMETRY,
+            payload if payload is not None else machine_telemetry_event(machine))
+
+
+def emit_inventory_low(bunker, *, level: int, at: datetime) -> None:
+    payload = inventory_low_event(bunker, level=level, at=at)
+    publish(organization_room(bunker.machine.organization_id), INVENTORY_LOW, payload)
+    publish(machine_room(bunker.machine_id), INVENTORY_LOW, payload)
+
+
+def emit_notification(notification) -> None:
+    publish(user_room(notification.recipient_id), NOTIFICATION, notification_event(notification))
+
+
+def emit_task_updated(task, *, previous_assignee_id: int | None = None) -> None:
+    """To the assignee's board, the previous assignee's (the task left it) and the org."""
+    payload = task_event(task)
+    assignees = {task.assignee_id, previous_assignee_id} - {None}
+    for assignee_id in sorted(assignees):
+        publish(tasks_room(assignee_id), TASK_UPDATED, payload)
+    publish(organization_room(task.organization_id), TASK_UPDATED, payload)
+
+
+# -- model signals (machines/signals.py, notifications/signals.py call these) --------------
+
+_SEEN_STATUS = "_realtime_seen_status"
+_SEEN_ASSIGNEE = "_realtime_seen_assignee_id"
+
+
+def remember_machine_status(machine) -> None:
+    """Cache the status as loaded, to tell on save whether it changed (deferred: unknown)."""
+    setattr(machine, _SEEN_STATUS, machine.__dict__.get("status"))
+
+
+def machine_saved(machine, *, created: bool, update_fields=None) -> None:
+    """Emit `machine:status` when a save changed the status (not on creation).
+
+    Services that change many statuses with a conditional UPDATE (ingestion, the offline
+    watchdog) bypass save() and call `emit_machine_status` themselves.
+    """
+    if update_fields is not None and "status" not in update_fields:
+        return
+    status = machine.__dict__.get("status")
+    seen = getattr(machine, _SEEN_STATUS, None)
+    setattr(machine, _SEEN_STATUS, status)
+    if created or status is None or status == seen:
+        return
+    emit_machine_status(machine)
+
+
+def remember_task_assignee(task) -> None:
+    setattr(task, _SEEN_ASSIGNEE, task.__dict__.get("assignee_id"))
+
+
+def task_saved(task) -> None:
+    previous = getattr(task, _SEEN_ASSIGNEE, None)
+    setattr(task, _SEEN_ASSIGNEE, task.assignee_id)
+    emit_task_updated(task, previous_assignee_id=previous)
+
+
+def notification_saved(notification, *, created: bool) -> None:
+    """A new notification reaches its recipient; marking it read is not re-sent."""
+    if created:
+        emit_notification(notification)

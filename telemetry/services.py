@@ -1,0 +1,236 @@
+"""Writes of telemetry: ingesting readings and applying what the rules decide.
+
+`ingest_telemetry` handles a batch of one machine in one transaction, with a fixed number
+of queries whatever the batch size: lock the machine row (concurrent batches of a machine
+queue up), insert the readings with `ON CONFLICT DO NOTHING RETURNING` (a retried reading
+is not stored twice and fires nothing), load bunkers, open errors and episode flags, let
+`telemetry.rules.evaluate_batch` decide, write the outcome in bulk, and leave the broadcasts
+to `transaction.on_commit` (realtime.events).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from machines.models import Bunker, Machine
+from realtime import events
+from telemetry import alerts
+from telemetry.conf import telemetry_settings
+from telemetry.models import MachineError, MachineHealth, TelemetryReading
+from telemetry.rules import (
+    BunkerSpec,
+    EnvironmentLimits,
+    MachineState,
+    OpenError,
+    Outcome,
+    Reading,
+    evaluate_batch,
+)
+from telemetry.selectors import (
+    BUNKERS_ATTR,
+    LATEST_READINGS_ATTR,
+    OPEN_ERRORS_ATTR,
+    machine_telemetry,
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    machine_id: uuid.UUID
+    received: int
+    accepted: int  # new readings stored
+    duplicates: int  # already stored: retries
+
+    def as_dict(self) -> dict:
+        return {"machineId": str(self.machine_id), "received": self.received,
+                "accepted": self.accepted, "duplicates": self.duplicates}
+
+
+def bunker_capacities(*, machine_id) -> dict[str, int]:
+    """The machine's bunker ids (str) and capacities: what a reading may report."""
+    return {str(pk): capacity for pk, capacity in
+            Bunker.objects.filter(machine_id=machine_id).values_list("pk", "capacity_grams")}
+
+
+def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
+                     now: datetime | None = None) -> IngestResult:
+    """Store `readings` of `machine` (validated by telemetry.serializers) and apply them.
+
+    Idempotent per (machine, timestamp). Returns once the transaction has committed.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = (
+            Machine.objects.select_for_update(of=("self",))
+            .select_related("organization", "health")
+            .get(pk=machine.pk)
+        )
+        new = _insert_new_readings(locked, readings, now)
+        if new:
+            _apply(locked, new, now)
+    return IngestResult(machine.pk, len(readings), len(new), len(readings) - len(new))
+
+
+_READING_COLUMNS = ("id", "created_at", "updated_at", "machine", "timestamp", "status",
+                    "temperature", "humidity", "uptime_seconds", "last_sale_at", "bunker_levels")
+
+
+def _insert_new_readings(machine: Machine, readings: Sequence[Reading],
+                         now: datetime) -> list[Reading]:
+    """INSERT ... ON CONFLICT (machine, timestamp) DO NOTHING RETURNING id: the new ones.
+
+    One statement on PostgreSQL and SQLite (>= 3.35) alike.
+    """
+    if not readings:
+        return []
+    meta = TelemetryReading._meta
+    fields = [meta.get_field(name) for name in _READING_COLUMNS]
+    qn = connection.ops.quote_name
+    by_id: dict[uuid.UUID, Reading] = {}
+    params: list = []
+    for reading in readings:
+        reading_id = uuid.uuid4()
+        by_id[reading_id] = reading
+        values = (
+            reading_id, now, now, machine.pk, reading.timestamp, reading.status,
+            reading.temperature, reading.humidity, reading.uptime, reading.last_sale,
+            [{"bunkerId": b, "currentLevel": level} for b, level in reading.bunker_levels.items()],
+        )
+        params.extend(
+            f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)
+        )
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(readings))} "
+        f"ON CONFLICT ({qn('machine_id')}, {qn('timestamp')}) DO NOTHING "
+        f"RETURNING {qn('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = [value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+                    for (value,) in cursor.fetchall()]
+    return [by_id[reading_id] for reading_id in inserted]
+
+
+def _health(machine: Machine) -> MachineHealth | None:
+    try:
+        return machine.health
+    except MachineHealth.DoesNotExist:
+        return None
+
+
+def _apply(machine: Machine, new: list[Reading], now: datetime) -> None:
+    config = telemetry_settings()
+    bunkers = list(machine.bunkers.select_related("ingredient").order_by("ingredient__name"))
+    by_id = {str(b.pk): b for b in bunkers}
+    open_rows = {e.code: e for e in machine.errors.filter(resolved_at__isnull=True)}
+    health = _health(machine)
+    state = MachineState(
+        status=machine.status,
+        last_seen_at=machine.last_seen_at,
+        bunker_levels={key: b.current_level_grams for key, b in by_id.items()},
+        open_errors={code: OpenError(code, e.severity, e.occurred_at)
+                     for code, e in open_rows.items()},
+        temperature_alert=bool(health and health.temperature_alert_active),
+        humidity_alert=bool(health and health.humidity_alert_active),
+    )
+    limits = EnvironmentLimits(
+        temperature=float(machine.organization.temperature_alert_celsius),
+        humidity=float(machine.organization.humidity_alert_percent),
+        temperature_hysteresis=config.temperature_hysteresis,
+        humidity_hysteresis=config.humidity_hysteresis,
+    )
+    specs = {key: BunkerSpec(b.capacity_grams, b.low_level_threshold_percent)
+             for key, b in by_id.items()}
+    outcome = evaluate_batch(state, new, specs, limits)
+    if not outcome.applied:
+        # Only late readings (older than the machine's latest): history, nothing to judge.
+        events.emit_machine_telemetry(machine, machine_telemetry(machine))
+        return
+
+    open_now = _write_outcome(machine, outcome, by_id, open_rows, health, now)
+
+    latest = outcome.applied[-1]
+    machine.status, machine.last_seen_at = outcome.state.status, outcome.state.last_seen_at
+    setattr(machine, LATEST_READINGS_ATTR, [_reading_row(machine, latest)])
+    setattr(machine, BUNKERS_ATTR, bunkers)
+    setattr(machine, OPEN_ERRORS_ATTR, sorted(open_now, key=lambda e: e.occurred_at, reverse=True))
+    if outcome.status_change is not None:
+        events.emit_machine_status(machine, at=outcome.status_change.at)
+    events.emit_machine_telemetry(machine, machine_telemetry(machine))
+    _fire_alerts(machine, outcome, by_id)
+
+
+def _write_outcome(machine: Machine, outcome: Outcome, by_id: dict[str, Bunker],
+                   open_rows: dict[str, MachineError], health: MachineHealth | None,
+                   now: datetime) -> list[MachineError]:
+    """Bulk-write the outcome; returns the machine's open errors afterwards."""
+    state = outcome.state
+    Machine.objects.filter(pk=machine.pk).update(
+        status=state.status, last_seen_at=state.last_seen_at, updated_at=now
+    )
+
+    changed = []
+    for key, bunker in by_id.items():
+        level = state.bunker_levels.get(key, bunker.current_level_grams)
+        if level != bunker.current_level_grams:
+            bunker.current_level_grams, bunker.updated_at = level, now
+            changed.append(bunker)
+    if changed:
+        Bunker.objects.bulk_update(changed, ["current_level_grams", "updated_at"])
+
+    resolved = []
+    for code, resolved_at in outcome.resolved_errors.items():
+        row = open_rows.pop(code)
+        row.resolved_at, row.updated_at = resolved_at, now
+        resolved.append(row)
+    if resolved:  # before the inserts: a code may have closed and reopened in the batch
+        MachineError.objects.bulk_update(resolved, ["resolved_at", "updated_at"])
+    created = [
+        MachineError(machine=machine, code=episode.error.code, message=episode.error.message,
+                     severity=episode.error.severity, occurred_at=episode.error.occurred_at,
+                     resolved_at=episode.resolved_at)
+        for episode in outcome.opened_errors
+    ]
+    if created:
+        MachineError.objects.bulk_create(created)
+
+    flags = (state.temperature_alert, state.humidity_alert)
+    if flags != (bool(health and health.temperature_alert_active),
+                 bool(health and health.humidity_alert_active)):
+        MachineHealth.objects.update_or_create(
+            machine=machine,
+            defaults={"temperature_alert_active": flags[0], "humidity_alert_active": flags[1]},
+        )
+    return [*open_rows.values(), *(e for e in created if e.resolved_at is None)]
+
+
+def _reading_row(machine: Machine, reading: Reading) -> TelemetryReading:
+    """An unsaved copy of a stored reading, for building the telemetry document."""
+    return TelemetryReading(
+        machine=machine, timestamp=reading.timestamp, status=reading.status,
+        temperature=reading.temperature, humidity=reading.humidity,
+        uptime_seconds=reading.uptime, last_sale_at=reading.last_sale,
+    )
+
+
+def _fire_alerts(machine: Machine, outcome: Outcome, by_id: dict[str, Bunker]) -> None:
+    critical = outcome.critical_errors
+    if not (outcome.low_bunkers or outcome.environment_alerts or critical):
+        return
+    managers = alerts.managers_of(machine.organization_id)
+    for low in outcome.low_bunkers:
+        bunker = by_id[low.bunker_id]
+        events.emit_inventory_low(bunker, level=low.level, at=low.at)
+        alerts.bunker_went_low(machine=machine, bunker=bunker, level=low.level, managers=managers)
+    for alert in outcome.environment_alerts:
+        alerts.environment_alert(machine=machine, alert=alert, managers=managers)
+    for error in critical:
+        alerts.critical_error(machine=machine, error=error, managers=managers)

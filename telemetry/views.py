@@ -1,0 +1,158 @@
+"""Telemetry endpoints: device ingestion and the downsampled history of a machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from machines.selectors import machines_for
+from telemetry import history, services
+from telemetry.authentication import DeviceKeyAuthentication, IsDevice
+from telemetry.conf import telemetry_settings
+from telemetry.serializers import (
+    ForeignMachine,
+    HistorySerializer,
+    IngestResultSerializer,
+    TelemetryReadingInSerializer,
+    TelemetryRejected,
+    parse_telemetry,
+)
+
+_BATCH_LIMIT = telemetry_settings().max_batch
+
+_READING_OR_BATCH = PolymorphicProxySerializer(
+    component_name="TelemetryReadingOrBatch",
+    serializers=[TelemetryReadingInSerializer, TelemetryReadingInSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+class TelemetryIngestView(APIView):
+    """`POST /api/v1/telemetry/`: a machine posts one reading or a batch."""
+
+    authentication_classes = [DeviceKeyAuthentication]
+    permission_classes = [IsDevice]
+    parser_classes = [JSONParser]
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="telemetry_ingest",
+        summary="Post telemetry (devices)",
+        description=(
+            "A machine posts one `MachineTelemetry` reading (an object) or a batch (an array of "
+            f"1 to {_BATCH_LIMIT} readings, `TELEMETRY_MAX_BATCH`), authenticated with its device "
+            "key: `Authorization: Device <key>`.\n\n"
+            "Idempotent per (machineId, timestamp): a retried reading is reported as a "
+            "duplicate, not stored again, and fires no rule twice. The response is sent after "
+            "the transaction commits, so a 2xx means stored; after a 5xx or a timeout, retry "
+            "the same body.\n\n"
+            "400: each bad field is named by its path (`humidity`, `[3].bunkers[0].bunkerId`), "
+            "nothing of the request is stored. 403: a reading names another machine than the "
+            "key's. 401: missing, wrong or revoked key."
+        ),
+        request=_READING_OR_BATCH,
+        responses={
+            201: IngestResultSerializer,
+            200: OpenApiResponse(IngestResultSerializer, description="Every reading was a retry."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field path -> messages."),
+            401: OpenApiResponse(description="Missing, wrong or revoked device key."),
+            403: OpenApiResponse(description="A reading for another machine."),
+        },
+        auth=[{"deviceKey": []}],
+        extensions={"x-batch-limit": _BATCH_LIMIT},
+    )
+    def post(self, request: Request) -> Response:
+        machine = request.user.machine
+        config = telemetry_settings()
+        now = timezone.now()
+        try:
+            readings = parse_telemetry(
+                request.data,
+                machine_id=machine.pk,
+                bunker_capacities=services.bunker_capacities(machine_id=machine.pk),
+                now=now,
+                max_batch=config.max_batch,
+                max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds),
+                oldest=now - timedelta(days=config.retention_days),
+            )
+        except ForeignMachine as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        except TelemetryRejected as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        result = services.ingest_telemetry(machine=machine, readings=readings, now=now)
+        code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
+        return Response(result.as_dict(), status=code)
+
+
+def _datetime_param(request: Request, name: str) -> datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "+"))
+    except ValueError:
+        raise ValidationError({name: ["Not an ISO 8601 date-time."]}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class MachineTelemetryHistoryView(APIView):
+    """`GET /api/v1/machines/{id}/telemetry/history`: downsampled readings of one machine."""
+
+    @extend_schema(
+        operation_id="machines_telemetry_history",
+        summary="Telemetry history, downsampled",
+        description=(
+            "Readings with from <= timestamp < to, grouped in buckets aligned to the Unix "
+            "epoch: count and min/avg/max of temperature, humidity and each bunker's level "
+            "(grams). Empty buckets are omitted. Default range: the last 24 hours; default "
+            f"bucket: the smallest of 1m, 5m, 15m, ... giving at most {history.TARGET_POINTS} "
+            f"buckets; at most {history.MAX_POINTS} buckets. Machines of other organizations "
+            "are 404."
+        ),
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME,
+                             description="ISO 8601 (UTC if no offset). Default: to - 24 h."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME,
+                             description="ISO 8601 (UTC if no offset). Default: now."),
+            OpenApiParameter("bucket", OpenApiTypes.STR,
+                             description="Seconds, or 30s, 5m, 1h, 1d. Default: automatic."),
+        ],
+        responses=HistorySerializer,
+    )
+    def get(self, request: Request, machine_id) -> Response:
+        machine = get_object_or_404(machines_for(request.user), pk=machine_id)
+        end = _datetime_param(request, "to") or timezone.now()
+        start = _datetime_param(request, "from") or end - timedelta(hours=24)
+        raw_bucket = request.query_params.get("bucket")
+        try:
+            bucket = history.parse_bucket(raw_bucket) if raw_bucket else history.auto_bucket(
+                start, end)
+        except ValueError as exc:
+            raise ValidationError({"bucket": [str(exc)]}) from None
+        try:
+            history.check_range(start, end, bucket)
+        except ValueError as exc:
+            name, _, message = str(exc).partition(": ")
+            raise ValidationError({name: [message]}) from None
+        try:
+            body = history.telemetry_history(machine=machine, start=start, end=end,
+                                             bucket=bucket, bunkers=machine.bunkers.all())
+        except history.HistoryUnsupported as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        return Response(body)
