@@ -108,3 +108,31 @@ def make_personas() -> Personas:
     make_bunker(rival_machine, "Tea", capacity=500, level=400)
     return Personas(acme, manager, operator, viewer, machine, coffee, milk, rival, stranger,
                     rival_machine)
+
+
+def make_reading(machine: Machine, **fields):
+    """A TelemetryReading of `machine` (now, online, 21.5 °C / 40 % unless given)."""
+    from django.utils import timezone
+
+    from telemetry.models import TelemetryReading
+
+    defaults = {
+        "timestamp": timezone.now(),
+        "status": MachineStatus.ONLINE,
+        "temperature": 21.5,
+        "humidity": 40.0,
+        "uptime_seconds": 3600,
+    }
+    defaults.update(fields)
+    return TelemetryReading.objects.create(machine=machine, **defaults)
+
+
+def make_machine_error(machine: Machine, code: str = "E-BREW", **fields):
+    """An open MachineError of `machine` unless `resolved_at` is given."""
+    from django.utils import timezone
+
+    from telemetry.models import MachineError
+
+    defaults = {"message": "Brewer unit jammed", "severity": "error", "occurred_at": timezone.now()}
+    defaults.update(fields)
+    return MachineError.objects.create(machine=machine, code=code, **defaults)

@@ -1,0 +1,89 @@
+"""`manage.py seed_demo`: the demo organizations, users and fleet, idempotent."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from machines.models import Bunker, Ingredient, Machine, Membership, Organization, Role, Task
+from notifications.models import Notification
+from telemetry.models import MachineError
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+MODELS = [
+    Organization,
+    User,
+    Membership,
+    Ingredient,
+    Machine,
+    Bunker,
+    Task,
+    MachineError,
+    Notification,
+]
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> dict:
+    """Every row of the seeded tables, all columns (updated_at included)."""
+    return {model.__name__: sorted(map(repr, model.objects.values_list())) for model in MODELS}
+
+
+def test_seed_creates_the_demo_users_with_their_roles():
+    output = seed()
+    assert "vendhub-demo" in output
+    admin = User.objects.get(username="demo-admin")
+    assert admin.is_superuser and admin.check_password("vendhub-demo")
+    roles = dict(Membership.objects.values_list("user__username", "role"))
+    assert roles == {
+        "demo-admin": Role.ADMIN,
+        "demo-manager": Role.MANAGER,
+        "demo-operator": Role.OPERATOR,
+        "other-manager": Role.MANAGER,
+    }
+    manager = User.objects.get(username="demo-manager")
+    assert manager.is_staff and not manager.is_superuser
+    assert manager.has_perm("machines.change_machine")
+    assert manager.has_perm("notifications.change_notification")
+    assert not manager.has_perm("auth.change_user")
+    operator = User.objects.get(username="demo-operator")
+    assert not operator.is_staff
+
+
+def test_seed_builds_a_fleet_around_tashkent():
+    seed()
+    demo = Organization.objects.get(slug="vendhub-demo")
+    fleet = Machine.objects.filter(organization=demo)
+    assert fleet.count() == 50
+    assert fleet.get(serial_number="VH-0001").responsible_operator.username == "demo-operator"
+    for machine in fleet:
+        assert abs(float(machine.latitude) - 41.2995) < 0.1
+        assert abs(float(machine.longitude) - 69.2401) < 0.1
+        assert 3 <= machine.bunkers.count() <= 5
+    assert len(set(fleet.values_list("status", flat=True))) >= 3
+    assert any(bunker.low_level_alert for bunker in Bunker.objects.filter(machine__in=fleet))
+    assert Machine.objects.filter(organization__slug="other-vending").exists()
+
+
+def test_running_it_twice_changes_nothing():
+    seed()
+    before = snapshot()
+    output = seed()
+    assert snapshot() == before
+    assert "0 created, 0 updated" in output
+
+
+def test_the_data_is_deterministic():
+    seed()
+    names = list(Machine.objects.order_by("serial_number").values_list("name", "latitude"))
+    Machine.objects.all().delete()
+    seed()
+    assert list(Machine.objects.order_by("serial_number").values_list("name", "latitude")) == names

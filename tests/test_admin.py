@@ -1,0 +1,237 @@
+"""The admin back office: every page renders for a superuser; staff see only their
+organizations' objects; the bulk actions work."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+
+from machines.models import (
+    Bunker,
+    Ingredient,
+    Machine,
+    MachineStatus,
+    Membership,
+    Organization,
+    Task,
+    TaskStatus,
+)
+from notifications.models import Notification
+from telemetry.models import MachineError, TelemetryReading
+from tests.factories import (
+    make_machine_error,
+    make_notification,
+    make_reading,
+    make_task,
+    make_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The personas' passwords hashed cheaply: PBKDF2 costs seconds per test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+SCOPED_APPS = ["machines", "telemetry", "notifications"]
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.fixture
+def objects(personas):
+    """One object of every model registered in the admin, in organization A."""
+    return {
+        Organization: personas.acme,
+        Membership: personas.operator.memberships.get(),
+        Machine: personas.machine,
+        Bunker: personas.coffee,
+        Ingredient: personas.coffee.ingredient,
+        Task: make_task(personas.machine, assignee=personas.operator),
+        TelemetryReading: make_reading(personas.machine),
+        MachineError: make_machine_error(personas.machine),
+        Notification: make_notification(personas.manager, personas.acme),
+        Group: Group.objects.create(name="Dispatchers"),
+        type(personas.operator): personas.operator,
+    }
+
+
+@pytest.fixture
+def rival_objects(personas):
+    """The same in organization B, where the acme staff member must see nothing."""
+    rival_machine = personas.rival_machine
+    return {
+        Organization: personas.rival,
+        Membership: personas.stranger.memberships.get(),
+        Machine: rival_machine,
+        Bunker: rival_machine.bunkers.get(),
+        Ingredient: rival_machine.bunkers.get().ingredient,
+        Task: make_task(rival_machine, assignee=personas.stranger),
+        TelemetryReading: make_reading(rival_machine),
+        MachineError: make_machine_error(rival_machine),
+        Notification: make_notification(personas.stranger, personas.rival),
+        type(personas.stranger): personas.stranger,
+    }
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    return client
+
+
+@pytest.fixture
+def staff_client(client, personas):
+    """acme's manager as staff, with every permission of the fleet apps."""
+    personas.manager.is_staff = True
+    personas.manager.save()
+    permissions = Permission.objects.filter(content_type__app_label__in=SCOPED_APPS)
+    personas.manager.user_permissions.set(permissions)
+    client.force_login(personas.manager)
+    return client
+
+
+def test_every_model_is_registered(objects):
+    assert set(objects) <= set(admin.site._registry)
+
+
+def test_superuser_gets_every_changelist_and_change_page(superuser_client, objects):
+    for model, obj in objects.items():
+        changelist = superuser_client.get(admin_url(model, "changelist"))
+        assert changelist.status_code == 200, model
+        change = superuser_client.get(admin_url(model, "change", obj.pk))
+        assert change.status_code == 200, model
+
+
+def test_superuser_changelists_accept_their_filters_and_search(superuser_client, objects):
+    for model in objects:
+        model_admin = admin.site._registry[model]
+        query = {"q": "a"} if model_admin.search_fields else {}
+        assert superuser_client.get(admin_url(model, "changelist"), query).status_code == 200
+    assert superuser_client.get(admin_url(Bunker, "changelist"), {"low": "yes"}).status_code == 200
+    assert (
+        superuser_client.get(admin_url(MachineError, "changelist"), {"state": "open"}).status_code
+        == 200
+    )
+
+
+def test_superuser_sees_every_organization(superuser_client, objects, rival_objects):
+    response = superuser_client.get(admin_url(Machine, "changelist"))
+    assert str(rival_objects[Machine].serial_number) in response.content.decode()
+
+
+def test_staff_sees_own_organization_objects(staff_client, objects, personas):
+    for model in [
+        Organization,
+        Membership,
+        Machine,
+        Bunker,
+        Ingredient,
+        Task,
+        TelemetryReading,
+        MachineError,
+        Notification,
+    ]:
+        response = staff_client.get(admin_url(model, "change", objects[model].pk))
+        assert response.status_code == 200, model
+
+
+def test_staff_does_not_see_other_organizations(staff_client, personas, objects, rival_objects):
+    request = type("Request", (), {"user": personas.manager})()
+    for model, obj in rival_objects.items():
+        model_admin = admin.site._registry[model]
+        assert not model_admin.get_queryset(request).filter(pk=obj.pk).exists(), model
+        response = staff_client.get(admin_url(model, "change", obj.pk))
+        assert response.status_code in (302, 403), model  # "does not exist", never the page
+
+
+def test_staff_changelist_and_filters_never_name_the_other_organization(
+    staff_client, objects, rival_objects
+):
+    for model in [Machine, Task, Notification, Bunker, Ingredient, Membership]:
+        content = staff_client.get(admin_url(model, "changelist")).content.decode()
+        assert "Rival" not in content, model
+    content = staff_client.get(admin_url(Machine, "changelist")).content.decode()
+    assert rival_objects[Machine].serial_number not in content
+    assert objects[Machine].serial_number in content
+
+
+def test_staff_form_choices_are_limited_to_own_organization(staff_client, objects, rival_objects):
+    content = staff_client.get(admin_url(Task, "add")).content.decode()
+    assert str(objects[Machine].pk) in content
+    assert str(rival_objects[Machine].pk) not in content
+    assert "rival-manager" not in content
+
+
+def test_machine_page_shows_bunkers_with_fill_percentage(superuser_client, personas):
+    personas.coffee.current_level_grams = 100
+    personas.coffee.save()
+    content = superuser_client.get(admin_url(Machine, "change", personas.machine.pk)).content
+    assert b"10.0%" in content and b"75.0%" in content  # coffee (low) and milk powder
+
+
+def test_put_machines_into_maintenance_action(staff_client, personas):
+    response = staff_client.post(
+        admin_url(Machine, "changelist"),
+        {"action": "put_into_maintenance", "_selected_action": [str(personas.machine.pk)]},
+    )
+    assert response.status_code == 302
+    personas.machine.refresh_from_db()
+    assert personas.machine.status == MachineStatus.MAINTENANCE
+    assert personas.machine.updated_by == personas.manager
+
+
+def test_action_cannot_reach_other_organizations(staff_client, personas):
+    staff_client.post(
+        admin_url(Machine, "changelist"),
+        {"action": "put_into_maintenance", "_selected_action": [str(personas.rival_machine.pk)]},
+    )
+    personas.rival_machine.refresh_from_db()
+    assert personas.rival_machine.status == MachineStatus.ONLINE
+
+
+def test_mark_notifications_read_action(staff_client, objects):
+    notification = objects[Notification]
+    staff_client.post(
+        admin_url(Notification, "changelist"),
+        {"action": "mark_read", "_selected_action": [str(notification.pk)]},
+    )
+    notification.refresh_from_db()
+    assert notification.read is True
+
+
+def test_close_and_assign_task_actions(staff_client, personas):
+    task = make_task(personas.machine)
+    url = admin_url(Task, "changelist")
+    staff_client.post(
+        url, {"action": "assign_to_responsible_operator", "_selected_action": [str(task.pk)]}
+    )
+    task.refresh_from_db()
+    assert task.assignee == personas.operator
+    staff_client.post(url, {"action": "mark_done", "_selected_action": [str(task.pk)]})
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE and task.completed_at is not None
+
+
+def test_saving_a_task_in_the_admin_takes_the_machines_organization(staff_client, personas):
+    response = staff_client.post(
+        admin_url(Task, "add"),
+        {
+            "machine": str(personas.machine.pk),
+            "kind": "cleaning",
+            "title": "Admin task",
+            "status": "todo",
+            "priority": "medium",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    task = Task.objects.get(title="Admin task")
+    assert task.organization == personas.acme
+    assert task.created_by == personas.manager
