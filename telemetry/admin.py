@@ -1,4 +1,5 @@
-"""Back office for telemetry: readings (read-only, devices write them) and machine errors."""
+"""Back office for telemetry: readings and health flags (read-only: ingestion writes them)
+and machine errors. Device keys have their own module, telemetry/admin_devicekeys.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from machines.admin import OrganizationScopedAdmin, ScopedRelatedFilter
-from telemetry.models import MachineError, TelemetryReading
+from telemetry.models import MachineError, MachineHealth, TelemetryReading
 
 
 @admin.register(TelemetryReading)
@@ -68,3 +69,24 @@ class MachineErrorAdmin(OrganizationScopedAdmin):
     @admin.display(description=_("open"), boolean=True)
     def open(self, error: MachineError) -> bool:
         return error.is_open
+
+
+@admin.register(MachineHealth)
+class MachineHealthAdmin(OrganizationScopedAdmin):
+    """The environment rules' episode flags (telemetry.rules), for inspection only."""
+
+    organization_lookup = "machine__organization"
+    list_display = ["machine", "temperature_alert_active", "humidity_alert_active", "updated_at"]
+    list_filter = [
+        "temperature_alert_active",
+        "humidity_alert_active",
+        ("machine__organization", ScopedRelatedFilter),
+    ]
+    search_fields = ["machine__name", "machine__serial_number"]
+    list_select_related = ["machine"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

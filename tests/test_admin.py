@@ -4,6 +4,7 @@ organizations' objects; the bulk actions work."""
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
@@ -19,7 +20,8 @@ from machines.models import (
     TaskStatus,
 )
 from notifications.models import Notification
-from telemetry.models import MachineError, TelemetryReading
+from telemetry.device_keys import issue_device_key
+from telemetry.models import DeviceKey, MachineError, MachineHealth, TelemetryReading
 from tests.factories import (
     make_machine_error,
     make_notification,
@@ -56,6 +58,8 @@ def objects(personas):
         Task: make_task(personas.machine, assignee=personas.operator),
         TelemetryReading: make_reading(personas.machine),
         MachineError: make_machine_error(personas.machine),
+        MachineHealth: MachineHealth.objects.create(machine=personas.machine),
+        DeviceKey: issue_device_key(machine=personas.machine).device_key,
         Notification: make_notification(personas.manager, personas.acme),
         Group: Group.objects.create(name="Dispatchers"),
         type(personas.operator): personas.operator,
@@ -75,6 +79,8 @@ def rival_objects(personas):
         Task: make_task(rival_machine, assignee=personas.stranger),
         TelemetryReading: make_reading(rival_machine),
         MachineError: make_machine_error(rival_machine),
+        MachineHealth: MachineHealth.objects.create(machine=rival_machine),
+        DeviceKey: issue_device_key(machine=rival_machine).device_key,
         Notification: make_notification(personas.stranger, personas.rival),
         type(personas.stranger): personas.stranger,
     }
@@ -98,7 +104,10 @@ def staff_client(client, personas):
 
 
 def test_every_model_is_registered(objects):
-    assert set(objects) <= set(admin.site._registry)
+    for app_label in SCOPED_APPS:
+        for model in apps.get_app_config(app_label).get_models():
+            assert model in admin.site._registry, model
+            assert model in objects, f"add a {model.__name__} to the objects fixture"
 
 
 def test_superuser_gets_every_changelist_and_change_page(superuser_client, objects):
@@ -136,6 +145,8 @@ def test_staff_sees_own_organization_objects(staff_client, objects, personas):
         Task,
         TelemetryReading,
         MachineError,
+        MachineHealth,
+        DeviceKey,
         Notification,
     ]:
         response = staff_client.get(admin_url(model, "change", objects[model].pk))
