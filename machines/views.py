@@ -132,10 +132,6 @@ class TaskViewSet(
         task.refresh_from_db()
         return Response(TaskSerializer(task).data)
 
-    def update(self, request: Request, *args, **kwargs) -> Response:
-        # Only PATCH is routed (see http_method_names); PUT would need every field.
-        return self.partial_update(request, *args, **kwargs)
-
 
 class OperatorViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Operators of the organizations the user manages: the assignee picker's choices."""
