@@ -74,6 +74,8 @@ class PollingConsumer(_DirectDispatch, AsyncHttpConsumer):
         if self.body_size > self.server.config.max_payload:
             session = self.server.get(query_params(self.scope).get("sid"))
             if session is not None:
+                logger.info("session %s: POST body over maxPayload (%d bytes), closing",
+                            session.sid, self.server.config.max_payload)
                 session.close(CloseReason.PARSE_ERROR.value)
             await self.respond(413, b"Payload too large", b"text/plain")
             raise StopConsumer()

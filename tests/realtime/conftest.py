@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -41,3 +42,32 @@ def wait_for_log(server: LiveServer, text: str, timeout: float = 5.0) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"{text!r} not logged within {timeout}s; log tail:\n{log[-3000:]}")
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def product_server(django_db_setup, django_db_blocker):
+    """The product server (daphne + vendhub.asgi) on the test database, shared by the tests of
+    the session: it keeps no state between connections, and starting one per test costs
+    seconds. Tests still get a fresh, committed database through `transactional_db`."""
+    if not os.environ.get("REDIS_URL"):
+        yield None  # `redis_url` skips (or fails under CI) the tests that need it
+        return
+    with LiveServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(redis_url, transactional_db, personas, product_server):
+    """The product server (subprocess, test database, Redis) with the personas and tokens."""
+    from tests.realtime.product import Gateway
+
+    gateway = Gateway(product_server, personas)
+    for name in ("manager", "operator", "viewer", "stranger"):
+        gateway.tokens[name] = token_for(getattr(personas, name))
+    return gateway
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas get passwords; the gateway never checks one, so hash them cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,103 @@
+"""Helpers of the product-profile tests: a live server with the personas and their tokens,
+and a raw Socket.IO client that speaks exact frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from realtime.broadcast import apublish
+from tests.factories import Personas
+from tests.live import LiveServer
+from tests.realtime.wire import CONNECT_REPLY, engine_websocket, recv_skipping_pings
+
+
+@dataclass
+class Gateway:
+    server: LiveServer
+    people: Personas
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+class RawClient:
+    """A Socket.IO client on `/` over a raw websocket: exact frames, numbered acks."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.next_ack = 0
+        self.events: list = []
+
+    async def recv(self, timeout: float = 5.0):
+        return await recv_skipping_pings(self.ws, timeout)
+
+    async def call(self, event: str, data, timeout: float = 5.0):
+        """Emit with an ack id; return the ack's arguments (events received meanwhile are kept)."""
+        ack_id = self.next_ack
+        self.next_ack += 1
+        await self.ws.send(f"42{ack_id}" + json.dumps([event, data], separators=(",", ":")))
+        prefix = f"43{ack_id}"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - asyncio.get_running_loop().time()))
+            if isinstance(frame, str) and frame.startswith(prefix + "["):
+                return json.loads(frame[len(prefix):])
+            self.events.append(frame)
+
+    async def subscribe(self, room: str) -> dict:
+        (answer,) = await self.call("subscribe", {"room": room})
+        return answer
+
+    async def unsubscribe(self, room: str) -> dict:
+        (answer,) = await self.call("unsubscribe", {"room": room})
+        return answer
+
+    async def next_event(self, timeout: float = 5.0) -> list:
+        """The next EVENT as [name, *args]."""
+        if self.events:
+            frame = self.events.pop(0)
+        else:
+            frame = await self.recv(timeout)
+        assert isinstance(frame, str) and frame.startswith("42"), frame
+        return json.loads(frame[2:])
+
+    async def assert_no_event(self, within: float = 0.5) -> None:
+        assert not self.events, self.events
+        try:
+            frame = await self.recv(within)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame {frame!r}")
+
+
+@asynccontextmanager
+async def raw_client(gateway: Gateway, token: str | None, *, query: str = "", headers=None):
+    """A raw client connected with `token` in the CONNECT auth payload (or none)."""
+    auth = "" if token is None else json.dumps({"token": token}, separators=(",", ":"))
+    kwargs = {"additional_headers": headers} if headers else {}
+    async with engine_websocket(gateway.url, query=query, **kwargs) as (ws, _):
+        await ws.send("40" + auth)
+        reply = await recv_skipping_pings(ws)
+        assert CONNECT_REPLY.match(reply), reply
+        yield RawClient(ws)
+
+
+async def connect_error(gateway: Gateway, connect_packet: str, *, query: str = "",
+                        headers=None) -> dict:
+    """The CONNECT_ERROR payload the server answers `connect_packet` with."""
+    kwargs = {"additional_headers": headers} if headers else {}
+    async with engine_websocket(gateway.url, query=query, **kwargs) as (ws, _):
+        await ws.send(connect_packet)
+        reply = await recv_skipping_pings(ws)
+        assert reply.startswith("44{"), reply
+        return json.loads(reply[2:])
+
+
+async def publish(room: str, event: str, payload) -> None:
+    """Publish from the test process through the gateway's one door (Redis → server)."""
+    await apublish(room, event, payload)
