@@ -5,6 +5,7 @@ Registered from TelemetryConfig.ready(), next to the other telemetry admins.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,6 +15,17 @@ from django.utils.translation import ngettext
 from machines.admin import OrganizationScopedAdmin, ScopedRelatedFilter
 from telemetry.device_keys import issue_device_key, revoke_device_keys
 from telemetry.models import DeviceKey
+
+
+class IssueDeviceKeyForm(forms.ModelForm):
+    revoke_existing = forms.BooleanField(
+        label=_("Revoke the machine's other keys"), required=False,
+        help_text=_("For a replaced or compromised device."),
+    )
+
+    class Meta:
+        model = DeviceKey
+        fields = ["machine", "label"]
 
 
 @admin.register(DeviceKey)
@@ -29,7 +41,6 @@ class DeviceKeyAdmin(OrganizationScopedAdmin):
     search_fields = ["prefix", "label", "machine__name", "machine__serial_number"]
     list_select_related = ["machine"]
     actions = ["revoke"]
-    fields = ["machine", "label", "revoke_existing", "prefix", "created_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at", "revoked_at"]
 
     def get_fields(self, request: HttpRequest, obj=None):
@@ -41,17 +52,9 @@ class DeviceKeyAdmin(OrganizationScopedAdmin):
         return self.readonly_fields if obj is None else ["machine", *self.readonly_fields]
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change,
-                                fields=["machine", "label"], **kwargs)
         if obj is None:
-            from django import forms
-
-            form = type("IssueDeviceKeyForm", (form,), {
-                "revoke_existing": forms.BooleanField(
-                    label=_("Revoke the machine's other keys"), required=False,
-                    help_text=_("For a replaced or compromised device.")),
-            })
-        return form
+            kwargs["form"] = IssueDeviceKeyForm
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: DeviceKey, form, change: bool) -> None:
         if change:

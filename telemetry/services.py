@@ -54,8 +54,8 @@ class IngestResult:
 
 def bunker_capacities(*, machine_id) -> dict[str, int]:
     """The machine's bunker ids (str) and capacities: what a reading may report."""
-    return {str(pk): capacity for pk, capacity in
-            Bunker.objects.filter(machine_id=machine_id).values_list("pk", "capacity_grams")}
+    rows = Bunker.objects.filter(machine_id=machine_id).order_by()
+    return {str(pk): capacity for pk, capacity in rows.values_list("pk", "capacity_grams")}
 
 
 def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],

@@ -41,6 +41,14 @@ def reading_body(machine, *, at: datetime | None = None, status: str = "online",
     return body
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, settings) -> None:
+    """Personas hash five passwords with PBKDF2 (~0.5 s each). Tests that log in over HTTP
+    to a live server (another process, with the real hashers) keep the real one."""
+    if "live_server_process" not in request.fixturenames:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def device_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Device {key}")
