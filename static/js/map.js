@@ -47,7 +47,7 @@ function popupContent(machine) {
       h("span", { class: `status-pill status-${machine.status}`, text: statusLabel(machine.status) }),
     ),
     h("div", { class: "popup-row muted" }, `${gettext("Last seen")}: `,
-      h("span", { class: "popup-last-seen", text: machine.lastSeenAt ? ago(machine.lastSeenAt) : "…" })),
+      h("span", { class: "popup-last-seen", text: machine.detailLoaded ? ago(machine.lastSeenAt) : "…" })),
     machine.address ? h("div", { class: "popup-row muted", text: machine.address }) : null,
     h("a", { class: "button button-small", href: monitorUrl(machine.id), text: gettext("Open monitor") }),
   );
@@ -85,6 +85,7 @@ async function loadDetail(entry) {
       lastSeenAt: detail.lastSeenAt,
       address: detail.address,
       status: detail.status,
+      detailLoaded: true,
     });
     applyStatus(entry);
     refreshPopup(entry);
@@ -95,7 +96,12 @@ async function loadDetail(entry) {
 
 function applyStatus(entry) {
   const { machine } = entry;
+  // Rebuild only what changed: a resync re-applies every machine.
+  const key = `${machine.status}|${machine.name}`;
+  if (entry.rendered === key) return;
+  entry.rendered = key;
   entry.marker.setIcon(icon(machine));
+  entry.marker.options.title = machine.name;
   const fresh = listItem(machine);
   entry.item.replaceWith(fresh);
   entry.item = fresh;
@@ -128,7 +134,7 @@ function render(points) {
     const marker = L.marker([point.lat, point.lng], {
       icon: icon(machine), title: point.name, alt: point.name, riseOnHover: true,
     }).addTo(map);
-    const entry = { machine, marker, item: listItem(machine) };
+    const entry = { machine, marker, item: listItem(machine), rendered: `${machine.status}|${machine.name}` };
     marker.bindPopup(() => popupContent(entry.machine), { minWidth: 180 });
     marker.on("popupopen", () => loadDetail(entry));
     machines.set(point.id, entry);
@@ -163,7 +169,10 @@ function onStatus(update) {
     return;
   }
   entry.machine.status = update.status;
-  if (update.timestamp) entry.machine.lastSeenAt = update.timestamp;
+  if (update.timestamp) {
+    entry.machine.lastSeenAt = update.timestamp;
+    entry.machine.detailLoaded = true;
+  }
   applyStatus(entry);
   refreshPopup(entry);
 }

@@ -1,0 +1,197 @@
+"""Fixtures of the browser tests: Debian's chromium driven by Playwright against the product
+server (daphne + vendhub.asgi) on the test database, PostgreSQL and Redis.
+
+Playwright's sync API runs an event loop in this thread while a browser is open, so Django
+refuses ORM calls here then (SynchronousOnlyOperation). Tests do their database work before
+the browser starts (fixtures) or through `in_thread`, never by allowing async-unsafe calls.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from django.db import connection
+
+from tests.conftest import require_service
+from tests.factories import PASSWORD
+from tests.live import ROOT, LiveServer
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1366, "height": 860}
+PHONE = {"width": 390, "height": 844}
+#: Anything not served by the test server is blocked: there is no internet in CI, and the
+#: pages must load nothing from a CDN. Map tiles are the one expected outside request.
+_LOCAL = re.compile(r"^https?://(127\.0\.0\.1|localhost)(:\d+)?/")
+
+T = TypeVar("T")
+
+
+def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn` (ORM work) in a worker thread, outside Playwright's event loop, and close
+    that thread's database connection afterwards."""
+
+    def run() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        message = f"Debian's chromium is not installed at {CHROMIUM} (run `make .stamp-chromium`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+    """One product server for the session (it keeps no state between requests); each test
+    still gets a fresh committed database through `transactional_db`."""
+    require_service("REDIS_URL", "Redis")
+    with LiveServer() as server:
+        yield server
+
+
+@pytest.fixture
+def people(transactional_db, personas):
+    """The personas of tests/factories.py, committed, so the server process sees them."""
+    return personas
+
+
+@dataclass
+class Browser:
+    """An open chromium plus what the pages did that the tests may want to check."""
+
+    browser: Any
+    server: LiveServer
+    outside_requests: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    contexts: list[Any] = field(default_factory=list)
+
+    def new_page(self, *, viewport: dict | None = None, language: str = "en-US"):
+        context = self.browser.new_context(
+            viewport=viewport or DESKTOP, base_url=self.server.url, locale=language
+        )
+        self.contexts.append(context)
+
+        def block_outside(route) -> None:
+            self.outside_requests.append(route.request.url)
+            route.abort()
+
+        context.route(lambda url: not _LOCAL.match(url), block_outside)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        return page
+
+    def signed_in(self, user, path: str = "/map/", **page_options):
+        """A new page, signed in through the login form as `user`, showing `path` live."""
+        page = self.new_page(**page_options)
+        login(page, user.username, next_path=path)
+        wait_live(page)
+        return page
+
+
+def login(page, username: str, *, password: str = PASSWORD, next_path: str = "/map/") -> None:
+    page.goto(f"/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
+def wait_live(page) -> None:
+    """Until the socket is connected and every room of the page is subscribed."""
+    page.wait_for_selector("#connection[data-state=live]")
+    page.wait_for_function(
+        """() => {
+            const rt = window.vendhubRealtime;
+            const states = rt ? Object.values(rt.rooms) : [];
+            return states.length > 0 && states.every((s) => s === "subscribed");
+        }"""
+    )
+
+
+def screenshot(page, name: str, *, full_page: bool = False) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture
+def browser(chromium_path, dashboard_server, people) -> Iterator[Browser]:
+    """A headless chromium for one test. It depends on the database fixtures so that it is
+    closed (and Playwright's loop stopped) before they tear down."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        session = Browser(chromium, dashboard_server)
+        try:
+            yield session
+        finally:
+            for context in session.contexts:
+                context.close()
+            chromium.close()
+    assert not session.page_errors, f"JavaScript errors: {session.page_errors}"
+
+
+class Api:
+    """REST calls as one user, with a JWT (like any API client)."""
+
+    def __init__(self, server: LiveServer, token: str) -> None:
+        self.client = httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    def patch(self, path: str, data: dict) -> Any:
+        response = self.client.patch(path, json=data)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture
+def api_as(dashboard_server) -> Iterator[Callable[[Any], Api]]:
+    """`api_as(user)`: a REST client authenticated as `user` (tokens minted before the
+    browser starts, or through `in_thread`)."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    clients: list[Api] = []
+
+    def make(user) -> Api:
+        client = Api(dashboard_server, str(AccessToken.for_user(user)))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.client.close()

@@ -1,0 +1,522 @@
+"""The dashboard in a real headless chromium against the product server: sign in, the live
+map, the machine monitor, the notification centre, the task board, reconnects, languages,
+phones. Screenshots of every page land in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from machines.models import MachineStatus, Priority, Task, TaskKind, TaskStatus
+from notifications.models import Notification
+from tests.browser.conftest import PHONE, in_thread, login, screenshot, wait_live
+from tests.factories import (
+    make_machine,
+    make_machine_error,
+    make_notification,
+    make_reading,
+    make_task,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres]
+
+
+def now_iso(offset_seconds: float = 0) -> str:
+    moment = datetime.now(UTC) + timedelta(seconds=offset_seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@pytest.fixture
+def fleet(people):
+    """A few more Acme machines, one per status, around Tashkent; the rival's machine sits
+    inside the same area, so the map would show it if it leaked."""
+    statuses = [
+        ("Chilonzor Cafe", MachineStatus.OFFLINE, "41.2850", "69.2040"),
+        ("Yunusobod Coffee", MachineStatus.MAINTENANCE, "41.3650", "69.2870"),
+        ("Mirobod Espresso", MachineStatus.ERROR, "41.2900", "69.2800"),
+        ("Sergeli Snack", MachineStatus.ONLINE, "41.2270", "69.2200"),
+    ]
+    machines = [
+        make_machine(people.acme, name=name, status=status, latitude=lat, longitude=lng)
+        for name, status, lat, lng in statuses
+    ]
+    people.rival_machine.name = "Rival Secret Machine"
+    people.rival_machine.latitude, people.rival_machine.longitude = "41.3100", "69.2500"
+    people.rival_machine.save()
+    people.machine.name = "Amir Temur Square"
+    people.machine.last_seen_at = timezone.now() - timedelta(minutes=3)
+    people.machine.save()
+    make_reading(people.machine, temperature=22.4, humidity=41.0, uptime_seconds=86400 + 7200)
+    return machines
+
+
+@pytest.fixture
+def device_key(people) -> str:
+    from telemetry.device_keys import issue_device_key
+
+    return issue_device_key(machine=people.machine, label="browser tests").plaintext
+
+
+def post_telemetry(server, key: str, reading: dict) -> dict:
+    response = httpx.post(
+        f"{server.url}/api/v1/telemetry/", json=reading,
+        headers={"Authorization": f"Device {key}"}, timeout=10,
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+# -- sign in ------------------------------------------------------------------------------------
+
+
+def test_login_form_signs_in_and_lands_on_the_live_map(people, browser):
+    page = browser.new_page()
+    page.goto("/")
+    expect(page).to_have_url(f"{browser.server.url}/login/?next=/map/")
+    screenshot(page, "login")
+
+    page.fill("#id_username", people.manager.username)
+    page.fill("#id_password", "not-the-password")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator(".alert-error")).to_be_visible()
+    screenshot(page, "login-error")
+
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/map/")
+    wait_live(page)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(page.locator(".nav-link.active")).to_have_text("Live map")
+
+
+def test_signing_out_ends_the_session(people, browser):
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.click(".logout-form button")
+    page.wait_for_url("**/login/")
+    page.goto("/tasks/")
+    expect(page).to_have_url(f"{browser.server.url}/login/?next=/tasks/")
+
+
+# -- live map ---------------------------------------------------------------------------------
+
+
+def test_map_shows_the_organizations_markers_and_none_of_another(people, fleet, browser):
+    page = browser.signed_in(people.manager, "/map/")
+    page.wait_for_selector("#map[data-loaded=true]")
+
+    pins = page.locator(".leaflet-marker-pane .pin")
+    expect(pins).to_have_count(1 + len(fleet))
+    expect(page.locator(f'.pin[data-machine-id="{people.rival_machine.id}"]')).to_have_count(0)
+    assert "Rival Secret Machine" not in page.content()
+    for machine in [people.machine, *fleet]:
+        pin = page.locator(f'.pin[data-machine-id="{machine.id}"]')
+        expect(pin).to_have_class(f"pin status-{machine.status}")
+    # Colours by status: online green, offline red, maintenance amber, error dark red.
+    colours = {
+        status: page.locator(f".leaflet-marker-pane .pin.status-{status}").first.evaluate(
+            "el => getComputedStyle(el).backgroundColor")
+        for status in ("online", "offline", "maintenance", "error")
+    }
+    assert colours == {
+        "online": "rgb(16, 185, 129)",
+        "offline": "rgb(239, 68, 68)",
+        "maintenance": "rgb(245, 158, 11)",
+        "error": "rgb(153, 27, 27)",
+    }
+    expect(page.locator('[data-count-for="online"]')).to_have_text("2")
+    expect(page.locator("#machine-list .machine-item")).to_have_count(1 + len(fleet))
+
+    # No tile could load (no internet, everything outside is blocked): markers still show,
+    # and nothing but tiles was requested from outside (no CDN).
+    assert all("tile.openstreetmap.org" in url for url in browser.outside_requests), (
+        browser.outside_requests)
+
+    page.locator(f'.pin[data-machine-id="{people.machine.id}"]').click()
+    popup = page.locator(".leaflet-popup .popup")
+    expect(popup.locator(".popup-title")).to_have_text("Amir Temur Square")
+    expect(popup.locator(".status-pill")).to_have_text("Online")
+    expect(popup.locator(".popup-last-seen")).to_have_text("3 min ago")
+    screenshot(page, "map")
+    popup.locator("a.button").click()
+    page.wait_for_url(f"**/machines/{people.machine.id}/")
+
+
+def test_monitor_of_another_organizations_machine_is_not_found(people, browser):
+    page = browser.signed_in(people.manager, "/map/")
+    response = page.goto(f"/machines/{people.rival_machine.id}/")
+    assert response.status == 404
+
+
+# -- telemetry, live --------------------------------------------------------------------------
+
+
+def test_posting_telemetry_changes_a_bunker_bar_and_a_marker_colour_without_reload(
+    people, fleet, device_key, browser
+):
+    map_page = browser.signed_in(people.manager, "/map/")
+    monitor = browser.signed_in(people.manager, f"/machines/{people.machine.id}/")
+    monitor.wait_for_selector("#monitor[data-loaded=true]")
+    coffee = monitor.locator(f'.bunker[data-bunker-id="{people.coffee.id}"]')
+    expect(coffee.locator(".bar-fill")).to_have_class("bar-fill level-ok")
+    expect(coffee.locator(".flag-low")).to_have_count(0)
+    expect(monitor.locator("#temperature-value")).to_have_text("22.4 °C")
+    expect(monitor.locator("#uptime-value")).to_have_text("1 d 2 h")
+    pin = map_page.locator(f'.pin[data-machine-id="{people.machine.id}"]')
+    expect(pin).to_have_attribute("data-status", "online")
+    screenshot(monitor, "monitor-before")
+
+    # Marker the pages so a reload would be noticed.
+    for page in (map_page, monitor):
+        page.evaluate("window.__noReload = true")
+
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id),
+        "timestamp": now_iso(),
+        "status": "error",
+        "temperature": 34.5,
+        "humidity": 55.0,
+        "uptime": 93600,
+        "bunkers": [
+            {"bunkerId": str(people.coffee.id), "currentLevel": 120},  # 12 %: red, low
+            {"bunkerId": str(people.milk.id), "currentLevel": 700},  # 35 %: yellow
+        ],
+        "errors": [{"code": "E-BREW", "message": "Brewer unit jammed", "severity": "critical"}],
+    })
+
+    expect(coffee.locator(".bar-fill")).to_have_class("bar-fill level-low")
+    expect(coffee.locator(".bunker-percent")).to_have_text("12 %")
+    expect(coffee.locator(".flag-low")).to_be_visible()
+    milk = monitor.locator(f'.bunker[data-bunker-id="{people.milk.id}"]')
+    expect(milk.locator(".bar-fill")).to_have_class("bar-fill level-mid")
+    expect(monitor.locator("#temperature-card")).to_have_class("card sensor sensor-warning")
+    expect(monitor.locator("#humidity-card")).not_to_have_class("card sensor sensor-warning")
+    expect(monitor.locator("#machine-status")).to_have_attribute("data-status", "error")
+    expect(monitor.locator("#errors .error-item")).to_have_count(1)
+    expect(monitor.locator("#last-update")).to_contain_text("s ago")
+
+    expect(pin).to_have_attribute("data-status", "error")
+    expect(pin).to_have_class("pin status-error")
+    expect(map_page.locator('[data-count-for="error"]')).to_have_text("2")
+    for page in (map_page, monitor):
+        assert page.evaluate("window.__noReload") is True
+    screenshot(monitor, "monitor")
+    screenshot(map_page, "map-after-telemetry")
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+def test_high_priority_notification_shows_a_toast_and_bumps_the_unread_count(people, browser):
+    make = lambda **fields: make_notification(people.manager, people.acme, **fields)  # noqa: E731
+    in_thread(make, title="Weekly report ready", priority=Priority.LOW, read=True)
+    in_thread(make, title="Coffee is low at Amir Temur Square", priority=Priority.MEDIUM)
+    page = browser.signed_in(people.manager, "/map/")
+    badge = page.locator("#unread-count")
+    expect(badge).to_have_text("1")
+
+    in_thread(
+        make, title="Critical error E-BREW", message="Brewer unit jammed at Amir Temur Square",
+        priority=Priority.HIGH, type="error", machine=people.machine,
+    )
+    toast = page.locator(".toast")
+    expect(toast).to_have_count(1)
+    expect(toast.locator(".toast-title")).to_have_text("Critical error E-BREW")
+    expect(toast).to_have_class("toast toast-error")
+    expect(badge).to_have_text("2")
+    screenshot(page, "notification-toast")
+
+    # A medium one is counted and listed, without a toast.
+    in_thread(make, title="Cleaning due", priority=Priority.MEDIUM)
+    expect(badge).to_have_text("3")
+    expect(page.locator(".toast")).to_have_count(1)
+
+    page.click("#bell-button")
+    items = page.locator("#notification-list .notification")
+    expect(items).to_have_count(4)
+    expect(items.first.locator(".notification-title")).to_have_text("Cleaning due")
+    screenshot(page, "notification-dropdown")
+
+    page.locator('.notification:has-text("Critical error E-BREW") .mark-read').click()
+    expect(badge).to_have_text("2")
+    page.click("#mark-all-read")
+    expect(badge).to_be_hidden()
+    expect(page.locator("#notification-list .notification.unread")).to_have_count(0)
+    unread = Notification.objects.filter(recipient=people.manager, read=False)
+    assert in_thread(unread.count) == 0
+
+
+def test_the_bell_is_on_every_page(people, browser):
+    in_thread(make_notification, people.operator, people.acme, title="Refill at Amir Temur Square")
+    for path in ("/map/", "/tasks/", f"/machines/{people.machine.id}/"):
+        page = browser.signed_in(people.operator, path)
+        expect(page.locator("#unread-count")).to_have_text("1")
+
+
+# -- task board ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tasks(people, fleet):
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    return {
+        "refill": make_task(people.machine, assignee=people.operator, kind=TaskKind.REFILL,
+                            title="Refill coffee", priority=Priority.HIGH, bunker=people.coffee,
+                            due_at=soon),
+        "clean": make_task(fleet[0], assignee=people.operator, kind=TaskKind.CLEANING,
+                           title="Clean the brewer", priority=Priority.MEDIUM,
+                           due_at=soon + timedelta(hours=3)),
+        "collect": make_task(fleet[1], assignee=people.operator, kind=TaskKind.COLLECTION,
+                             title="Collect cash", priority=Priority.LOW,
+                             status=TaskStatus.IN_PROGRESS),
+        "done": make_task(fleet[3], assignee=people.operator, kind=TaskKind.INSPECTION,
+                          title="Inspect the cooler", status=TaskStatus.DONE,
+                          completed_at=datetime.now(UTC) - timedelta(hours=1)),
+        "others": make_task(people.machine, assignee=None, kind=TaskKind.REPAIR,
+                            title="Unassigned repair"),
+    }
+
+
+def card(page, task: Task):
+    return page.locator(f'.task-card[data-task-id="{task.id}"]')
+
+
+def wait_task_status(page, task: Task, status: str) -> None:
+    """Until the REST API (as the page's session sees it) reports `status` for `task`."""
+    page.wait_for_function(
+        """([id, status]) => fetch(`/api/v1/tasks/${id}/`)
+            .then((r) => r.json()).then((t) => t.status === status)""",
+        arg=[str(task.id), status],
+    )
+
+
+def stored_status(task: Task) -> str:
+    return in_thread(lambda: Task.objects.get(pk=task.pk).status)
+
+
+def column_of(page, task: Task):
+    return card(page, task).evaluate("el => el.closest('.column').dataset.status")
+
+
+def test_operator_board_shows_own_cards_in_their_columns(people, tasks, browser):
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    expect(page.locator("#operator-select")).to_have_count(0)  # operators see their own board
+    expect(page.locator('[data-cards-for="todo"] .task-card')).to_have_count(2)
+    expect(page.locator('[data-cards-for="in_progress"] .task-card')).to_have_count(1)
+    expect(page.locator('[data-cards-for="done"] .task-card')).to_have_count(1)
+    expect(card(page, tasks["others"])).to_have_count(0)
+    refill = card(page, tasks["refill"])
+    expect(refill.locator(".task-machine")).to_have_text("Amir Temur Square")
+    expect(refill.locator(".tag-kind")).to_have_text("Refill")
+    expect(refill.locator(".tag-high")).to_have_text("High")
+    expect(refill.locator(".task-due time")).to_be_visible()
+    # Soonest due first.
+    expect(page.locator('[data-cards-for="todo"] .task-card').first).to_have_attribute(
+        "data-task-id", str(tasks["refill"].id))
+    screenshot(page, "tasks")
+
+
+def test_moving_a_card_changes_the_task_status_over_rest(people, tasks, browser):
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+
+    card(page, tasks["refill"]).locator('[data-move-to="in_progress"]').click()
+    expect(page.locator(f'[data-cards-for="in_progress"] [data-task-id="{tasks["refill"].id}"]')
+           ).to_be_visible()
+    wait_task_status(page, tasks["refill"], "in_progress")
+    assert stored_status(tasks["refill"]) == TaskStatus.IN_PROGRESS
+
+    # Drag and drop on a desktop: in progress -> done.
+    card(page, tasks["collect"]).drag_to(page.locator('.column[data-status="done"]'))
+    expect(page.locator(f'[data-cards-for="done"] [data-task-id="{tasks["collect"].id}"]')
+           ).to_be_visible()
+    wait_task_status(page, tasks["collect"], "done")
+    collected = in_thread(lambda: Task.objects.get(pk=tasks["collect"].pk))
+    assert collected.status == TaskStatus.DONE and collected.completed_at is not None
+
+
+def test_a_card_moves_column_when_a_manager_changes_the_task(people, tasks, api_as, browser):
+    manager = api_as(people.manager)
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    page.evaluate("window.__noReload = true")
+    assert column_of(page, tasks["clean"]) == "todo"
+
+    manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "in_progress"})
+    expect(page.locator(f'[data-cards-for="in_progress"] [data-task-id="{tasks["clean"].id}"]')
+           ).to_be_visible()
+    expect(page.locator('[data-column-count="in_progress"]').first).to_have_text("2")
+
+    manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "done"})
+    expect(page.locator(f'[data-cards-for="done"] [data-task-id="{tasks["clean"].id}"]')
+           ).to_be_visible()
+
+    # Given to nobody: the card leaves this operator's board; cancelled: gone too.
+    manager.patch(f"/api/v1/tasks/{tasks['refill'].id}/", {"assignee": None})
+    expect(card(page, tasks["refill"])).to_have_count(0)
+    manager.patch(f"/api/v1/tasks/{tasks['collect'].id}/", {"status": "cancelled"})
+    expect(card(page, tasks["collect"])).to_have_count(0)
+    # Assigned to this operator: it appears.
+    manager.patch(f"/api/v1/tasks/{tasks['others'].id}/", {"assignee": people.operator.pk})
+    expect(page.locator(f'[data-cards-for="todo"] [data-task-id="{tasks["others"].id}"]')
+           ).to_be_visible()
+    assert page.evaluate("window.__noReload") is True
+    screenshot(page, "tasks-after-manager-change")
+
+
+def test_a_manager_picks_an_operator_and_moves_their_cards(people, tasks, browser):
+    page = browser.signed_in(people.manager, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    picker = page.locator("#operator-select")
+    expect(picker.locator("option")).to_have_text([people.operator.username])
+    expect(page.locator(".task-card")).to_have_count(4)
+    card(page, tasks["clean"]).locator('[data-move-to="done"]').click()
+    expect(page.locator(f'[data-cards-for="done"] [data-task-id="{tasks["clean"].id}"]')
+           ).to_be_visible()
+    wait_task_status(page, tasks["clean"], "done")
+    screenshot(page, "tasks-manager")
+
+
+# -- reconnects -------------------------------------------------------------------------------
+
+
+def test_after_a_reconnect_the_page_resubscribes_and_refetches(people, tasks, device_key,
+                                                               browser):
+    page = browser.signed_in(people.operator, f"/machines/{people.machine.id}/")
+    page.wait_for_selector("#monitor[data-loaded=true]")
+    expect(page.locator("#unread-count")).to_be_hidden()
+
+    # Drop the transport; the client retries after a fixed 3 s, and meanwhile events are
+    # missed: a notification and new telemetry.
+    page.evaluate("""() => {
+        const manager = window.vendhubRealtime.socket.io;
+        manager.reconnectionDelay(3000);
+        manager.reconnectionDelayMax(3000);
+        manager.randomizationFactor(0);
+        manager.engine.close();
+    }""")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    in_thread(make_notification, people.operator, people.acme, title="Missed while away")
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(), "status": "online",
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 300}],
+    })
+    coffee = page.locator(f'.bunker[data-bunker-id="{people.coffee.id}"]')
+    expect(coffee.locator(".bunker-percent")).to_have_text("80 %")  # not live: disconnected
+
+    # Back: rooms subscribed again, state refetched over REST.
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    wait_live(page)
+    expect(page.locator("#unread-count")).to_have_text("1")
+    expect(coffee.locator(".bunker-percent")).to_have_text("30 %")
+    expect(coffee.locator(".bar-fill")).to_have_class("bar-fill level-mid")
+
+    # And live again on the re-subscribed rooms.
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(1), "status": "online",
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 900}],
+    })
+    expect(coffee.locator(".bunker-percent")).to_have_text("90 %")
+    in_thread(make_notification, people.operator, people.acme, title="Live again",
+              priority=Priority.HIGH)
+    expect(page.locator(".toast .toast-title")).to_have_text("Live again")
+
+
+# -- languages ------------------------------------------------------------------------------------
+
+
+def test_the_interface_switches_to_russian_and_back(people, tasks, browser):
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    page.select_option("#language-select", "ru")
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    wait_live(page)
+    page.wait_for_selector("#board[data-loaded=true]")
+    expect(page.locator(".nav-link.active")).to_have_text("Задачи")
+    expect(page.locator("#column-in_progress-title")).to_have_text("В работе")
+    refill = card(page, tasks["refill"])
+    expect(refill.locator('[data-move-to="in_progress"]')).to_have_text("Начать")  # JS catalog
+    expect(refill.locator(".tag-kind")).to_have_text("Пополнение")
+    expect(page.locator("#connection")).to_have_attribute("title", "В сети")
+    screenshot(page, "tasks-ru")
+
+    page.goto(f"/machines/{people.machine.id}/")
+    page.wait_for_selector("#monitor[data-loaded=true]")
+    expect(page.locator("h2.card-title").first).to_have_text("Уровень ингредиентов")
+    screenshot(page, "monitor-ru")
+
+    page.select_option("#language-select", "en")
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h2.card-title").first).to_have_text("Ingredient levels")
+
+
+def test_login_page_offers_both_languages(people, browser):
+    page = browser.new_page()
+    page.goto("/login/")
+    page.click("button[name=language][value=ru]")
+    expect(page.locator("#login-form button[type=submit]")).to_have_text("Войти")
+    screenshot(page, "login-ru")
+    login(page, people.operator.username, next_path="/tasks/")
+    expect(page.locator("h1")).to_have_text("Доска задач")
+
+
+# -- phones -------------------------------------------------------------------------------------
+
+
+def assert_no_horizontal_scroll(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+
+def test_task_board_and_monitor_work_on_a_390px_phone(people, tasks, browser):
+    page = browser.signed_in(people.operator, "/tasks/", viewport=PHONE)
+    page.wait_for_selector("#board[data-loaded=true]")
+    assert_no_horizontal_scroll(page)
+    todo = page.locator('.column[data-status="todo"]')
+    expect(todo).to_be_visible()
+    expect(page.locator('.column[data-status="in_progress"]')).to_be_hidden()
+    expect(page.locator('[data-tab-for="todo"] .count-badge')).to_have_text("2")
+    screenshot(page, "tasks-phone")
+
+    card(page, tasks["refill"]).locator('[data-move-to="in_progress"]').click()
+    expect(page.locator('[data-tab-for="in_progress"] .count-badge')).to_have_text("2")
+    page.click('[data-tab-for="in_progress"]')
+    expect(page.locator('.column[data-status="in_progress"]')).to_be_visible()
+    expect(card(page, tasks["refill"])).to_be_visible()
+    screenshot(page, "tasks-phone-in-progress")
+
+    page.goto(f"/machines/{people.machine.id}/")
+    page.wait_for_selector("#monitor[data-loaded=true]")
+    assert_no_horizontal_scroll(page)
+    expect(page.locator(".bunker")).to_have_count(2)
+    screenshot(page, "monitor-phone", full_page=True)
+
+    page.goto("/map/")
+    page.wait_for_selector("#map[data-loaded=true]")
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "map-phone")
+
+    page.click("#bell-button")
+    expect(page.locator("#notification-panel")).to_be_visible()
+    box = page.locator("#notification-panel").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    screenshot(page, "notifications-phone")
+
+
+def test_monitor_shows_open_errors_and_sensor_warnings_from_rest(people, browser):
+    in_thread(make_reading, people.machine, temperature=31.0, humidity=85.0)
+    in_thread(make_machine_error, people.machine, code="E-WATER", message="No water pressure",
+              severity="warning")
+    page = browser.signed_in(people.viewer, f"/machines/{people.machine.id}/")
+    page.wait_for_selector("#monitor[data-loaded=true]")
+    expect(page.locator("#temperature-card")).to_have_attribute("data-warning", "true")
+    expect(page.locator("#humidity-card")).to_have_attribute("data-warning", "true")
+    expect(page.locator("#errors .error-item")).to_have_count(1)
+    expect(page.locator("#errors .error-item")).to_contain_text("E-WATER")
+    expect(page.locator("#errors-count")).to_have_text("1")
