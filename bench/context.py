@@ -1,0 +1,221 @@
+"""What every scenario needs: mode parameters, service URLs, fixture data, generators."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from .procs import PYTHON, ROOT, Proc, Procs
+
+RESULTS = ROOT / "bench" / "results"
+
+#: Parameters of each mode. Quick: the whole run in under 3 minutes; full: under 10.
+MODES = {
+    "quick": {
+        "fanout_clients": 1000,
+        "fanout_probes": 8,
+        "step_seconds": 2.0,
+        "drain_max": 4.0,
+        "half_knee_seconds": 3.0,
+        "bisect": 1,
+        "rounds": 1,
+        "max_steps": 9,
+        "fanout_targets": [
+            "project-uvicorn",
+            "ref-websockets",
+            "ref-asgi-uvicorn",
+            "ref-socketio",
+            "ref-channels",
+            "project-daphne",
+        ],
+        "idle_clients": 0,  # quick: idle figures come from the fan-out connection phase
+        "idle_seconds": 4.0,
+        "idle_targets": [],
+        "ingest_seconds": 4.0,
+        "ingest_batch": 500,
+        "ingest_concurrency": 4,
+        "storm_clients": 2000,
+        "rooms_counts": [1000, 5000],
+        "rooms_rate": 200,
+        "rooms_seconds": 3.0,
+    },
+    "full": {
+        "fanout_clients": 1000,
+        "fanout_probes": 8,
+        "step_seconds": 4.0,
+        "drain_max": 6.0,
+        "half_knee_seconds": 10.0,
+        "bisect": 2,
+        "rounds": 2,
+        "max_steps": 12,
+        "fanout_targets": [
+            "project-uvicorn",
+            "ref-websockets",
+            "ref-asgi-uvicorn",
+            "ref-asgi-daphne",
+            "ref-socketio",
+            "ref-channels",
+            "project-daphne",
+        ],
+        "idle_clients": 10000,
+        "idle_seconds": 30.0,
+        "idle_targets": ["project-uvicorn", "ref-websockets", "ref-socketio", "ref-channels"],
+        "ingest_seconds": 10.0,
+        "ingest_batch": 500,
+        "ingest_concurrency": 4,
+        "storm_clients": 5000,
+        "rooms_counts": [1000, 10000],
+        "rooms_rate": 200,
+        "rooms_seconds": 8.0,
+    },
+}
+
+
+@dataclass
+class Context:
+    mode: str
+    run_id: str
+    database_url: str
+    redis_url: str
+    server_loop: str
+    data: dict = field(default_factory=dict)
+    records: list = field(default_factory=list)
+    profile: bool = False
+    only_targets: set | None = None
+    #: extra environment of the project's server processes (--server-env KEY=VALUE)
+    project_env: dict = field(default_factory=dict)
+
+    def targets(self, names: list[str]) -> list[str]:
+        return [n for n in names if not self.only_targets or n in self.only_targets]
+
+    @property
+    def p(self) -> dict:
+        return MODES[self.mode]
+
+    @property
+    def workdir(self) -> Path:
+        path = RESULTS / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def server_env(self, target) -> dict:
+        env = {"BENCH_REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING"}
+        if target.kind == "project":
+            env.update(
+                {
+                    "DATABASE_URL": self.database_url,
+                    "REDIS_URL": self.redis_url,
+                    "CHANNEL_LAYER_PREFIX": f"bench-{self.run_id}",
+                    "DEBUG": "0",
+                    "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+                    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                }
+            )
+            env.update(self.project_env)
+        return env
+
+    def publisher_env(self) -> dict:
+        return {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CHANNEL_LAYER_PREFIX": f"bench-{self.run_id}",
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+        }
+
+    def plan(self, target, count: int, *, rooms=None, name: str = "plan") -> Path:
+        """A swarm plan: one {token, rooms} per connection (users reused when fewer)."""
+        users = self.data["users"]
+        specs = []
+        for i in range(count):
+            user = users[i % len(users)]
+            specs.append(
+                {
+                    "token": user["token"],
+                    "rooms": rooms(i, user) if rooms else target.rooms(self, user),
+                }
+            )
+        path = self.workdir / f"{name}-{target.name}-{count}.json"
+        path.write_bytes(orjson.dumps(specs))
+        return path
+
+    def record(self, scenario: str, **fields) -> dict:
+        row = {
+            "scenario": scenario,
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **fields,
+        }
+        self.records.append(row)
+        print("  " + orjson.dumps(row).decode()[:400], flush=True)
+        return row
+
+
+def swarm_proc(
+    name: str,
+    target,
+    server: Proc,
+    plan: Path,
+    *,
+    probes: int = 0,
+    offset: int = 0,
+    count: int = 10**9,
+) -> Proc:
+    argv = [
+        PYTHON,
+        "-m",
+        "bench.clients.swarm",
+        "--port",
+        str(server.port),
+        "--path",
+        target.path,
+        "--mode",
+        target.client_mode,
+        "--plan",
+        str(plan),
+        "--probes",
+        str(probes),
+        "--offset",
+        str(offset),
+        "--count",
+        str(count),
+    ]
+    return Proc(name, argv, control=True)
+
+
+def publisher_proc(ctx: Context, target, server: Proc) -> Proc:
+    argv = [PYTHON, "-m", "bench.clients.publisher", *target.publisher_args(ctx, server.port)]
+    return Proc(f"{target.name}-publisher", argv, env=ctx.publisher_env(), control=True)
+
+
+async def settle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def git_sha() -> str:
+    import subprocess
+
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "realtime", "vendhub", "telemetry", "machines"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+__all__ = ["Context", "MODES", "Procs", "RESULTS", "os", "publisher_proc", "swarm_proc"]

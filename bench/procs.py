@@ -1,0 +1,250 @@
+"""Child processes of the harness and what /proc says about them (CPU ticks, RSS)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / "bench" / "results" / "logs"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (threads included), in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class CpuMeter:
+    """CPU of a set of processes between `start()` and `stop()`, as a fraction of one core."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.t0 = 0.0
+        self.c0: list[float] = []
+
+    def start(self) -> CpuMeter:
+        self.t0 = time.monotonic()
+        self.c0 = [cpu_seconds(p) for p in self.pids]
+        return self
+
+    def stop(self) -> tuple[float, list[float]]:
+        """(wall seconds, cpu seconds of each pid)."""
+        wall = time.monotonic() - self.t0
+        return wall, [cpu_seconds(p) - c for p, c in zip(self.pids, self.c0, strict=True)]
+
+
+class Proc:
+    """A child process started by the harness; always stopped by `stop()` (idempotent)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict | None = None,
+        port: int | None = None,
+        control: bool = False,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.port = port
+        self.control = control
+        self.process: asyncio.subprocess.Process | None = None
+        self.log_path = LOG_DIR / f"{name}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def start(self, timeout: float = 30.0) -> Proc:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the child keeps its own descriptor
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdin=asyncio.subprocess.PIPE if self.control else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE if self.control else log,
+                stderr=log,
+                preexec_fn=raise_nofile,
+                limit=2**24,
+            )
+        finally:
+            log.close()
+        if self.port is not None:
+            await self.wait_port(timeout)
+        return self
+
+    async def wait_port(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.returncode is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not listen on {self.port} in {timeout}s")
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    async def ask(self, command: dict, timeout: float = 60.0) -> dict:
+        """Send one JSON command line to a control-mode child; return its JSON reply line."""
+        assert self.control and self.process is not None
+        self.process.stdin.write(orjson.dumps(command) + b"\n")
+        await self.process.stdin.drain()
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+            if not line:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+            if line.startswith(b"{"):
+                return orjson.loads(line)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        if self.control:
+            with contextlib.suppress(Exception):
+                process.stdin.write(b'{"cmd":"quit"}\n')
+                await process.stdin.drain()
+                await asyncio.wait_for(process.wait(), 2.0)
+                return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+class Procs:
+    """Every process a scenario started, stopped in reverse order on exit."""
+
+    def __init__(self) -> None:
+        self.started: list[Proc] = []
+
+    async def start(self, proc: Proc, timeout: float = 30.0) -> Proc:
+        self.started.append(proc)
+        return await proc.start(timeout)
+
+    async def stop(self, proc: Proc) -> None:
+        await proc.stop()
+        if proc in self.started:
+            self.started.remove(proc)
+
+    async def __aenter__(self) -> Procs:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for proc in reversed(self.started):
+            await proc.stop()
+        self.started.clear()
+
+
+def _all_procs() -> dict[int, tuple[int, str, float]]:
+    """pid -> (ppid, command name, cpu seconds) of every process on the machine."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        head, _, tail = raw.rpartition(b")")
+        comm = head.split(b"(", 1)[1].decode(errors="replace")
+        fields = tail.split()
+        table[int(entry.name)] = (
+            int(fields[1]),
+            comm,
+            (int(fields[11]) + int(fields[12])) / CLK_TCK,
+        )
+    return table
+
+
+#: Shared services: their CPU is part of what is measured, not someone else's load.
+SERVICES = ("redis-server", "postgres")
+
+
+class MachineMeter:
+    """CPU used on the machine by processes that are neither ours (the harness and its
+    descendants) nor the shared services: another job running on the same machine."""
+
+    def start(self) -> MachineMeter:
+        self.t0 = time.monotonic()
+        self.before = _all_procs()
+        return self
+
+    def stop(self) -> float:
+        """Foreign CPU, in cores, since `start()`."""
+        after = _all_procs()
+        wall = max(time.monotonic() - self.t0, 1e-6)
+        ours = {os.getpid()}
+        changed = True
+        while changed:
+            changed = False
+            for pid, (ppid, _, _) in after.items():
+                if ppid in ours and pid not in ours:
+                    ours.add(pid)
+                    changed = True
+        foreign = 0.0
+        for pid, (_, comm, cpu) in after.items():
+            if pid in ours or comm.startswith(SERVICES):
+                continue
+            foreign += cpu - self.before.get(pid, (0, "", 0.0))[2] if pid in self.before else cpu
+        return foreign / wall
+
+
+async def wait_quiet(limit: float = 0.25, window: float = 0.5, patience: float = 15.0) -> float:
+    """Wait (bounded) until other jobs use less than `limit` cores; returns the last reading."""
+    deadline = time.monotonic() + patience
+    while True:
+        meter = MachineMeter().start()
+        await asyncio.sleep(window)
+        load = meter.stop()
+        if load < limit or time.monotonic() > deadline:
+            return load
