@@ -35,7 +35,6 @@ class Command(BaseCommand):
         sweeps = 0
         try:
             while True:
-                close_old_connections()
                 now = timezone.now()
                 flipped = check_silent_machines(now=now, factor=factor)
                 sweeps += 1
@@ -51,5 +50,6 @@ class Command(BaseCommand):
                 if once:
                     return
                 time.sleep(interval)
+                close_old_connections()  # honour CONN_MAX_AGE, drop broken connections
         except KeyboardInterrupt:
             self.stdout.write(f"watchdog stopped after {sweeps} sweeps")
