@@ -149,7 +149,9 @@ class Bunker(BaseModel):
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="bunkers")
     ingredient = models.ForeignKey(Ingredient, on_delete=models.PROTECT, related_name="bunkers")
-    capacity_grams = models.PositiveIntegerField(_("capacity (g)"), validators=[MinValueValidator(1)])
+    capacity_grams = models.PositiveIntegerField(
+        _("capacity (g)"), validators=[MinValueValidator(1)]
+    )
     current_level_grams = models.PositiveIntegerField(_("current level (g)"), default=0)
     low_level_threshold_percent = models.PositiveSmallIntegerField(
         _("low-level threshold (%)"), default=20, validators=[MaxValueValidator(100)]

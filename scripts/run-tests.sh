@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBUG=1
+export FAST_PASSWORD_HASHING=1
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vendhub}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 

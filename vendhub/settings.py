@@ -130,6 +130,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+if DEBUG and env_bool("FAST_PASSWORD_HASHING"):
+    # The test suite (scripts/run-tests.sh) creates hundreds of users; PBKDF2 would dominate
+    # its run time. Never honoured outside DEBUG.
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -182,6 +190,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Fleet, telemetry, notifications and operator tasks of a vending operator.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # `status` names two different enums (machines and tasks): name them apart.
+    "ENUM_NAME_OVERRIDES": {
+        "MachineStatusEnum": "machines.models.MachineStatus",
+        "TaskStatusEnum": "machines.models.TaskStatus",
+    },
 }
 
 # The realtime gateway (Engine.IO v4 / Socket.IO v5). Read through realtime.conf.

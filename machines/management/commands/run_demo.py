@@ -63,7 +63,7 @@ class Command(BaseCommand):
         return "\n".join([
             "",
             f"VendHub Realtime is running on {url}",
-            f"  dashboard  {url}/          admin  {url}/admin/          API docs  {url}/api/v1/docs/",
+            f"  dashboard  {url}/    admin  {url}/admin/    API docs  {url}/api/v1/docs/",
             "  users      demo-admin / demo-manager / demo-operator, password: vendhub-demo",
             f"  fleet      {machines} simulated machines posting telemetry; channel layer: {layer}",
             "  Ctrl+C stops everything.",
