@@ -29,8 +29,9 @@ GROUP_REFRESH_SECONDS = 3600
 
 
 class Member(Protocol):
-    def deliver(self, frame: str) -> None:
-        """Queue an encoded Engine.IO text frame for this client; must not block."""
+    def deliver(self, frame: str) -> bool:
+        """Queue an encoded Engine.IO text frame for this client; must not block. Returns
+        False when the frame is dropped (the client is closed, or too slow)."""
 
 
 class Hub:
@@ -41,14 +42,26 @@ class Hub:
         self._listener: asyncio.Task | None = None
         self._refresher: asyncio.Task | None = None
         self._group_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        # Counters of this process. A frame that does not reach a member is never dropped
+        # silently: it is counted here and logged.
         self.delivered = 0
+        #: Frames not queued for a member: its connection was closed or too slow.
+        self.dropped_slow_client = 0
+        #: Failed `receive()` calls on the channel layer (messages may have been lost).
+        self.receive_failures = 0
+        #: Channel-layer messages of an unknown type.
+        self.ignored_messages = 0
 
     async def start(self) -> None:
-        if self._listener is not None:
-            return
-        self.channel_name = await self.layer.new_channel("rt.process.")
-        self._listener = asyncio.create_task(self._listen(), name="realtime-hub-listener")
-        self._refresher = asyncio.create_task(self._refresh_groups(), name="realtime-hub-refresh")
+        # Under a lock: two first joins at once must not create two process channels.
+        async with self._start_lock:
+            if self._listener is not None:
+                return
+            self.channel_name = await self.layer.new_channel("rt.process.")
+            self._listener = asyncio.create_task(self._listen(), name="realtime-hub-listener")
+            self._refresher = asyncio.create_task(self._refresh_groups(),
+                                                  name="realtime-hub-refresh")
 
     async def stop(self) -> None:
         for task in (self._listener, self._refresher):
@@ -63,8 +76,16 @@ class Hub:
             return
         local.add(member)
         if len(local) == 1:
-            async with self._group_lock:
-                await self.layer.group_add(group_name(room), self.channel_name)
+            try:
+                async with self._group_lock:
+                    await self.layer.group_add(group_name(room), self.channel_name)
+            except BaseException:
+                # Not in the group: forget the member, or the next join would skip group_add
+                # and the room would never receive another process's events.
+                local.discard(member)
+                if not local:
+                    self.members.pop(room, None)
+                raise
 
     async def leave(self, member: Member, room: str) -> None:
         local = self.members.get(room)
@@ -83,14 +104,31 @@ class Hub:
             group_name(room), {"type": FRAME_MESSAGE_TYPE, "room": room, "frame": frame}
         )
 
+    def counters(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "dropped_slow_client": self.dropped_slow_client,
+            "receive_failures": self.receive_failures,
+            "ignored_messages": self.ignored_messages,
+        }
+
     def deliver_local(self, room: str, frame: str) -> int:
+        """Hand `frame` to the local members of `room`; returns how many queued it."""
         members = self.members.get(room)
         if not members:
             return 0
+        delivered = 0
         for member in tuple(members):
-            member.deliver(frame)
-        self.delivered += len(members)
-        return len(members)
+            if member.deliver(frame):
+                delivered += 1
+        dropped = len(members) - delivered
+        self.delivered += delivered
+        if dropped:
+            self.dropped_slow_client += dropped
+            logger.warning("hub dropped a frame of room %s for %d slow or closed client(s) "
+                           "(%d dropped in this process)", room, dropped,
+                           self.dropped_slow_client)
+        return delivered
 
     async def _listen(self) -> None:
         backoff = 0.1
@@ -101,13 +139,22 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis down: keep serving local clients, retry with backoff.
-                logger.exception("channel layer receive failed; retrying in %.1fs", backoff)
+                self.receive_failures += 1
+                logger.exception("channel layer receive failed (%d failures in this process); "
+                                 "events may have been lost; retrying in %.1fs",
+                                 self.receive_failures, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if message.get("type") == FRAME_MESSAGE_TYPE:
-                self.deliver_local(message["room"], message["frame"])
+                try:
+                    self.deliver_local(message["room"], message["frame"])
+                except Exception:  # never let one bad message end the process's listener
+                    self.ignored_messages += 1
+                    logger.exception("hub could not deliver a message to room %r",
+                                     message.get("room"))
             else:
+                self.ignored_messages += 1
                 logger.warning("hub ignored a message of type %r", message.get("type"))
 
     async def _refresh_groups(self) -> None:

@@ -117,9 +117,18 @@ class FleetNamespace(Namespace):
             rooms = await _authorize(socket.data["viewer"], room)
         except RoomRefused as exc:
             return _refusal("subscribe", room.name, str(exc))
+        joined: list[str] = []
+        try:
+            for internal in rooms:
+                await socket.join(internal)
+                joined.append(internal)
+        except Exception:
+            logger.exception("socket %s: could not join %s", socket.sid, room.name)
+            for internal in joined:
+                if not any(internal in other for other in subscriptions.values()):
+                    await socket.leave(internal)
+            return _refusal("subscribe", room.name, "temporarily unavailable, try again")
         subscriptions[room.name] = rooms
-        for internal in rooms:
-            await socket.join(internal)
         return {"event": "subscribed", "data": {"room": room.name}}
 
     async def on_unsubscribe(self, socket: Socket, data: Any = None) -> dict:
@@ -127,8 +136,12 @@ class FleetNamespace(Namespace):
         if self._over_rate_limit(socket):
             socket.connection.engine.close(CloseReason.FORCED.value)
             return _refusal("unsubscribe", room_name, "too many requests")
-        rooms = socket.data["subscriptions"].pop(room_name, None) if isinstance(
-            room_name, str) else None
+        try:
+            # The canonical name: `machine:<UUID>` in capitals was subscribed as lower case.
+            room_name = parse_room(room_name).name
+        except InvalidRoom as exc:
+            return _refusal("unsubscribe", room_name, f"invalid room: {exc}")
+        rooms = socket.data["subscriptions"].pop(room_name, None)
         for internal in rooms or ():
             if not any(internal in other for other in socket.data["subscriptions"].values()):
                 await socket.leave(internal)

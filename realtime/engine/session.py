@@ -168,15 +168,16 @@ class EngineSession:
         """Queue one Engine.IO MESSAGE (text, or binary)."""
         self.enqueue("4" + data if isinstance(data, str) else data)
 
-    def enqueue(self, item: str | bytes) -> None:
-        """Queue an encoded text packet or a binary message; never blocks."""
+    def enqueue(self, item: str | bytes) -> bool:
+        """Queue an encoded text packet or a binary message; never blocks. Returns False
+        when the item is dropped: the session is closed, or too slow and closed now."""
         if self.state is SessionState.CLOSED:
-            return
+            return False
         if len(self.queue) >= self.config.max_queued_frames:
             logger.warning("session %s: %d frames queued, closing slow client", self.sid,
                            len(self.queue))
             self.close(CloseReason.SLOW_CLIENT.value)
-            return
+            return False
         self.queue.append(item)
         if self.transport is Transport.WEBSOCKET:
             if not self._writing:
@@ -184,6 +185,7 @@ class EngineSession:
                 self._loop.create_task(self._drain_to_websocket())
         elif self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(None)
+        return True
 
     async def _drain_to_websocket(self) -> None:
         writer = self._ws_writer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
@@ -123,6 +122,11 @@ class SocketIOConnection:
         except TypeError:
             logger.info("session %s: bad arguments for event %r", self.engine.sid, event)
             result = {"event": "error", "data": {"message": f"bad arguments for {event}"}}
+        except Exception:
+            # A failing handler (database or Redis down…) answers with an error; it must not
+            # take the consumer, and every other frame of this connection, down with it.
+            logger.exception("session %s: handler of event %r failed", self.engine.sid, event)
+            result = {"event": "error", "data": {"message": f"{event} failed, try again"}}
         if packet.id is not None and not self.engine.closed:
             if result is None:
                 ack_args: list = []

@@ -48,9 +48,10 @@ class Socket:
     def scope(self) -> dict:
         return self.connection.engine.scope
 
-    def deliver(self, frame: str) -> None:
-        """Hub entry point: queue an Engine.IO frame that was encoded once for many sockets."""
-        self.connection.engine.enqueue(frame)
+    def deliver(self, frame: str) -> bool:
+        """Hub entry point: queue an Engine.IO frame that was encoded once for many sockets.
+        False when the frame is dropped (connection closed or too slow)."""
+        return self.connection.engine.enqueue(frame)
 
     def emit(self, event: str, *args: Any) -> None:
         self.connection.send_parts(encode_event(self.namespace, event, *args))

@@ -241,3 +241,21 @@ async def test_disconnect_leaves_rooms(gateway):
         await asyncio.sleep(0.1)
         await publish(room, "test:event", "after")
         assert await second.next_event() == ["test:event", "after"]
+
+
+async def test_unsubscribe_accepts_the_same_spellings_as_subscribe(gateway):
+    machine = gateway.people.machine.id
+    canonical = f"machine:{machine}"
+    async with raw_client(gateway, gateway.tokens["operator"]) as client:
+        assert await client.subscribe(f"machine:{str(machine).upper()}") == subscribed(canonical)
+        assert await client.unsubscribe(f"machine:{str(machine).upper()}") == {
+            "event": "unsubscribed", "data": {"room": canonical}}
+        await publish(canonical, "test:event", "gone")
+        await client.assert_no_event()
+
+
+async def test_unsubscribe_from_a_malformed_room_is_refused(gateway):
+    async with raw_client(gateway, gateway.tokens["operator"]) as client:
+        answer = await client.unsubscribe("nonsense")
+        assert answer["event"] == "error"
+        assert answer["data"]["request"] == "unsubscribe"
