@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 MAX_ROOM_NAME_LENGTH = 64
 
@@ -20,7 +20,7 @@ MAX_ROOM_NAME_LENGTH = 64
 _GROUP_NAME_OK = re.compile(r"^[a-zA-Z0-9\-_.]{1,99}$")
 
 
-class RoomKind(str, Enum):
+class RoomKind(StrEnum):
     MACHINE = "machine"
     LIVE_MAP = "machines"  # the public name is "machines:all"
     MAP = "map"  # internal: the live map of one organization
@@ -107,7 +107,11 @@ def tasks_room(assignee_id) -> str:
 
 
 def group_name(room: str) -> str:
-    """The channel-layer group of an internal room name, e.g. `machine:<uuid>` → `rt.machine.<uuid>`."""
+    """The channel-layer group of an internal room name: `machine:<uuid>` → `rt.machine.<uuid>`.
+
+    The one room → group mapping. `:` becomes `.`, so the result stays in the Channels group
+    alphabet (ASCII alphanumerics, `-`, `_`, `.`) and under 100 characters; anything else
+    raises InvalidRoom rather than reaching the channel layer."""
     group = "rt." + room.replace(":", ".")
     if not _GROUP_NAME_OK.match(group):
         raise InvalidRoom(f"room {room!r} does not map to a valid group name")

@@ -63,7 +63,8 @@ class EngineServer:
         self.handler_factory = handler_factory
         self.sessions: dict[str, EngineSession] = {}
 
-    def validate(self, scope: dict, params: dict[str, str], expected: Transport) -> RequestError | None:
+    def validate(self, scope: dict, params: dict[str, str],
+                 expected: Transport) -> RequestError | None:
         if params.get("EIO") != "4":
             return RequestError.UNSUPPORTED_PROTOCOL_VERSION
         if params.get("transport") != expected.value:

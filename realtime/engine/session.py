@@ -36,12 +36,12 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
-class Transport(str, enum.Enum):
+class Transport(enum.StrEnum):
     POLLING = "polling"
     WEBSOCKET = "websocket"
 
 
-class CloseReason(str, enum.Enum):
+class CloseReason(enum.StrEnum):
     CLIENT = "client namespace disconnect"
     CLIENT_CLOSE = "transport close"
     PING_TIMEOUT = "ping timeout"
@@ -266,7 +266,8 @@ class EngineSession:
 
     # -- websocket transport ---------------------------------------------------------
 
-    def attach_websocket(self, writer: WebSocketWriter, closer: Callable[[], Awaitable[None]]) -> None:
+    def attach_websocket(self, writer: WebSocketWriter,
+                         closer: Callable[[], Awaitable[None]]) -> None:
         """Use a websocket as this session's transport (direct websocket handshake)."""
         self.transport = Transport.WEBSOCKET
         self._ws_writer = writer
@@ -275,12 +276,14 @@ class EngineSession:
     def begin_upgrade(self) -> None:
         """A websocket probe arrived (2probe): stop long-polling, release a waiting GET."""
         if self.state is not SessionState.OPEN or self.transport is not Transport.POLLING:
-            raise IllegalTransition(f"cannot upgrade a {self.state.value} {self.transport.value} session")
+            raise IllegalTransition(
+                f"cannot upgrade a {self.state.value} {self.transport.value} session")
         self.state = SessionState.UPGRADING
         if self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(NOOP_FRAME)
 
-    def complete_upgrade(self, writer: WebSocketWriter, closer: Callable[[], Awaitable[None]]) -> None:
+    def complete_upgrade(self, writer: WebSocketWriter,
+                         closer: Callable[[], Awaitable[None]]) -> None:
         """The client sent `5`: the websocket is the transport from now on."""
         if self.state is not SessionState.UPGRADING:
             raise IllegalTransition(f"cannot complete an upgrade from {self.state.value}")

@@ -93,7 +93,7 @@ async def test_bad_polling_input_closes_only_that_session(conformance_server, bo
 async def test_too_many_binary_attachments_are_refused(conformance_server):
     async with socketio_websocket(conformance_server.url) as (ws, _):
         await recv_skipping_pings(ws)
-        placeholders = ",".join('{"_placeholder":true,"num":%d}' % i for i in range(11))
+        placeholders = ",".join(f'{{"_placeholder":true,"num":{i}}}' for i in range(11))
         await ws.send(f'4511-["message",{placeholders}]')
         await wait_closed(ws, 2)
 

@@ -41,8 +41,8 @@ async def test_polling_handshake_is_the_exact_open_packet(conformance_server, ht
     handshake = parse_open(response.text)
     assert handshake["upgrades"] == ["websocket"]
     assert response.text == (
-        '0{"sid":"%s","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,'
-        '"maxPayload":1000000}' % handshake["sid"]
+        f'0{{"sid":"{handshake["sid"]}","upgrades":["websocket"],"pingInterval":300,'
+        '"pingTimeout":200,"maxPayload":1000000}'
     )
 
 

@@ -48,14 +48,14 @@ async def test_missing_token_is_refused_with_a_clear_message(gateway):
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", ""])
 async def test_invalid_token_is_refused(gateway, token):
-    packet = "40" if token == "" else '40{"token":"%s"}' % token
+    packet = "40" if token == "" else f'40{{"token":"{token}"}}'
     error = await connect_error(gateway, packet)
     assert error["message"].startswith(("Invalid token", "Authentication required")), error
 
 
 async def test_expired_token_is_refused(gateway):
-    error = await connect_error(gateway, '40{"token":"%s"}' % expired_token_for(
-        gateway.people.operator))
+    expired = expired_token_for(gateway.people.operator)
+    error = await connect_error(gateway, f'40{{"token":"{expired}"}}')
     assert error["message"].startswith("Invalid token")
     assert "expired" in error["message"].lower()
 
@@ -68,10 +68,10 @@ async def test_invalid_bearer_header_is_refused(gateway):
 async def test_nothing_is_processed_before_authentication(gateway):
     machine_room = f"machine:{gateway.people.machine.id}"
     async with engine_websocket(gateway.url) as (ws, _):
-        await ws.send('420["subscribe",{"room":"%s"}]' % machine_room)
+        await ws.send(f'420["subscribe",{{"room":"{machine_room}"}}]')
         await ws.send('40{"token":"garbage"}')
         assert (await recv_skipping_pings(ws)).startswith('44{"message":"Invalid token')
-        await ws.send('421["subscribe",{"room":"%s"}]' % machine_room)
+        await ws.send(f'421["subscribe",{{"room":"{machine_room}"}}]')
         await publish(machine_room, "test:event", {"n": 1})
         with pytest.raises(TimeoutError):
             frame = await recv_skipping_pings(ws, 0.7)
@@ -82,7 +82,7 @@ async def test_a_refused_connection_may_retry_with_a_good_token(gateway):
     async with engine_websocket(gateway.url) as (ws, _):
         await ws.send('40{"token":"garbage"}')
         assert (await recv_skipping_pings(ws)).startswith("44")
-        await ws.send('40{"token":"%s"}' % gateway.tokens["viewer"])
+        await ws.send(f'40{{"token":"{gateway.tokens["viewer"]}"}}')
         assert (await recv_skipping_pings(ws)).startswith('40{"sid":')
 
 
@@ -228,7 +228,7 @@ async def test_product_server_has_no_conformance_endpoints(gateway):
         assert response.status_code == 404
     async with engine_websocket(gateway.url) as (ws, handshake):
         assert (handshake["pingInterval"], handshake["pingTimeout"]) == (25_000, 20_000)
-        await ws.send('40/custom,{"token":"%s"}' % gateway.tokens["viewer"])
+        await ws.send(f'40/custom,{{"token":"{gateway.tokens["viewer"]}"}}')
         assert await recv_skipping_pings(ws) == '44/custom,{"message":"Invalid namespace"}'
 
 
