@@ -48,12 +48,31 @@ class ForeignMachine(Exception):
     """A reading names another machine than the device key's (a 403)."""
 
 
+#: Bad fields named in one 400; a batch that is wrong everywhere says so without 50 kB.
+MAX_REPORTED_FIELDS = 50
+
+
 class _Collector:
     def __init__(self) -> None:
         self.errors: dict[str, list[str]] = {}
+        self.more = 0
 
     def add(self, path: str, message: str) -> None:
-        self.errors.setdefault(path or "non_field_errors", []).append(message)
+        path = path or "non_field_errors"
+        if path not in self.errors and len(self.errors) >= MAX_REPORTED_FIELDS:
+            self.more += 1
+            return
+        self.errors.setdefault(path, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def report(self) -> dict[str, list[str]]:
+        if self.more:
+            return {**self.errors, "non_field_errors": [
+                *self.errors.get("non_field_errors", []),
+                f"... and {self.more} more invalid fields not listed."]}
+        return self.errors
 
 
 def _join(prefix: str, name: str) -> str:
@@ -183,7 +202,7 @@ def _parse_reading(item: Any, path: str, *, machine_id: str, capacities: Mapping
     if not isinstance(item, dict):
         out.add(path, "Expected a reading object.")
         return None
-    before = len(out.errors)
+    before = len(out.errors) + out.more
     for name in sorted(item.keys() - READING_FIELDS):
         out.add(_join(path, name), "Unknown field.")
     for name in ("machineId", "timestamp", "status"):
@@ -237,7 +256,7 @@ def _parse_reading(item: Any, path: str, *, machine_id: str, capacities: Mapping
     levels = _parse_bunkers(item.get("bunkers", []), _join(path, "bunkers"), capacities, out)
     errors = _parse_errors(item.get("errors", []), _join(path, "errors"), timestamp, limits, out)
 
-    if len(out.errors) != before:
+    if len(out.errors) + out.more != before:
         return None
     return Reading(
         timestamp=timestamp, status=status,
@@ -284,8 +303,8 @@ def parse_telemetry(data: Any, *, machine_id: str, bunker_capacities: Mapping[st
             continue
         seen[reading.timestamp] = path
         readings.append(reading)
-    if out.errors:
-        raise TelemetryRejected(out.errors)
+    if out:
+        raise TelemetryRejected(out.report())
     return readings
 
 

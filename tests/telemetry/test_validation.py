@@ -188,3 +188,14 @@ def test_unknown_machine_id_is_refused_as_foreign(personas, device):
 
 def test_iso_helper_matches_javascript_to_iso_string():
     assert iso(datetime(2026, 3, 1, 9, 0, tzinfo=UTC)) == "2026-03-01T09:00:00Z"
+
+
+def test_a_batch_wrong_everywhere_names_the_first_fifty_fields(personas, device):
+    now = datetime.now(UTC)
+    body = [reading_body(personas.machine, at=now - timedelta(seconds=i), status="?")
+            for i in range(80)]
+    response = post(device, body)
+    assert response.status_code == 400
+    errors = response.json()
+    assert len(errors) == 51  # 50 fields + the summary
+    assert "30 more invalid fields" in errors["non_field_errors"][0]
