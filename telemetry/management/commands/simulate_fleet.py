@@ -103,7 +103,8 @@ class Command(BaseCommand):
                 behaviour: Behaviour) -> list[Device]:
         issue = options["issue_keys"]
         if issue is None:
-            issue = options["keys_file"] is None and urlsplit(options["url"]).hostname in LOCAL_HOSTS
+            local = urlsplit(options["url"]).hostname in LOCAL_HOSTS
+            issue = options["keys_file"] is None and local
         if issue:
             revoke_device_keys(keys=DeviceKey.objects.filter(machine__in=machines,
                                                              label=KEY_LABEL))
