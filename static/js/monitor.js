@@ -2,7 +2,7 @@
 // Initial state from GET /api/v1/machines/{id}/telemetry, then live from `machine:telemetry`
 // (and `machine:status`) in the room `machine:{id}`; refetched after every reconnect.
 
-import { api, ago, formatDateTime, formatDuration, formatNumber, h, jsonScript, gettext } from "./core.js";
+import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const root = document.getElementById("monitor");
@@ -84,7 +84,11 @@ function bunkerRow(bunker) {
     h(
       "div",
       { class: "bunker-foot muted" },
-      h("span", { text: `${formatNumber(bunker.currentLevel, 0)} / ${formatNumber(bunker.maxLevel, 0)} g` }),
+      h("span", {
+        text: fmt(gettext("%(level)s / %(max)s g"), {
+          level: formatNumber(bunker.currentLevel, 0), max: formatNumber(bunker.maxLevel, 0),
+        }),
+      }),
       bunker.lowLevelAlert ? h("span", { class: "flag flag-low", text: `⚠ ${gettext("Low level")}` }) : null,
     ),
   );

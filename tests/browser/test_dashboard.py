@@ -442,7 +442,7 @@ def test_the_interface_switches_to_russian_and_back(people, tasks, browser):
     refill = card(page, tasks["refill"])
     expect(refill.locator('[data-move-to="in_progress"]')).to_have_text("Начать")  # JS catalog
     expect(refill.locator(".tag-kind")).to_have_text("Пополнение")
-    expect(page.locator("#connection")).to_have_attribute("title", "В сети")
+    expect(page.locator("#connection")).to_have_attribute("title", "На связи")
     screenshot(page, "tasks-ru")
 
     page.goto(f"/machines/{people.machine.id}/")
