@@ -13,6 +13,8 @@ class RealtimeConfig:
     ping_timeout_ms: int = 20_000
     max_payload: int = 1_000_000
     connect_timeout_ms: int = 45_000
+    #: Time a client has to send `5` after its websocket probe (the reference server's 10 s).
+    upgrade_timeout_ms: int = 10_000
     #: Origins allowed to open a session; ["*"] allows any. Empty: same-origin clients and
     #: non-browser clients (which send no Origin header) only.
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)

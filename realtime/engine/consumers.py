@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 NO_CHANNEL_LAYER = "__realtime_no_layer__"
 
 
+def _frame_size(frame: str | bytes, limit: int) -> int:
+    """The size of a frame in bytes, as maxPayload counts it; a text frame is only encoded
+    when its length in characters cannot settle the comparison with `limit`."""
+    if isinstance(frame, bytes) or len(frame) > limit or len(frame) * 4 <= limit:
+        return len(frame)
+    return len(frame.encode("utf-8"))
+
+
 class _DirectDispatch:
     """Skip `aclose_old_connections()` on every frame: these handlers do their database work
     through `database_sync_to_async`, which manages connections itself, and the thread hop
@@ -167,9 +175,9 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         if session is None or session.closed:
             await self.close()
             return
-        if len(frame) > self.server.config.max_payload:
+        if _frame_size(frame, self.server.config.max_payload) > self.server.config.max_payload:
             logger.info("session %s: frame of %d bytes over maxPayload, closing", session.sid,
-                        len(frame))
+                        _frame_size(frame, 0))
             session.close(CloseReason.PARSE_ERROR.value)
             await self.close()
             return
@@ -189,7 +197,7 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         session = self.upgrading
         try:
             if packet.type is PacketType.PING and packet.data == "probe":
-                session.begin_upgrade()
+                session.begin_upgrade(self.close_transport)
                 await self.write("3probe")
             elif packet.type is PacketType.UPGRADE:
                 session.complete_upgrade(self.write, self.close_transport)

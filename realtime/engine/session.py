@@ -94,6 +94,7 @@ class EngineSession:
         self._writing = False
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
+        self._upgrade_timer: asyncio.TimerHandle | None = None
         self.close_reason: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -122,7 +123,7 @@ class EngineSession:
             return
         self.state = SessionState.CLOSED
         self.close_reason = reason
-        for timer in (self._ping_timer, self._pong_timer):
+        for timer in (self._ping_timer, self._pong_timer, self._upgrade_timer):
             if timer is not None:
                 timer.cancel()
         self.queue.clear()
@@ -273,12 +274,19 @@ class EngineSession:
         self._ws_writer = writer
         self._ws_close = closer
 
-    def begin_upgrade(self) -> None:
-        """A websocket probe arrived (2probe): stop long-polling, release a waiting GET."""
+    def begin_upgrade(self, close_probe: Callable[[], Awaitable[None]]) -> None:
+        """A websocket probe arrived (2probe): stop long-polling, release a waiting GET.
+
+        Without `5` within the upgrade timeout the upgrade is abandoned and the probe
+        websocket closed (`close_probe`), as the reference server does: until then every GET
+        is answered at once, which a client stuck halfway would turn into a busy loop."""
         if self.state is not SessionState.OPEN or self.transport is not Transport.POLLING:
             raise IllegalTransition(
                 f"cannot upgrade a {self.state.value} {self.transport.value} session")
         self.state = SessionState.UPGRADING
+        self._upgrade_timer = self._loop.call_later(
+            self.config.upgrade_timeout_ms / 1000, self._upgrade_timed_out, close_probe
+        )
         if self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(NOOP_FRAME)
 
@@ -287,6 +295,7 @@ class EngineSession:
         """The client sent `5`: the websocket is the transport from now on."""
         if self.state is not SessionState.UPGRADING:
             raise IllegalTransition(f"cannot complete an upgrade from {self.state.value}")
+        self._cancel_upgrade_timer()
         self.state = SessionState.OPEN
         self.attach_websocket(writer, closer)
         if self.queue and not self._writing:
@@ -294,5 +303,18 @@ class EngineSession:
             self._loop.create_task(self._drain_to_websocket())
 
     def abort_upgrade(self) -> None:
+        self._cancel_upgrade_timer()
         if self.state is SessionState.UPGRADING:
             self.state = SessionState.OPEN
+
+    def _cancel_upgrade_timer(self) -> None:
+        if self._upgrade_timer is not None:
+            self._upgrade_timer.cancel()
+            self._upgrade_timer = None
+
+    def _upgrade_timed_out(self, close_probe: Callable[[], Awaitable[None]]) -> None:
+        self._upgrade_timer = None
+        if self.state is SessionState.UPGRADING:
+            logger.info("session %s: no upgrade within the upgrade timeout", self.sid)
+            self.abort_upgrade()
+            self._loop.create_task(close_probe())

@@ -218,3 +218,34 @@ async def test_product_profile_has_no_custom_namespace(product_app):
     await communicator.send_to(text_data="40/custom,")
     assert await recv_text(communicator) == '44/custom,{"message":"Invalid namespace"}'
     await communicator.disconnect()
+
+
+async def test_configured_max_payload_counts_bytes_not_characters():
+    app = application(RealtimeConfig(max_payload=64), {"/": Namespace()})
+    communicator = WebsocketCommunicator(app, WS_PATH)
+    assert (await communicator.connect())[0]
+    parse_open(await recv_text(communicator))
+    await communicator.send_to(text_data="4" + "é" * 40)  # 41 characters, 81 bytes
+    assert (await communicator.receive_output(1))["type"] == "websocket.close"
+    await communicator.wait(1)
+
+
+async def test_an_upgrade_that_never_completes_is_abandoned_after_the_upgrade_timeout():
+    app = application(RealtimeConfig(upgrade_timeout_ms=200), {"/": Namespace()})
+    response = await HttpCommunicator(app, "GET", POLLING_PATH).get_response()
+    sid = parse_open(response["body"].decode())["sid"]
+    probe = WebsocketCommunicator(app, f"{WS_PATH}&sid={sid}")
+    assert (await probe.connect())[0]
+    await probe.send_to(text_data="2probe")
+    assert await recv_text(probe) == "3probe"
+    get = await HttpCommunicator(app, "GET", f"{POLLING_PATH}&sid={sid}").get_response()
+    assert get["body"] == b"6"  # upgrading: a GET is not held
+    assert (await probe.receive_output(1))["type"] == "websocket.close"
+    await probe.send_input({"type": "websocket.disconnect", "code": 1000})
+    await probe.wait(1)
+    # Long-polling carries on: a CONNECT by POST is answered on the next GET.
+    post = await HttpCommunicator(app, "POST", f"{POLLING_PATH}&sid={sid}",
+                                  body=b"40").get_response()
+    assert post["body"] == b"ok"
+    get = await HttpCommunicator(app, "GET", f"{POLLING_PATH}&sid={sid}").get_response()
+    assert CONNECT_REPLY.match(get["body"].decode())
