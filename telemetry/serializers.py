@@ -115,26 +115,38 @@ def _parse_bunkers(value: Any, path: str, capacities: Mapping[str, int],
         return {}
     levels: dict[str, int] = {}
     for index, item in enumerate(value):
-        here = f"{path}[{index}]"
-        if not isinstance(item, dict):
-            out.add(here, "Expected a bunker level object.")
-            continue
-        for name in item.keys() - BUNKER_FIELDS:
-            out.add(_join(here, name), "Unknown field.")
-        bunker_id = _bunker_id(item.get("bunkerId"), _join(here, "bunkerId"), capacities, out)
-        level = item.get("currentLevel")
-        level_path = _join(here, "currentLevel")
-        if "currentLevel" not in item:
-            out.add(level_path, "This field is required.")
-        elif not _is_number(level) or level < 0:
-            out.add(level_path, "Expected a number of grams, 0 or more.")
-        elif bunker_id is not None and level > capacities[bunker_id]:
-            out.add(level_path, f"Exceeds the bunker's capacity of {capacities[bunker_id]} g.")
-        elif bunker_id is not None:
-            if bunker_id in levels:
-                out.add(_join(here, "bunkerId"), "Bunker reported twice.")
-            levels[bunker_id] = round(level)
+        # The fast path: the usual, valid item (canonical bunker id, integer grams).
+        if type(item) is dict and item.keys() <= BUNKER_FIELDS:
+            bunker_id, level = item.get("bunkerId"), item.get("currentLevel")
+            capacity = capacities.get(bunker_id)
+            if (capacity is not None and type(level) is int and 0 <= level <= capacity
+                    and bunker_id not in levels):
+                levels[bunker_id] = level
+                continue
+        _parse_bunker(item, f"{path}[{index}]", capacities, levels, out)
     return levels
+
+
+def _parse_bunker(item: Any, here: str, capacities: Mapping[str, int], levels: dict[str, int],
+                  out: _Collector) -> None:
+    if not isinstance(item, dict):
+        out.add(here, "Expected a bunker level object.")
+        return
+    for name in item.keys() - BUNKER_FIELDS:
+        out.add(_join(here, name), "Unknown field.")
+    bunker_id = _bunker_id(item.get("bunkerId"), _join(here, "bunkerId"), capacities, out)
+    level = item.get("currentLevel")
+    level_path = _join(here, "currentLevel")
+    if "currentLevel" not in item:
+        out.add(level_path, "This field is required.")
+    elif not _is_number(level) or level < 0:
+        out.add(level_path, "Expected a number of grams, 0 or more.")
+    elif bunker_id is not None and level > capacities[bunker_id]:
+        out.add(level_path, f"Exceeds the bunker's capacity of {capacities[bunker_id]} g.")
+    elif bunker_id is not None:
+        if bunker_id in levels:
+            out.add(_join(here, "bunkerId"), "Bunker reported twice.")
+        levels[bunker_id] = round(level)
 
 
 def _bunker_id(value: Any, path: str, capacities: Mapping[str, int],

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -79,44 +80,65 @@ def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
 
 _READING_COLUMNS = ("id", "created_at", "updated_at", "machine", "timestamp", "status",
                     "temperature", "humidity", "uptime_seconds", "last_sale_at", "bunker_levels")
+#: PostgreSQL array types of _READING_COLUMNS, for the unnest() insert.
+_PG_ARRAY_TYPES = ("uuid", "timestamptz", "timestamptz", "uuid", "timestamptz", "text",
+                   "float8", "float8", "int8", "timestamptz", "jsonb")
+
+
+def _row(reading_id: uuid.UUID, machine: Machine, reading: Reading, now: datetime) -> tuple:
+    levels = [{"bunkerId": b, "currentLevel": level} for b, level in reading.bunker_levels.items()]
+    return (reading_id, now, now, machine.pk, reading.timestamp, reading.status,
+            reading.temperature, reading.humidity, reading.uptime, reading.last_sale, levels)
 
 
 def _insert_new_readings(machine: Machine, readings: Sequence[Reading],
                          now: datetime) -> list[Reading]:
     """INSERT ... ON CONFLICT (machine, timestamp) DO NOTHING RETURNING id: the new ones.
 
-    One statement on PostgreSQL and SQLite (>= 3.35) alike.
+    One statement. On PostgreSQL the rows travel as one array per column (`unnest`), which
+    costs eleven parameters instead of eleven per reading; elsewhere (SQLite >= 3.35) as a
+    multi-row VALUES.
     """
     if not readings:
         return []
     meta = TelemetryReading._meta
     fields = [meta.get_field(name) for name in _READING_COLUMNS]
     qn = connection.ops.quote_name
-    by_id: dict[uuid.UUID, Reading] = {}
-    params: list = []
-    for reading in readings:
-        reading_id = uuid.uuid4()
-        by_id[reading_id] = reading
-        values = (
-            reading_id, now, now, machine.pk, reading.timestamp, reading.status,
-            reading.temperature, reading.humidity, reading.uptime, reading.last_sale,
-            [{"bunkerId": b, "currentLevel": level} for b, level in reading.bunker_levels.items()],
-        )
-        params.extend(
-            f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)
-        )
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    by_id = {uuid.uuid4(): reading for reading in readings}
+    rows = [_row(reading_id, machine, reading, now) for reading_id, reading in by_id.items()]
+    if connection.vendor == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        columns[-1] = [orjson.dumps(levels).decode() for levels in columns[-1]]
+        values = "SELECT * FROM unnest(" + ", ".join(
+            f"%b::{kind}[]" for kind in _PG_ARRAY_TYPES) + ")"  # %b: binary, no escaping
+        params = columns
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        values = "VALUES " + ", ".join([row] * len(rows))
+        params = [field.get_db_prep_save(value, connection)
+                  for values_ in rows for field, value in zip(fields, values_, strict=True)]
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(readings))} "
-        f"ON CONFLICT ({qn('machine_id')}, {qn('timestamp')}) DO NOTHING "
+        f"{values} ON CONFLICT ({qn('machine_id')}, {qn('timestamp')}) DO NOTHING "
         f"RETURNING {qn('id')}"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         inserted = [value if isinstance(value, uuid.UUID) else uuid.UUID(value)
                     for (value,) in cursor.fetchall()]
     return [by_id[reading_id] for reading_id in inserted]
+
+
+def _cursor():
+    """A cursor in the current transaction. On PostgreSQL a server-side-binding one:
+    Django's default client-side binding quotes every array element with a regex, which
+    costs more than the insert itself."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
 
 
 def _health(machine: Machine) -> MachineHealth | None:

@@ -111,7 +111,7 @@ def test_simulate_fleet_posts_and_refills_when_the_task_is_done(live_server_proc
     process = subprocess.Popen(
         [sys.executable, "manage.py", "simulate_fleet", "--url", server.url,
          "--organization", personas.acme.slug, "--machines", "5", "--interval", "0.3",
-         "--duration", "20", "--progress", "1", "--seed", "7", "--offline-rate", "0",
+         "--duration", "8", "--progress", "1", "--seed", "7", "--offline-rate", "0",
          "--error-rate", "0", "--wait-for-server"],
         cwd=live.ROOT, env={**os.environ, "DATABASE_URL": live.test_database_url(), "DEBUG": "1",
                             "PYTHONUNBUFFERED": "1"},
@@ -122,9 +122,12 @@ def test_simulate_fleet_posts_and_refills_when_the_task_is_done(live_server_proc
                             bunker=personas.coffee, kind=TaskKind.REFILL,
                             status=TaskStatus.DONE, title="Refill coffee")
         wait_until(lambda: Bunker.objects.get(pk=personas.coffee.pk).current_level_grams >= 990)
+        output = process.communicate(timeout=30)[0]  # --duration ends it
     finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
     assert "simulating 1 machine(s)" in output, output
     assert "readings posted" in output, output  # progress lines
     assert "bunker refilled" in output, output
