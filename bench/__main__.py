@@ -25,7 +25,9 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 TIME_BUDGET = {"quick": 180, "full": 600}
 
 
-async def prepare(ctx: Context, users: int, machines: int, device_keys: int) -> None:
+async def prepare(
+    ctx: Context, users: int, machines: int, device_keys: int, room_counts: list[int]
+) -> None:
     out = ctx.workdir / "fixtures.json"
     proc = Proc(
         "fixtures",
@@ -39,6 +41,8 @@ async def prepare(ctx: Context, users: int, machines: int, device_keys: int) -> 
             str(machines),
             "--device-keys",
             str(device_keys),
+            "--room-counts",
+            ",".join(map(str, room_counts)),
             "--out",
             str(out),
         ],
@@ -83,7 +87,13 @@ async def main(args) -> int:
     clean_redis(ctx.redis_url)
     p = MODES[mode]
     users = max(p["fanout_clients"], p["idle_clients"], p["storm_clients"])
-    await prepare(ctx, users=users, machines=max(p["rooms_counts"]) + 10, device_keys=200)
+    await prepare(
+        ctx,
+        users=users,
+        machines=100,
+        device_keys=50,
+        room_counts=p["rooms_counts"] if "rooms" in scenarios else [],
+    )
     print(f"fixtures ready in {time.monotonic() - started:.1f}s", flush=True)
     from importlib import import_module
 

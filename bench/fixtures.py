@@ -18,6 +18,7 @@ import orjson
 
 ORG_SLUG = "bench-org"
 USER_PREFIX = "bench-user-"
+ROOMS_ORG_PREFIX = "bench-rooms-"
 MACHINE_PREFIX = "SN-BENCH-"
 
 
@@ -42,7 +43,7 @@ def migrate() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def fill(users: int, machines: int, device_keys: int) -> dict:
+def fill(users: int, machines: int, device_keys: int, room_counts: list[int]) -> dict:
     from django.contrib.auth import get_user_model
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -101,7 +102,63 @@ def fill(users: int, machines: int, device_keys: int) -> dict:
         token["user_id"] = pk
         tokens.append({"user": pk, "token": str(token)})
     keys = issue_device_keys(machine_ids[:device_keys])
-    return {"org": str(org.pk), "users": tokens, "machines": machine_ids, "device_keys": keys}
+    return {
+        "org": str(org.pk),
+        "users": tokens,
+        "machines": machine_ids,
+        "device_keys": keys,
+        "rooms": room_viewers(room_counts, lifetime),
+    }
+
+
+def room_viewers(counts: list[int], lifetime) -> dict:
+    """For each count, a user who belongs to that many organizations: one `machines:all`
+    subscription joins that many `map:{org}` rooms."""
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from machines.models import Membership, Organization, Role
+
+    if not counts:
+        return {}
+    User = get_user_model()
+    top = max(counts)
+    have = Organization.objects.filter(slug__startswith=ROOMS_ORG_PREFIX).count()
+    Organization.objects.bulk_create(
+        [
+            Organization(name=f"Bench rooms {i:05d}", slug=f"{ROOMS_ORG_PREFIX}{i:05d}")
+            for i in range(have, top)
+        ],
+        batch_size=2000,
+    )
+    orgs = [
+        str(pk)
+        for pk in Organization.objects.filter(slug__startswith=ROOMS_ORG_PREFIX)
+        .order_by("slug")
+        .values_list("pk", flat=True)[:top]
+    ]
+    out = {}
+    for count in counts:
+        user, created = User.objects.get_or_create(username=f"bench-rooms-{count}")
+        if created:
+            user.set_unusable_password()
+            user.save()
+        member_of = set(
+            Membership.objects.filter(user=user).values_list("organization_id", flat=True)
+        )
+        Membership.objects.bulk_create(
+            [
+                Membership(user=user, organization_id=org, role=Role.VIEWER)
+                for org in orgs[:count]
+                if org not in {str(m) for m in member_of}
+            ],
+            batch_size=2000,
+        )
+        token = AccessToken()
+        token.set_exp(lifetime=lifetime)
+        token["user_id"] = user.pk
+        out[str(count)] = {"user": user.pk, "token": str(token), "orgs": orgs[:count]}
+    return out
 
 
 def issue_device_keys(machine_ids: list[str]) -> list[dict]:
@@ -131,6 +188,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--machines", type=int, default=100)
     parser.add_argument("--device-keys", type=int, default=0)
+    parser.add_argument("--room-counts", default="", help="e.g. 1000,10000")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
@@ -149,7 +207,8 @@ def main() -> None:
         connections.close_all()
         ensure_database(url, recreate=True)
         migrate()
-    data = fill(args.users, args.machines, args.device_keys)
+    counts = [int(c) for c in args.room_counts.split(",") if c]
+    data = fill(args.users, args.machines, args.device_keys, counts)
     with open(args.out, "wb") as f:
         f.write(orjson.dumps(data))
     print(

@@ -248,3 +248,24 @@ async def wait_quiet(limit: float = 0.25, window: float = 0.5, patience: float =
         load = meter.stop()
         if load < limit or time.monotonic() > deadline:
             return load
+
+
+def service_cpu(name: str) -> float:
+    """CPU seconds of a service whose processes are named `name` (e.g. postgres), including
+    its short-lived children already reaped (cutime/cstime of the parent): PostgreSQL runs
+    a backend process per connection, and a backend may live for one request only."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        head, _, tail = raw.rpartition(b")")
+        if not head.split(b"(", 1)[1].startswith(name.encode()):
+            continue
+        fields = tail.split()
+        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
+    return total

@@ -130,7 +130,7 @@ async def step(
         invalid.append(f"sink generator at {gen_load:.0%} of a core")
     if probe_cpu / active > PROBE_LIMIT:
         invalid.append("probe process saturated")
-    if pub["late_ratio"] > 0.05:
+    if pub["late_ratio"] > 0.10:
         invalid.append(f"publisher late on {pub['late_ratio']:.0%} of sends")
     if not frame_len:
         invalid.append("probes received nothing")

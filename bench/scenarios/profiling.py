@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 from collections import Counter
 from pathlib import Path
 
-from ..procs import PYTHON, Proc
+from ..procs import PYTHON, Proc, wait_quiet
 
 TOP = 25
 
@@ -18,14 +19,15 @@ def py_spy() -> str | None:
     return found if Path(found).exists() else None
 
 
-async def profile_step(ctx, target, server, run_step) -> dict:
+async def profile_step(ctx, target, server, run_step, label: str = "fanout") -> dict:
     exe = py_spy()
     if exe is None:
         return {"error": "py-spy is not installed"}
-    out = ctx.workdir.parent / f"profile-{target.name}-{ctx.run_id}.txt"
-    duration = max(ctx.p["step_seconds"], 5.0)
+    out = ctx.workdir.parent / f"profile-{label}-{target.name}-{ctx.run_id}.txt"
+    await wait_quiet()
+    # Record until the step is over, then SIGINT: py-spy writes its output and exits.
     spy = Proc(
-        f"{target.name}-py-spy",
+        f"{label}-{target.name}-py-spy",
         [
             exe,
             "record",
@@ -37,25 +39,28 @@ async def profile_step(ctx, target, server, run_step) -> dict:
             "--format",
             "raw",
             "--duration",
-            str(int(duration)),
+            "120",
             "-o",
             str(out),
         ],
     )
     await spy.start()
-    row = await run_step()
+    await asyncio.sleep(0.5)
     try:
-        await asyncio.wait_for(spy.process.wait(), duration + 20)
-    except TimeoutError:
-        await spy.stop()
+        row = await run_step()
+    finally:
+        if spy.process.returncode is None:
+            spy.process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(spy.process.wait(), 30)
+        except TimeoutError:
+            await spy.stop()
     summary = summarize(out) if out.exists() else {"error": spy.log_tail()}
-    summary.update(
-        {
-            "file": str(out.relative_to(ctx.workdir.parent.parent.parent)),
-            "step_delivered_fps": row["delivered_fps"],
-            "step_us_per_frame": row["server_us_per_frame"],
-        }
-    )
+    summary["file"] = str(out.relative_to(ctx.workdir.parent.parent.parent))
+    summary["label"] = label
+    for key in ("delivered_fps", "server_us_per_frame", "readings_per_s", "server_us_per_reading"):
+        if key in row:
+            summary["step_" + key] = row[key]
     return summary
 
 
