@@ -1,9 +1,16 @@
-"""One Socket.IO connection over one Engine.IO session (the session's handler)."""
+"""One Socket.IO connection over one Engine.IO session (the session's handler).
+
+Packets are handled one at a time, in arrival order, by a worker task of the connection,
+not by the transport's receive loop: a handler may then await the client's ACK
+(`Socket.call`), which the receive loop resolves as soon as it arrives. ACKs are the only
+packets handled at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
@@ -11,6 +18,9 @@ from ..protocol.socketio import Decoder, Packet, PacketType
 from .namespace import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
+
+#: Packets waiting for their handlers before the client is judged to be flooding.
+MAX_PENDING_PACKETS = 1000
 
 
 class SocketIOConnection:
@@ -22,6 +32,8 @@ class SocketIOConnection:
         self.pending_acks: dict[int, asyncio.Future] = {}
         self._next_ack_id = 0
         self._connect_timer: asyncio.TimerHandle | None = None
+        self._inbox: deque[Packet] = deque()
+        self._worker: asyncio.Task | None = None
 
     # -- engine session handler ----------------------------------------------------
 
@@ -44,13 +56,33 @@ class SocketIOConnection:
             return
         if packet is None:
             return  # waiting for binary attachments
+        if packet.type is PacketType.ACK:
+            self._on_ack(packet)
+            return
+        if len(self._inbox) >= MAX_PENDING_PACKETS:
+            logger.warning("session %s: %d packets waiting for their handlers, closing",
+                           self.engine.sid, len(self._inbox))
+            self.engine.close(CloseReason.FORCED.value)
+            return
+        self._inbox.append(packet)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while self._inbox and not self.engine.closed:
+            packet = self._inbox.popleft()
+            try:
+                await self._dispatch(packet)
+            except Exception:
+                logger.exception("session %s: handling a %s packet failed", self.engine.sid,
+                                 packet.type.name)
+
+    async def _dispatch(self, packet: Packet) -> None:
         kind = packet.type
         if kind is PacketType.CONNECT:
             await self._on_connect(packet)
         elif kind is PacketType.EVENT:
             await self._on_event(packet)
-        elif kind is PacketType.ACK:
-            self._on_ack(packet)
         elif kind is PacketType.DISCONNECT:
             await self._on_disconnect(packet.namespace, "client namespace disconnect")
         else:  # CONNECT_ERROR is server → client only
@@ -60,6 +92,7 @@ class SocketIOConnection:
     async def on_close(self, reason: str) -> None:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
+        self._inbox.clear()
         for namespace in list(self.sockets):
             await self._on_disconnect(namespace, reason)
         for future in self.pending_acks.values():
@@ -145,6 +178,7 @@ class SocketIOConnection:
         socket = self.sockets.pop(name, None)
         if socket is None:
             return
+        socket.disconnected = True
         try:
             await socket.leave_all()
             await self.namespaces[name].on_disconnect(socket, reason)

@@ -35,7 +35,8 @@ class ConnectionRefused(Exception):
 class Socket:
     """One client's connection to one namespace."""
 
-    __slots__ = ("connection", "namespace", "sid", "rooms", "data", "__weakref__")
+    __slots__ = ("connection", "namespace", "sid", "rooms", "data", "disconnected",
+                 "__weakref__")
 
     def __init__(self, connection: SocketIOConnection, namespace: str) -> None:
         self.connection = connection
@@ -43,6 +44,8 @@ class Socket:
         self.sid = secrets.token_urlsafe(15)
         self.rooms: set[str] = set()
         self.data: dict[str, Any] = {}
+        #: Set once the socket has left its namespace; it joins no room after that.
+        self.disconnected = False
 
     @property
     def scope(self) -> dict:
@@ -57,7 +60,10 @@ class Socket:
         self.connection.send_parts(encode_event(self.namespace, event, *args))
 
     async def call(self, event: str, *args: Any, timeout: float = 10.0) -> list:
-        """Emit with an ack id and wait for the client's ACK; returns its arguments."""
+        """Emit with an ack id and wait for the client's ACK; returns its arguments.
+
+        Raises TimeoutError after `timeout` seconds, CancelledError if the connection
+        closes first. Event handlers may await it (see realtime/sio/connection.py)."""
         ack_id, future = self.connection.new_ack()
         self.connection.send_parts(encode_event(self.namespace, event, *args, ack_id=ack_id))
         try:
@@ -66,9 +72,14 @@ class Socket:
             self.connection.pending_acks.pop(ack_id, None)
 
     async def join(self, room: str) -> None:
-        if room not in self.rooms:
-            self.rooms.add(room)
-            await get_hub().join(self, room)
+        if self.disconnected or room in self.rooms:
+            return
+        self.rooms.add(room)
+        await get_hub().join(self, room)
+        if self.disconnected:
+            # The connection closed while we were joining, after leave_all() ran: a member
+            # left behind would keep the process in the room's group for nobody.
+            await get_hub().leave(self, room)
 
     async def leave(self, room: str) -> None:
         if room in self.rooms:

@@ -22,23 +22,25 @@ POLLING_PATH = "/socket.io/?EIO=4&transport=polling"
 
 
 class AskingNamespace(Namespace):
-    """Asks the client a question with an ack id and reports the answer back."""
+    """Asks the client a question with an ack id, from inside an event handler, and answers
+    the client's own ack with what it said."""
 
     def __init__(self) -> None:
         self.answers: asyncio.Queue = asyncio.Queue()
+        self.release = asyncio.Event()
 
-    async def on_ask(self, socket: Socket, question) -> str:
-        # A handler must not await the client's ack itself (the connection's frames are
-        # handled in order, the ACK would queue behind this handler): it runs in a task.
-        asyncio.get_running_loop().create_task(self._ask(socket, question))
-        return "asking"
-
-    async def _ask(self, socket: Socket, question) -> None:
+    async def on_ask(self, socket: Socket, question) -> dict:
         try:
             answer = await socket.call("question", question, timeout=1.0)
         except TimeoutError:
             answer = "timeout"
         await self.answers.put(answer)
+        return {"answer": answer}
+
+    async def on_slow_join(self, socket: Socket, room: str) -> str:
+        await self.release.wait()
+        await socket.join(room)
+        return "joined"
 
 
 def application(config: RealtimeConfig, namespaces: dict[str, Namespace]):
@@ -69,12 +71,12 @@ async def asking():
     await communicator.disconnect()
 
 
-async def test_server_to_client_ack_with_an_id(asking):
+async def test_a_handler_awaits_the_clients_ack(asking):
     communicator, namespace = asking
     await communicator.send_to(text_data='421["ask","2+2?"]')
-    assert await recv_text(communicator) == '431["asking"]'
     assert await recv_text(communicator) == '420["question","2+2?"]'
     await communicator.send_to(text_data='430["four",4]')
+    assert await recv_text(communicator) == '431[{"answer":["four",4]}]'
     assert await asyncio.wait_for(namespace.answers.get(), 1) == ["four", 4]
 
 
@@ -90,14 +92,14 @@ async def test_server_to_client_ack_answered_with_binary(asking):
 async def test_server_ack_ids_increase_and_unknown_acks_are_ignored(asking):
     communicator, namespace = asking
     await communicator.send_to(text_data='42["ask","a"]')
-    await communicator.send_to(text_data='42["ask","b"]')
+    await communicator.send_to(text_data='42["ask","b"]')  # handled after the first one
     assert await recv_text(communicator) == '420["question","a"]'
-    assert await recv_text(communicator) == '421["question","b"]'
     await communicator.send_to(text_data='4399["nobody asked"]')
-    await communicator.send_to(text_data='431["B"]')
     await communicator.send_to(text_data='430["A"]')
-    answers = {tuple(await asyncio.wait_for(namespace.answers.get(), 1)) for _ in range(2)}
-    assert answers == {("A",), ("B",)}
+    assert await recv_text(communicator) == '421["question","b"]'
+    await communicator.send_to(text_data='431["B"]')
+    assert await asyncio.wait_for(namespace.answers.get(), 1) == ["A"]
+    assert await asyncio.wait_for(namespace.answers.get(), 1) == ["B"]
 
 
 async def test_server_ack_times_out_without_an_answer(asking):
@@ -105,6 +107,32 @@ async def test_server_ack_times_out_without_an_answer(asking):
     await communicator.send_to(text_data='42["ask","silence"]')
     assert await recv_text(communicator) == '420["question","silence"]'
     assert await asyncio.wait_for(namespace.answers.get(), 2) == "timeout"
+
+
+async def test_a_pending_server_ack_is_cancelled_when_the_connection_closes(asking):
+    communicator, namespace = asking
+    await communicator.send_to(text_data='42["ask","bye"]')
+    assert await recv_text(communicator) == '420["question","bye"]'
+    await communicator.send_to(text_data="41")  # leaving the namespace does not answer it
+    await communicator.disconnect()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(namespace.answers.get(), 0.3)
+
+
+async def test_a_room_joined_after_the_connection_closed_is_left_again(asking):
+    from realtime.hub import get_hub
+
+    communicator, namespace = asking
+    await communicator.send_to(text_data='42["slow_join","org:late"]')
+    await communicator.disconnect()
+    await asyncio.sleep(0.05)  # the close is handled while the handler still waits
+    namespace.release.set()
+    await asyncio.sleep(0.2)
+    hub = get_hub()
+    try:
+        assert "org:late" not in hub.members
+    finally:
+        await hub.stop()
 
 
 # -- configuration ---------------------------------------------------------------------------
