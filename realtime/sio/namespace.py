@@ -21,6 +21,9 @@ RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_:\-.]{1,64}$")
+#: Methods of the base class that look like event handlers but are not ("unknown-event"
+#: must not call `on_unknown_event` with the client's arguments).
+_LIFECYCLE_HANDLERS = frozenset({"on_connect", "on_disconnect", "on_unknown_event"})
 
 
 class ConnectionRefused(Exception):
@@ -120,7 +123,10 @@ class Namespace:
     def handler_for(self, event: str):
         if event in RESERVED_EVENTS or not _EVENT_NAME.match(event):
             return None
-        return getattr(self, "on_" + re.sub(r"[^A-Za-z0-9_]", "_", event), None)
+        name = "on_" + re.sub(r"[^A-Za-z0-9_]", "_", event)
+        if name in _LIFECYCLE_HANDLERS:
+            return None
+        return getattr(self, name, None)
 
     async def on_unknown_event(self, socket: Socket, event: str, args: list) -> Any:
         logger.debug("namespace %s: no handler for event %r", self.name, event)

@@ -66,6 +66,16 @@ async def test_cors_allows_any_origin_in_the_conformance_profile(conformance_ser
     assert response.headers["access-control-allow-credentials"] == "true"
 
 
+async def test_cors_preflight(conformance_server, http):
+    response = await http.options(
+        f"{conformance_server.url}/socket.io/?EIO=4&transport=polling",
+        headers={"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "http://elsewhere.example"
+    assert "POST" in response.headers["access-control-allow-methods"]
+
+
 @pytest.mark.parametrize(
     ("method", "query", "code", "message"),
     [

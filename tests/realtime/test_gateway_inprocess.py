@@ -277,3 +277,11 @@ async def test_an_upgrade_that_never_completes_is_abandoned_after_the_upgrade_ti
     assert post["body"] == b"ok"
     get = await HttpCommunicator(app, "GET", f"{POLLING_PATH}&sid={sid}").get_response()
     assert CONNECT_REPLY.match(get["body"].decode())
+
+
+@pytest.mark.parametrize("event", ["unknown_event", "unknown-event", "connect", "disconnect",
+                                   "no such handler", "x" * 65])
+async def test_events_without_a_handler_are_acknowledged_empty(asking, event):
+    communicator, _ = asking
+    await communicator.send_to(text_data=f'427["{event}","a",{{"b":1}},3]')
+    assert await recv_text(communicator) == "437[]"
