@@ -66,19 +66,21 @@ function scheduleRefresh(expiresAt) {
   refreshTimer = setTimeout(refreshToken, delay);
 }
 
+/** Extend the open socket's life with a fresh token (`auth:refresh`); resolves true on success. */
 async function refreshToken() {
-  if (!socket || !socket.connected) return; // the next connect fetches a token anyway
+  if (!socket || !socket.connected) return false; // the next connect fetches a token anyway
   try {
     const token = await fetchToken();
-    socket.timeout(10000).emit("auth:refresh", { token }, (err, reply) => {
-      if (err || !reply || reply.event !== "auth:refreshed") {
-        console.warn("auth:refresh failed", err || reply);
-      }
-    });
+    const reply = await socket.timeout(10000).emitWithAck("auth:refresh", { token });
+    if (reply && reply.event === "auth:refreshed") return true;
+    console.warn("auth:refresh refused", reply);
   } catch (error) {
     console.warn("could not refresh the access token", error);
-    refreshTimer = setTimeout(refreshToken, 15000);
   }
+  // Try again shortly; if the token runs out meanwhile, the server closes the socket and
+  // we reconnect with a new one (see the "disconnect" handler).
+  refreshTimer = setTimeout(refreshToken, 15000);
+  return false;
 }
 
 // -- rooms -----------------------------------------------------------------------------------
@@ -185,4 +187,5 @@ queueMicrotask(connect);
 window.vendhubRealtime = {
   get socket() { return socket; },
   get rooms() { return Object.fromEntries(rooms); },
+  refreshToken,
 };

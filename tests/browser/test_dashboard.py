@@ -426,6 +426,41 @@ def test_after_a_reconnect_the_page_resubscribes_and_refetches(people, tasks, de
     expect(page.locator(".toast .toast-title")).to_have_text("Live again")
 
 
+def test_a_socket_closed_by_the_server_reconnects_with_a_fresh_token(people, tasks, api_as,
+                                                                   browser):
+    manager = api_as(people.manager)
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    token_requests: list[str] = []
+    page.on("request", lambda request: token_requests.append(request.url)
+            if request.url.endswith("/dashboard/token/") else None)
+    reasons = page.evaluate_handle("""() => {
+        const reasons = [];
+        window.vendhubRealtime.socket.on("disconnect", (reason) => reasons.push(reason));
+        return reasons;
+    }""")
+
+    # What the gateway sends when the access token expires: a Socket.IO DISCONNECT. The
+    # client library does not reconnect by itself after that; the page must.
+    page.evaluate("() => window.vendhubRealtime.socket.onpacket({ type: 1, nsp: '/' })")
+    page.wait_for_function("r => r.includes('io server disconnect')", arg=reasons)
+    page.wait_for_function("() => window.vendhubRealtime.socket.connected", timeout=15_000)
+    wait_live(page)
+    assert token_requests, "the reconnect did not fetch a new token"
+
+    manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "in_progress"})
+    expect(page.locator(f'[data-cards-for="in_progress"] [data-task-id="{tasks["clean"].id}"]')
+           ).to_be_visible()
+
+
+def test_the_token_is_refreshed_on_the_open_socket(people, browser):
+    page = browser.signed_in(people.operator, "/map/")
+    sid = page.evaluate("() => window.vendhubRealtime.socket.id")
+    assert page.evaluate("() => window.vendhubRealtime.refreshToken()") is True
+    assert page.evaluate("() => window.vendhubRealtime.socket.id") == sid  # same connection
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
 # -- languages ------------------------------------------------------------------------------------
 
 
