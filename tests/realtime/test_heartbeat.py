@@ -12,7 +12,7 @@ import pytest
 from tests.realtime.wire import Polling, engine_websocket, recv, socketio_websocket, wait_closed
 
 INTERVAL, TIMEOUT = 0.3, 0.2
-SLACK = 0.35
+SLACK = 0.5  # scheduling noise on a loaded CI machine
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ async def test_no_connect_within_the_connect_timeout_closes(conformance_server):
         frames = await recv_all_answering_pings(ws, 3)
         assert frames == []
         elapsed = time.monotonic() - opened
-        assert 0.9 < elapsed < 1.6, elapsed
+        assert 0.9 < elapsed < 2.0, elapsed
 
 
 async def test_no_connect_within_the_connect_timeout_closes_polling(conformance_server, http):
@@ -210,7 +210,7 @@ async def test_no_connect_within_the_connect_timeout_closes_polling(conformance_
             break
         if response.text == "2":
             await session.post("3")
-    assert 0.9 < time.monotonic() - opened < 1.6
+    assert 0.9 < time.monotonic() - opened < 2.0
 
 
 async def test_connect_in_time_disarms_the_connect_timeout(conformance_server):
