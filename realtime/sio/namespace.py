@@ -78,7 +78,11 @@ class Socket:
         if self.disconnected or room in self.rooms:
             return
         self.rooms.add(room)
-        await get_hub().join(self, room)
+        try:
+            await get_hub().join(self, room)
+        except BaseException:
+            self.rooms.discard(room)  # not joined: a retry must join for real
+            raise
         if self.disconnected:
             # The connection closed while we were joining, after leave_all() ran: a member
             # left behind would keep the process in the room's group for nobody.

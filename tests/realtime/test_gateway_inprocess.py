@@ -285,3 +285,32 @@ async def test_events_without_a_handler_are_acknowledged_empty(asking, event):
     communicator, _ = asking
     await communicator.send_to(text_data=f'427["{event}","a",{{"b":1}},3]')
     assert await recv_text(communicator) == "437[]"
+
+
+async def test_a_join_that_failed_can_be_retried(asking, monkeypatch):
+    from realtime.hub import get_hub
+
+    communicator, namespace = asking
+    namespace.release.set()
+    hub = get_hub()
+    real_group_add = hub.layer.group_add
+    calls = []
+
+    async def flaky_group_add(group, channel):
+        calls.append(group)
+        if len(calls) == 1:
+            raise ConnectionError("redis went away")
+        await real_group_add(group, channel)
+
+    monkeypatch.setattr(hub.layer, "group_add", flaky_group_add)
+    try:
+        await communicator.send_to(text_data='421["slow_join","org:retry"]')
+        reply = await recv_text(communicator)
+        assert reply.startswith('431[{"event":"error"'), reply
+        await communicator.send_to(text_data='422["slow_join","org:retry"]')
+        assert await recv_text(communicator) == '432["joined"]'
+        assert len(calls) == 2
+        assert len(hub.members["org:retry"]) == 1
+    finally:
+        await communicator.disconnect()
+        await hub.stop()
