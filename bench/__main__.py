@@ -82,6 +82,7 @@ async def main(args) -> int:
     ctx.project_env = dict(kv.split("=", 1) for kv in args.server_env or ())
     if args.target:
         ctx.only_targets = set(args.target)
+    os.environ["BENCH_QUIET_PATIENCE"] = "3" if mode == "quick" else "10"
     started = time.monotonic()
     print(f"bench {mode}: {', '.join(scenarios)} (run {ctx.run_id})", flush=True)
     clean_redis(ctx.redis_url)

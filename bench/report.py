@@ -119,7 +119,7 @@ def fanout_section(ctx) -> tuple[list[str], dict]:
         )
         if r is None:
             if err:
-                rows.append([name, "error: " + err[:80]] + [None] * 7)
+                rows.append([name, "error: " + err[:80]] + [None] * 8)
             continue
         i = _best(
             [x for x in idle if x["target"] == name and x.get("source") == "fanout-setup"],
@@ -134,6 +134,7 @@ def fanout_section(ctx) -> tuple[list[str], dict]:
                 r.get("half_knee_p50_ms"),
                 r.get("half_knee_p99_ms"),
                 r.get("half_knee_lost"),
+                "yes" if r.get("contended") or r.get("half_knee_contended") else "no",
                 i and i.get("rss_per_conn_kb"),
                 i and i.get("server_cpu_ms_per_connect"),
             ]
@@ -147,6 +148,7 @@ def fanout_section(ctx) -> tuple[list[str], dict]:
             "p50 ms @½knee",
             "p99 ms @½knee",
             "lost @½knee",
+            "machine busy",
             "RSS KB/conn (1k)",
             "server ms/connect",
         ],
@@ -274,7 +276,9 @@ def goals(ctx, best) -> list[str]:
             f"{ratio}×" if ratio else "—",
             (ratio >= 10) if ratio else None,
         )
-    storm = [r for r in _rows(ctx, "storm") if r.get("clients")]
+    storm = [
+        r for r in _rows(ctx, "storm") if r.get("clients") and r.get("target") == "project-uvicorn"
+    ]
     if storm:
         r = storm[-1]
         ok = (
