@@ -74,7 +74,6 @@ class TelemetryIngestView(APIView):
             401: OpenApiResponse(description="Missing, wrong or revoked device key."),
             403: OpenApiResponse(description="A reading for another machine."),
         },
-        auth=[{"deviceKey": []}],
         extensions={"x-batch-limit": _BATCH_LIMIT},
     )
     def post(self, request: Request) -> Response:
