@@ -11,7 +11,7 @@ from tests.factories import Personas, make_personas
 
 
 def require_service(env_var: str, what: str) -> str:
-    """The URL of a real service the test needs. CI must run such tests: fail there, skip locally."""
+    """The URL of a real service a test needs. CI must run such tests: fail there, skip locally."""
     url = os.environ.get(env_var, "")
     if not url:
         message = f"{what} is not configured ({env_var} unset); run the suite with `make test`"
@@ -19,6 +19,16 @@ def require_service(env_var: str, what: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests create many users; PBKDF2 would dominate the run. Live servers started by the
+    tests accept MD5 hashes too (DEBUG + FAST_PASSWORD_HASHING, see vendhub/settings.py)."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 
 @pytest.fixture

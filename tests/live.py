@@ -52,6 +52,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1",
+                    "FAST_PASSWORD_HASHING": "1",
                     "PYTHONUNBUFFERED": "1", **(env or {})}
         if callable(argv):
             argv = argv(self.port)

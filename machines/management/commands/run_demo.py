@@ -26,8 +26,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--machines", type=int, default=20,
-                            help="simulated machines (0: no simulator)")
+        parser.add_argument("--machines", type=int, default=0,
+                            help="simulated machines (0: every machine; -1: no simulator)")
         parser.add_argument("--interval", type=float, default=5.0,
                             help="seconds between a simulated machine's readings")
         parser.add_argument("--watchdog-every", type=float, default=10.0,
@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
         url = f"http://{host}:{port}"
         simulator = None
-        if machines > 0:
+        if machines >= 0:
             simulator = subprocess.Popen([
                 sys.executable, "manage.py", "simulate_fleet", "--url", url,
                 "--machines", str(machines), "--interval", str(interval), "--wait-for-server",
@@ -65,7 +65,8 @@ class Command(BaseCommand):
             f"VendHub Realtime is running on {url}",
             f"  dashboard  {url}/    admin  {url}/admin/    API docs  {url}/api/v1/docs/",
             "  users      demo-admin / demo-manager / demo-operator, password: vendhub-demo",
-            f"  fleet      {machines} simulated machines posting telemetry; channel layer: {layer}",
+            f"  fleet      {machines or 'all'} simulated machines posting telemetry; "
+            f"channel layer: {layer}",
             "  Ctrl+C stops everything.",
             "",
         ])
