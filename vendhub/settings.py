@@ -203,6 +203,7 @@ REALTIME = {
     "PING_TIMEOUT_MS": int(os.environ.get("REALTIME_PING_TIMEOUT_MS", "20000")),
     "MAX_PAYLOAD": int(os.environ.get("REALTIME_MAX_PAYLOAD", "1000000")),
     "CONNECT_TIMEOUT_MS": int(os.environ.get("REALTIME_CONNECT_TIMEOUT_MS", "45000")),
+    "UPGRADE_TIMEOUT_MS": int(os.environ.get("REALTIME_UPGRADE_TIMEOUT_MS", "10000")),
     "ALLOWED_ORIGINS": env_list("REALTIME_ALLOWED_ORIGINS", "*" if DEBUG else ""),
 }
 
@@ -227,6 +228,14 @@ LOGGING = {
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves the server, the watchdog and the simulator's requests at
+    # once: WAL lets readers run beside the writer, IMMEDIATE transactions queue writers
+    # (instead of failing with "database is locked" when a read lock cannot be upgraded).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     # A file, not SQLite's in-memory default, so that a live server started by the tests in
     # another process sees the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
