@@ -143,14 +143,17 @@ def room_viewers(counts: list[int], lifetime) -> dict:
         if created:
             user.set_unusable_password()
             user.save()
-        member_of = set(
-            Membership.objects.filter(user=user).values_list("organization_id", flat=True)
-        )
+        member_of = {
+            str(org)
+            for org in Membership.objects.filter(user=user).values_list(
+                "organization_id", flat=True
+            )
+        }
         Membership.objects.bulk_create(
             [
                 Membership(user=user, organization_id=org, role=Role.VIEWER)
                 for org in orgs[:count]
-                if org not in {str(m) for m in member_of}
+                if org not in member_of
             ],
             batch_size=2000,
         )
