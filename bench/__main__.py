@@ -80,6 +80,7 @@ async def main(args) -> int:
         profile=args.profile,
     )
     ctx.project_env = dict(kv.split("=", 1) for kv in args.server_env or ())
+    ctx.partial = bool(args.scenario or args.target)
     if args.target:
         ctx.only_targets = set(args.target)
     os.environ["BENCH_QUIET_PATIENCE"] = "3" if mode == "quick" else "10"

@@ -86,6 +86,8 @@ class Context:
     records: list = field(default_factory=list)
     profile: bool = False
     only_targets: set | None = None
+    #: a run restricted by --scenario/--target writes <mode>-partial-latest.*
+    partial: bool = False
     #: extra environment of the project's server processes (--server-env KEY=VALUE)
     project_env: dict = field(default_factory=dict)
 

@@ -385,10 +385,11 @@ def markdown(ctx, env, scenarios) -> str:
 
 def write_reports(ctx: Context, env: dict, scenarios) -> list[Path]:
     rows = [env] + ctx.records
-    jsonl = RESULTS / f"{ctx.mode}-latest.jsonl"
+    name = f"{ctx.mode}-{'partial-' if ctx.partial else ''}latest"
+    jsonl = RESULTS / f"{name}.jsonl"
     jsonl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     with open(RESULTS / "history.jsonl", "ab") as f:
         f.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    md_path = RESULTS / f"{ctx.mode}-latest.md"
+    md_path = RESULTS / f"{name}.md"
     md_path.write_text(markdown(ctx, env, scenarios))
     return [jsonl, md_path]
