@@ -92,7 +92,12 @@ class Context:
     project_env: dict = field(default_factory=dict)
 
     def targets(self, names: list[str]) -> list[str]:
-        return [n for n in names if not self.only_targets or n in self.only_targets]
+        """`names` (the mode's default), or the --target names when given."""
+        if not self.only_targets:
+            return names
+        from .targets import all_targets
+
+        return [n for n in all_targets(self.run_id) if n in self.only_targets]
 
     @property
     def p(self) -> dict:
