@@ -122,6 +122,10 @@ class Context:
                     "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 }
             )
+            # Live-map coalescing (one `machines:status` batch per room per tick) would turn
+            # the fan-out of `machine:status` into one frame per second: measure the
+            # per-event transport, like every other room. Override with --server-env.
+            env["REALTIME_MAP_TICK_MS"] = "0"
             env.update(self.project_env)
         return env
 
