@@ -72,6 +72,15 @@ def fill(users: int, machines: int, device_keys: int, room_counts: list[int]) ->
         batch_size=2000,
     )
 
+    # The live-map snapshot sent on `machines:all` grows with the fleet: keep the bench
+    # fleet at exactly `machines` (earlier runs may have made more).
+    extra = list(
+        Machine.objects.filter(organization=org)
+        .order_by("serial_number")
+        .values_list("pk", flat=True)[machines:]
+    )
+    if extra:
+        Machine.objects.filter(pk__in=extra).delete()
     have = Machine.objects.filter(organization=org).count()
     Machine.objects.bulk_create(
         [
