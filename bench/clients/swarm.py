@@ -44,6 +44,7 @@ class Stats:
         self.frame_len = 0
         self.latencies: list[float] = []
         self.out_of_order = 0
+        self.other_events = 0
 
 
 class Conn(asyncio.Protocol):
@@ -139,7 +140,8 @@ class Conn(asyncio.Protocol):
             if not self.pending:
                 self.become_ready()
         else:
-            body = orjson.loads(s[2:])[1] if s.startswith("42") else orjson.loads(s)
+            event = orjson.loads(s[2:]) if s.startswith("42") else [None, orjson.loads(s)]
+            body = event[1] if len(event) > 1 else None
             self.on_data(body, len(payload))
 
     def on_engineio(self, s: str, n: int) -> None:
@@ -147,7 +149,8 @@ class Conn(asyncio.Protocol):
             self.pong()
         elif s.startswith("42"):
             if self.probe and self.state == "count":
-                self.on_data(orjson.loads(s[2:])[1], n)
+                event = orjson.loads(s[2:])
+                self.on_data(event[1] if len(event) > 1 else None, n)
         elif s.startswith("43"):
             ack_id, _, body = s[2:].partition("[")
             reply = orjson.loads("[" + body)
@@ -202,7 +205,12 @@ class Conn(asyncio.Protocol):
         if not self.ready.done():
             self.ready.set_result(time.monotonic() - self.t_start)
 
-    def on_data(self, payload: dict, n: int) -> None:
+    def on_data(self, payload, n: int) -> None:
+        """A data frame: only the publisher's events (with `seq`) count; other events the
+        server may send (snapshots, `resync`, ...) are ignored."""
+        if not isinstance(payload, dict) or "seq" not in payload:
+            self.stats.other_events += 1
+            return
         stats = self.stats
         now = time.monotonic()
         seq = int(payload["seq"])
@@ -314,6 +322,7 @@ class Swarm:
                     "lat_p99_ms": _ms(percentile(lat, 99)),
                     "lat_max_ms": _ms(max(lat) if lat else None),
                     "out_of_order": stats.out_of_order,
+                    "other_events": stats.other_events,
                     "probes": sum(1 for c in self.conns if c.probe),
                 }
             )
