@@ -7,6 +7,8 @@ everything there, see `admin_organization_ids`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -103,6 +105,35 @@ def machine_map_points_for(user: AnyUser | None) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def machine_statuses_in(organization_ids: Iterable[UUID | str]) -> list[dict[str, Any]]:
+    """Every machine of these organizations as the live map's snapshot entry
+    `{machineId, name, lat, lng, status, lastSeenAt}` (lat/lng null when not located).
+
+    One query. The caller has established that the viewer belongs to the organizations.
+    """
+    rows = (
+        Machine.objects.filter(organization_id__in=list(organization_ids))
+        .order_by("name", "id")
+        .values_list("id", "name", "latitude", "longitude", "status", "last_seen_at")
+    )
+    return [
+        {
+            "machineId": str(pk),
+            "name": name,
+            "lat": float(lat) if lat is not None else None,
+            "lng": float(lng) if lng is not None else None,
+            "status": status,
+            "lastSeenAt": _iso8601(last_seen),
+        }
+        for pk, name, lat, lng, status, last_seen in rows
+    ]
+
+
+def _iso8601(value: datetime | None) -> str | None:
+    """UTC with a `Z` suffix, like the realtime events."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def ingredients_for(user: AnyUser | None) -> QuerySet[Ingredient]:

@@ -17,7 +17,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
+from . import metrics
 from .hub import FRAME_MESSAGE_TYPE
 from .protocol.socketio import encode_event
 from .rooms import group_name
@@ -38,6 +40,7 @@ def _message(room: str, event: str, payload: Any) -> tuple[str, dict]:
         "type": FRAME_MESSAGE_TYPE,
         "room": room,
         "frame": encode_frame(event, payload),
+        "event": event,  # metrics per event, and live-map coalescing in the hub
     }
 
 
@@ -46,10 +49,18 @@ async def apublish(room: str, event: str, payload: Any) -> None:
     group, message = _message(room, event, payload)
     try:
         await get_channel_layer().group_send(group, message)
-    except Exception:
+    except Exception as exc:
         # The data is already committed; clients resync on reconnect. Log, never raise
         # into the producer (a telemetry request must not fail because Redis blinked).
-        logger.exception("could not publish %s to %s", event, room)
+        metrics.messages_dropped.labels(reason=metrics.DROP_PUBLISH_FAILURE).inc()
+        if isinstance(exc, (ConnectionError, OSError, RedisError)):
+            # Redis down is an expected outage: one line per event, no traceback.
+            logger.error("could not publish %s to %s: %s: %s", event, room,
+                         type(exc).__name__, exc)
+        else:
+            logger.exception("could not publish %s to %s", event, room)
+    else:
+        metrics.events_emitted.labels(event=event).inc()
 
 
 def publish_rollback_unsafe(room: str, event: str, payload: Any) -> None:

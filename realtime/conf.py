@@ -24,6 +24,9 @@ class RealtimeConfig:
     max_room_requests_per_second: int = 50
     #: Rooms one socket may be in at once.
     max_rooms_per_socket: int = 200
+    #: Live-map (`map:{orgId}`) status updates are coalesced per process and flushed as one
+    #: `machines:status` batch per room every tick; 0 delivers each update at once.
+    map_tick_ms: int = 1000
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)

@@ -105,6 +105,40 @@ EVENT_SCHEMAS: dict[str, type] = {
     TASK_UPDATED: TaskUpdatedEvent,
 }
 
+# -- events the gateway sends itself (not published to rooms by producers) -----------------
+
+MACHINES_SNAPSHOT = "machines:snapshot"
+MACHINES_STATUS = "machines:status"
+RESYNC = "resync"
+
+
+class MachineMapPoint(TypedDict):
+    """One machine of `machines:snapshot` (machines.selectors.machine_statuses_in)."""
+
+    machineId: str
+    name: str
+    lat: float | None
+    lng: float | None
+    status: str
+    lastSeenAt: str | None  # ISO 8601
+
+
+class ResyncEvent(TypedDict):
+    """`resync` (v1): events may have been lost (e.g. "redis-reconnected"); refetch."""
+
+    reason: str
+
+
+#: `machines:snapshot` (v1): sent to a socket right after it subscribed to `machines:all`,
+#: every machine of the viewer's organizations. `machine:telemetry` doubles as the snapshot
+#: of `machine:{id}`. `machines:status` (v1): the live map's updates of one tick, one entry
+#: per machine (realtime/hub.py), then the recovery offset as the last argument.
+DIRECT_EVENT_SCHEMAS: dict[str, Any] = {
+    MACHINES_SNAPSHOT: list[MachineMapPoint],
+    MACHINES_STATUS: list[MachineStatusEvent],
+    RESYNC: ResyncEvent,
+}
+
 
 # -- builders ----------------------------------------------------------------------------
 

@@ -6,6 +6,15 @@ that has at least one local member. A published event travels once per process (
 encoded as an Engine.IO frame), and the hub hands the same frame to each local member.
 This replaces the textbook "one channel, one queue and one msgpack decode per consumer"
 path, which costs ~35x in fan-out (see issue 6 and README).
+
+Live-map status updates (`machine:status` in `map:{orgId}` rooms) are not delivered one by
+one: the hub keeps the latest status per machine and flushes every tick
+(`REALTIME["MAP_TICK_MS"]`) one `machines:status` batch per room, encoded once, so a
+viewer's frame rate does not grow with the fleet.
+
+When the channel layer fails (Redis down), the listener retries with backoff; once Redis
+answers again it re-adds the groups of every local room (a restarted Redis forgot them)
+and sends `resync` to every local socket, since events published meanwhile were lost.
 """
 
 from __future__ import annotations
@@ -16,8 +25,12 @@ import weakref
 from collections import defaultdict
 from typing import Protocol
 
+import orjson
 from channels.layers import get_channel_layer
 
+from . import metrics
+from .history import is_offset, parse_offset
+from .protocol.socketio import encode_event
 from .rooms import group_name
 
 logger = logging.getLogger(__name__)
@@ -26,6 +39,21 @@ FRAME_MESSAGE_TYPE = "rt.frame"
 #: channels_redis forgets group membership after `group_expiry` (default one day); re-add
 #: every local room well before that.
 GROUP_REFRESH_SECONDS = 3600
+#: Coalesced per machine in live-map rooms, and the batch event that carries them.
+MAP_STATUS_EVENT = "machine:status"
+MAP_BATCH_EVENT = "machines:status"
+MAP_ROOM_PREFIX = "map:"
+RESYNC_EVENT = "resync"
+#: Longest wait between two attempts to reach a failing channel layer.
+MAX_BACKOFF_SECONDS = 2.0
+#: A harmless command that fails while Redis is unreachable (a group nobody joins).
+_PROBE_GROUP = "rt.hub.probe"
+
+
+def encode_main_event(event: str, *args) -> str:
+    """The Engine.IO text frame of a Socket.IO EVENT on the main namespace."""
+    (part,) = encode_event("/", event, *args)
+    return "4" + part
 
 
 class Member(Protocol):
@@ -35,8 +63,14 @@ class Member(Protocol):
 
 
 class Hub:
-    def __init__(self, layer) -> None:
+    def __init__(self, layer, *, map_tick_ms: int = 1000) -> None:
         self.layer = layer
+        self.map_tick = map_tick_ms / 1000
+        #: Live-map updates waiting for the next tick: room -> machine id -> entry.
+        self._pending: dict[str, dict[str, dict]] = {}
+        #: The newest recovery offset among a room's pending entries.
+        self._pending_offset: dict[str, str] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
         self.members: dict[str, set[Member]] = defaultdict(set)
         self.channel_name: str | None = None
         self._listener: asyncio.Task | None = None
@@ -52,6 +86,10 @@ class Hub:
         self.receive_failures = 0
         #: Channel-layer messages of an unknown type.
         self.ignored_messages = 0
+        #: Live-map status updates merged into `machines:status` batches.
+        self.coalesced = 0
+        #: Times the channel layer answered again after failures (each sent `resync`).
+        self.layer_recoveries = 0
 
     async def start(self) -> None:
         # Under a lock: two first joins at once must not create two process channels.
@@ -68,6 +106,9 @@ class Hub:
             if task is not None:
                 task.cancel()
         self._listener = self._refresher = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
 
     async def join(self, member: Member, room: str) -> None:
         await self.start()
@@ -76,6 +117,7 @@ class Hub:
             return
         local.add(member)
         if len(local) == 1:
+            metrics.rooms.inc()
             try:
                 async with self._group_lock:
                     await self.layer.group_add(group_name(room), self.channel_name)
@@ -83,8 +125,8 @@ class Hub:
                 # Not in the group: forget the member, or the next join would skip group_add
                 # and the room would never receive another process's events.
                 local.discard(member)
-                if not local:
-                    self.members.pop(room, None)
+                if not local and self.members.pop(room, None) is not None:
+                    metrics.rooms.dec()
                 raise
 
     async def leave(self, member: Member, room: str) -> None:
@@ -94,14 +136,16 @@ class Hub:
         local.discard(member)
         if not local:
             del self.members[room]
+            metrics.rooms.dec()
             async with self._group_lock:
                 if room not in self.members:
                     await self.layer.group_discard(group_name(room), self.channel_name)
 
-    async def publish(self, room: str, frame: str) -> None:
+    async def publish(self, room: str, frame: str, event: str = "") -> None:
         """Send an encoded frame to every member of `room`, in every process."""
         await self.layer.group_send(
-            group_name(room), {"type": FRAME_MESSAGE_TYPE, "room": room, "frame": frame}
+            group_name(room),
+            {"type": FRAME_MESSAGE_TYPE, "room": room, "frame": frame, "event": event},
         )
 
     def counters(self) -> dict[str, int]:
@@ -112,7 +156,68 @@ class Hub:
             "ignored_messages": self.ignored_messages,
         }
 
-    def deliver_local(self, room: str, frame: str) -> int:
+    def stats(self) -> dict[str, int]:
+        """`counters()` plus the hub's current state, for the admin health page."""
+        return {
+            **self.counters(),
+            "rooms": len(self.members),
+            "memberships": sum(len(local) for local in self.members.values()),
+            "coalesced": self.coalesced,
+            "pending_map_updates": sum(len(p) for p in self._pending.values()),
+            "layer_recoveries": self.layer_recoveries,
+        }
+
+    def dispatch(self, message: dict) -> None:
+        """Handle one frame message of the channel layer: deliver it now, or keep a live-map
+        status update for the next tick."""
+        room, event = message["room"], message.get("event", "")
+        if event == MAP_STATUS_EVENT and self.map_tick > 0 and room.startswith(MAP_ROOM_PREFIX):
+            if room not in self.members:
+                return
+            if self._coalesce(room, message):
+                return
+        self.deliver_local(room, message["frame"], event)
+
+    def _coalesce(self, room: str, message: dict) -> bool:
+        """Keep the latest status of the message's machine for the next flush; False when
+        the frame is not a status update (it is then delivered as it is)."""
+        try:
+            _event, payload, *rest = orjson.loads(message["frame"][2:])
+            entry = {"machineId": payload["machineId"], "status": payload["status"],
+                     "timestamp": payload.get("timestamp")}
+        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError):
+            return False
+        pending = self._pending.setdefault(room, {})
+        if entry["machineId"] in pending:
+            self.coalesced += 1
+        pending[entry["machineId"]] = entry
+        offset = message.get("offset") or (rest[-1] if rest else None)
+        if is_offset(offset):
+            newest = self._pending_offset.get(room)
+            if newest is None or parse_offset(offset) > parse_offset(newest):
+                self._pending_offset[room] = offset
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(
+                self.map_tick, self.flush_map_updates)
+        return True
+
+    def flush_map_updates(self) -> None:
+        """Deliver one `machines:status` batch per room with pending updates; the batch
+        carries the newest recovery offset of its entries as its last argument."""
+        self._flush_handle = None
+        pending, self._pending = self._pending, {}
+        offsets, self._pending_offset = self._pending_offset, {}
+        for room, entries in pending.items():
+            try:
+                args = [list(entries.values())]
+                if room in offsets:
+                    args.append(offsets[room])
+                self.deliver_local(room, encode_main_event(MAP_BATCH_EVENT, *args),
+                                   MAP_BATCH_EVENT)
+            except Exception:  # one bad room must not cost the others their batch
+                logger.exception("hub could not flush live-map updates of room %s", room)
+
+    def deliver_local(self, room: str, frame: str, event: str = "") -> int:
         """Hand `frame` to the local members of `room`; returns how many queued it."""
         members = self.members.get(room)
         if not members:
@@ -123,8 +228,10 @@ class Hub:
                 delivered += 1
         dropped = len(members) - delivered
         self.delivered += delivered
+        metrics.frames_delivered.labels(event=event or "unknown").inc(delivered)
         if dropped:
             self.dropped_slow_client += dropped
+            metrics.messages_dropped.labels(reason=metrics.DROP_SLOW_CLIENT).inc(dropped)
             logger.warning("hub dropped a frame of room %s for %d slow or closed client(s) "
                            "(%d dropped in this process)", room, dropped,
                            self.dropped_slow_client)
@@ -132,23 +239,40 @@ class Hub:
 
     async def _listen(self) -> None:
         backoff = 0.1
+        failing = False
         while True:
+            if failing:
+                # Is the layer back? Re-add the groups first: a restarted Redis forgot them.
+                try:
+                    await self._rejoin_groups()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.warning("channel layer still unreachable (%s); retrying in %.1fs",
+                                   _describe(exc), backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                failing, backoff = False, 0.1
+                self._recovered()
             try:
                 message = await self.layer.receive(self.channel_name)
-                backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis down: keep serving local clients, retry with backoff.
+            except Exception as exc:  # Redis down: keep serving local clients, retry.
                 self.receive_failures += 1
-                logger.exception("channel layer receive failed (%d failures in this process); "
-                                 "events may have been lost; retrying in %.1fs",
-                                 self.receive_failures, backoff)
+                metrics.messages_dropped.labels(reason=metrics.DROP_RECEIVE_FAILURE).inc()
+                # An outage is expected operation: one line, no traceback.
+                logger.error("channel layer receive failed (%d failures in this process): %s; "
+                             "events may have been lost; retrying in %.1fs",
+                             self.receive_failures, _describe(exc), backoff)
+                failing = True
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             if message.get("type") == FRAME_MESSAGE_TYPE:
                 try:
-                    self.deliver_local(message["room"], message["frame"])
+                    self.dispatch(message)
                 except Exception:  # never let one bad message end the process's listener
                     self.ignored_messages += 1
                     logger.exception("hub could not deliver a message to room %r",
@@ -156,6 +280,23 @@ class Hub:
             else:
                 self.ignored_messages += 1
                 logger.warning("hub ignored a message of type %r", message.get("type"))
+
+    async def _rejoin_groups(self) -> None:
+        async with self._group_lock:
+            await self.layer.group_discard(_PROBE_GROUP, self.channel_name)
+            for room in tuple(self.members):
+                await self.layer.group_add(group_name(room), self.channel_name)
+
+    def _recovered(self) -> None:
+        """The layer answers again: tell every local socket to refetch what it may have
+        missed (one frame, encoded once)."""
+        self.layer_recoveries += 1
+        sockets = {member for local in self.members.values() for member in local}
+        frame = encode_main_event(RESYNC_EVENT, {"reason": "redis-reconnected"})
+        delivered = sum(1 for member in sockets if member.deliver(frame))
+        metrics.frames_delivered.labels(event=RESYNC_EVENT).inc(delivered)
+        logger.warning("channel layer reachable again: %d room group(s) re-added, resync sent "
+                       "to %d socket(s)", len(self.members), delivered)
 
     async def _refresh_groups(self) -> None:
         while True:
@@ -167,7 +308,31 @@ class Hub:
                     logger.exception("could not refresh group of room %s", room)
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub_stats() -> dict[str, int]:
+    """`Hub.stats()` summed over the hubs of this process (one per event loop), from any
+    thread: the admin health page runs outside the server's loop."""
+    totals: dict[str, int] = {}
+    for hub in _retry_on_concurrent_change(lambda: list(_hubs.values()), default=[]):
+        for key, value in _retry_on_concurrent_change(hub.stats, default={}).items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _retry_on_concurrent_change(read, *, default):
+    """`read()`, retried when the loop's thread changed a dict while we iterated it."""
+    for _attempt in range(5):
+        try:
+            return read()
+        except RuntimeError:
+            continue
+    return default
 
 
 def get_hub() -> Hub:
@@ -175,5 +340,8 @@ def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = Hub(get_channel_layer())
+        from .conf import realtime_config
+
+        hub = _hubs[loop] = Hub(get_channel_layer(),
+                                map_tick_ms=realtime_config().map_tick_ms)
     return hub

@@ -39,6 +39,23 @@ ingest_seconds = Histogram(
     registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
+#: Reasons of `messages_dropped`: a frame not queued for a slow or closed client, a failed
+#: channel-layer receive (messages may be lost), a publish that could not reach the channel
+#: layer, an event not written to the recovery history.
+DROP_SLOW_CLIENT = "slow_client"
+DROP_RECEIVE_FAILURE = "receive_failure"
+DROP_PUBLISH_FAILURE = "publish_failure"
+DROP_HISTORY_FAILURE = "history_failure"
+
+# Known label values start at 0, so a scrape shows every series before anything happens.
+for _transport in ("polling", "websocket"):
+    connections.labels(transport=_transport)
+for _reason in (DROP_SLOW_CLIENT, DROP_RECEIVE_FAILURE, DROP_PUBLISH_FAILURE,
+                DROP_HISTORY_FAILURE):
+    messages_dropped.labels(reason=_reason)
+for _outcome in ("hit", "miss"):
+    recoveries.labels(outcome=_outcome)
+
 
 def snapshot() -> dict[str, float]:
     """Flat {sample name{labels}: value} of every metric, for the admin health page."""

@@ -12,12 +12,17 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db import DatabaseError
+
+from machines.selectors import machine_statuses_in
+from telemetry.selectors import machine_telemetry_in
 
 from .authentication import AuthenticationFailed, token_from, verify_access_token
 from .authorization import RoomRefused, Viewer, load_viewer, rooms_to_join
 from .conf import realtime_config
 from .engine.session import CloseReason
-from .rooms import InvalidRoom, parse_room
+from .events import MACHINE_TELEMETRY, MACHINES_SNAPSHOT
+from .rooms import InvalidRoom, Room, RoomKind, parse_room
 from .sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
@@ -32,6 +37,18 @@ def _authenticate(token: str | None) -> tuple[float, Viewer]:
 @database_sync_to_async
 def _authorize(viewer: Viewer, room) -> list[str]:
     return rooms_to_join(viewer, room)
+
+
+@database_sync_to_async
+def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
+    """(event, payload) that brings a new subscriber of `room` up to date, or None."""
+    if room.kind is RoomKind.MACHINE:
+        payload = machine_telemetry_in(machine_id=room.key,
+                                       organization_ids=viewer.organization_ids)
+        return (MACHINE_TELEMETRY, payload) if payload is not None else None
+    if room.kind is RoomKind.LIVE_MAP:
+        return MACHINES_SNAPSHOT, machine_statuses_in(viewer.organization_ids)
+    return None
 
 
 def _refusal(event: str, room: Any, message: str) -> dict:
@@ -49,6 +66,10 @@ class FleetNamespace(Namespace):
             expires_at, viewer = await _authenticate(token_from(auth, socket.scope))
         except AuthenticationFailed as exc:
             raise ConnectionRefused(str(exc)) from None
+        except DatabaseError as exc:  # PostgreSQL down: a clear refusal, the client retries
+            logger.warning("socket %s: cannot authenticate, database unavailable: %s",
+                           socket.sid, exc)
+            raise ConnectionRefused("Service temporarily unavailable, try again") from None
         socket.data["viewer"] = viewer
         socket.data["subscriptions"] = {}
         socket.data["requests"] = []
@@ -129,7 +150,24 @@ class FleetNamespace(Namespace):
                     await socket.leave(internal)
             return _refusal("subscribe", room.name, "temporarily unavailable, try again")
         subscriptions[room.name] = rooms
+        await self._send_snapshot(socket, room)
         return {"event": "subscribed", "data": {"room": room.name}}
+
+    async def _send_snapshot(self, socket: Socket, room: Room) -> None:
+        """The room's current state, to this socket only, right after its `subscribed`
+        answer. Read after the join, so no update is missed between the two; a failed read
+        costs only the snapshot (the client still has REST)."""
+        try:
+            snapshot = await _snapshot(socket.data["viewer"], room)
+        except DatabaseError as exc:
+            logger.warning("socket %s: no snapshot of %s: %s", socket.sid, room.name, exc)
+            return
+        except Exception:
+            logger.exception("socket %s: no snapshot of %s", socket.sid, room.name)
+            return
+        if snapshot is not None:
+            event, payload = snapshot
+            socket.after_ack(lambda: socket.emit(event, payload))
 
     async def on_unsubscribe(self, socket: Socket, data: Any = None) -> dict:
         room_name = data.get("room") if isinstance(data, dict) else None

@@ -128,6 +128,16 @@ def machine_error(error: MachineError) -> MachineErrorPayload:
     }
 
 
+def machine_telemetry_in(*, machine_id, organization_ids) -> MachineTelemetryPayload | None:
+    """`machine_telemetry` of a machine of these organizations; None if there is none."""
+    machine = (
+        with_telemetry_prefetches(
+            Machine.objects.filter(pk=machine_id, organization_id__in=list(organization_ids))
+        ).first()
+    )
+    return machine_telemetry(machine) if machine is not None else None
+
+
 def machine_telemetry(machine: Machine) -> MachineTelemetryPayload:
     """The machine's current state as a `MachineTelemetry` document (camelCase keys).
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 
+from django.db import InterfaceError, OperationalError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from machines.selectors import machines_for
+from realtime import metrics
 from telemetry import history, services
 from telemetry.authentication import DeviceKeyAuthentication, IsDevice
 from telemetry.conf import telemetry_settings
@@ -33,7 +37,11 @@ from telemetry.serializers import (
     parse_telemetry,
 )
 
+logger = logging.getLogger(__name__)
+
 _BATCH_LIMIT = telemetry_settings().max_batch
+#: Seconds a device should wait before retrying when the database is unavailable.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 _READING_OR_BATCH = PolymorphicProxySerializer(
     component_name="TelemetryReadingOrBatch",
@@ -51,6 +59,20 @@ class TelemetryIngestView(APIView):
     parser_classes = [JSONParser]
     throttle_classes: list = []
 
+    def handle_exception(self, exc: Exception) -> Response:
+        # The database is down or unreachable (also while authenticating the key): the
+        # transaction rolled back, nothing is stored; tell the device when to retry.
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.warning("telemetry ingest: database unavailable (%s), answering 503", exc)
+            return Response(
+                {"detail": "The database is temporarily unavailable; nothing was stored. "
+                           "Retry the same body later.",
+                 "code": "database_unavailable"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
+        return super().handle_exception(exc)
+
     @extend_schema(
         operation_id="telemetry_ingest",
         summary="Post telemetry (devices)",
@@ -64,7 +86,8 @@ class TelemetryIngestView(APIView):
             "the same body.\n\n"
             "400: each bad field is named by its path (`humidity`, `[3].bunkers[0].bunkerId`), "
             "nothing of the request is stored. 403: a reading names another machine than the "
-            "key's. 401: missing, wrong or revoked key."
+            "key's. 401: missing, wrong or revoked key. 503: the database is unavailable; "
+            "nothing was stored, retry the same body after `Retry-After` seconds."
         ),
         request=_READING_OR_BATCH,
         responses={
@@ -73,10 +96,13 @@ class TelemetryIngestView(APIView):
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field path -> messages."),
             401: OpenApiResponse(description="Missing, wrong or revoked device key."),
             403: OpenApiResponse(description="A reading for another machine."),
+            503: OpenApiResponse(OpenApiTypes.OBJECT,
+                                 description="Database unavailable: retry after Retry-After."),
         },
         extensions={"x-batch-limit": _BATCH_LIMIT},
     )
     def post(self, request: Request) -> Response:
+        started = time.perf_counter()
         machine = request.user.machine
         config = telemetry_settings()
         now = timezone.now()
@@ -95,6 +121,8 @@ class TelemetryIngestView(APIView):
         except TelemetryRejected as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         result = services.ingest_telemetry(machine=machine, readings=readings, now=now)
+        metrics.ingest_seconds.observe(time.perf_counter() - started)
+        metrics.readings_ingested.inc(result.accepted)
         code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
 

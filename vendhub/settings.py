@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,7 +106,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # With Redis unreachable, a publish on the ingest path fails fast (and is
+                # logged) instead of holding the request: a short connect timeout. The read
+                # timeout must outlast channels_redis's 5 s blocking pop (redis-py's default
+                # of 5 s made idle receives fail). One immediate retry on a connection error
+                # replaces a pooled connection that a restarted Redis closed.
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1")),
+                    "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "10")),
+                    "retry_on_error": [RedisConnectionError],
+                }],
                 # Each server process listens on one channel (see realtime/hub.py), so the
                 # default capacity of 100 queued messages would drop events under bursts.
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "10000")),
@@ -205,7 +216,11 @@ REALTIME = {
     "CONNECT_TIMEOUT_MS": int(os.environ.get("REALTIME_CONNECT_TIMEOUT_MS", "45000")),
     "UPGRADE_TIMEOUT_MS": int(os.environ.get("REALTIME_UPGRADE_TIMEOUT_MS", "10000")),
     "ALLOWED_ORIGINS": env_list("REALTIME_ALLOWED_ORIGINS", "*" if DEBUG else ""),
+    "MAP_TICK_MS": int(os.environ.get("REALTIME_MAP_TICK_MS", "1000")),
 }
+
+#: Bearer token of GET /metrics (Prometheus). Unset: only loopback clients may scrape.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Telemetry: readings older than this are removed by `manage.py prune_telemetry`.
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "90"))

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from .. import metrics
 from ..conf import RealtimeConfig
 from .session import EngineSession, SessionHandler, Transport
 
@@ -82,13 +83,15 @@ class EngineServer:
     async def open(self, transport: Transport, scope: dict) -> EngineSession:
         session = EngineSession(self, transport, scope)
         self.sessions[session.sid] = session
+        metrics.connections.labels(transport=transport.value).inc()
         return session
 
     def get(self, sid: str | None) -> EngineSession | None:
         return self.sessions.get(sid) if sid else None
 
     def forget(self, session: EngineSession) -> None:
-        self.sessions.pop(session.sid, None)
+        if self.sessions.pop(session.sid, None) is not None:
+            metrics.connections.labels(transport=session.transport.value).dec()
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions.values()):

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from .. import metrics
 from ..protocol.engineio import Packet, PacketType, ProtocolError, decode_payload, open_packet
 
 if TYPE_CHECKING:
@@ -298,6 +299,8 @@ class EngineSession:
         self._cancel_upgrade_timer()
         self.state = SessionState.OPEN
         self.attach_websocket(writer, closer)
+        metrics.connections.labels(transport=Transport.POLLING.value).dec()
+        metrics.connections.labels(transport=Transport.WEBSOCKET.value).inc()
         if self.queue and not self._writing:
             self._writing = True
             self._loop.create_task(self._drain_to_websocket())

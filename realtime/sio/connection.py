@@ -168,6 +168,7 @@ class SocketIOConnection:
             else:
                 ack_args = [result]
             self.send_packet(Packet(PacketType.ACK, packet.namespace, ack_args, packet.id))
+        socket.run_after_ack()
 
     def _on_ack(self, packet: Packet) -> None:
         future = self.pending_acks.pop(packet.id, None)

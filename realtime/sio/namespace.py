@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..hub import get_hub
@@ -39,7 +40,7 @@ class Socket:
     """One client's connection to one namespace."""
 
     __slots__ = ("connection", "namespace", "sid", "rooms", "data", "disconnected",
-                 "__weakref__")
+                 "_after_ack", "__weakref__")
 
     def __init__(self, connection: SocketIOConnection, namespace: str) -> None:
         self.connection = connection
@@ -49,6 +50,7 @@ class Socket:
         self.data: dict[str, Any] = {}
         #: Set once the socket has left its namespace; it joins no room after that.
         self.disconnected = False
+        self._after_ack: list[Callable[[], None]] = []
 
     @property
     def scope(self) -> dict:
@@ -61,6 +63,23 @@ class Socket:
 
     def emit(self, event: str, *args: Any) -> None:
         self.connection.send_parts(encode_event(self.namespace, event, *args))
+
+    def after_ack(self, callback: Callable[[], None]) -> None:
+        """Run `callback` right after the ACK of the event being handled is queued (right
+        after the handler when the client asked for none): e.g. to emit initial state that
+        must reach the client after its `subscribed` answer."""
+        self._after_ack.append(callback)
+
+    def run_after_ack(self) -> None:
+        """Called by the connection once the handler's ACK is queued."""
+        callbacks, self._after_ack = self._after_ack, []
+        for callback in callbacks:
+            if self.disconnected or self.connection.engine.closed:
+                return
+            try:
+                callback()
+            except Exception:
+                logger.exception("socket %s: after-ack callback failed", self.sid)
 
     async def call(self, event: str, *args: Any, timeout: float = 10.0) -> list:
         """Emit with an ack id and wait for the client's ACK; returns its arguments.

@@ -1,5 +1,7 @@
 // The live map: every located machine of the user's organizations as a marker coloured by
-// status, live from `machine:status` in the `machines:all` room. Markers are plain HTML
+// status. Subscribing to `machines:all` brings `machines:snapshot` (the whole fleet) at once;
+// then the server sends one `machines:status` batch per tick with the machines that changed
+// (and single `machine:status` events, which are applied too). Markers are plain HTML
 // (Leaflet divIcons), so they show even when no map tile can load.
 
 import { api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
@@ -24,6 +26,7 @@ if (mapEl.dataset.tileUrl) {
 }
 
 const machines = new Map(); // id -> {machine, marker, item}
+const unlocated = new Set(); // ids of machines without coordinates: not on the map
 let fitted = false;
 
 function icon(machine) {
@@ -161,9 +164,32 @@ async function load() {
   mapEl.dataset.loaded = "true";
 }
 
+// `machines:snapshot`: every machine of the viewer's organizations, sent after subscribing.
+function onSnapshot(snapshot) {
+  if (!Array.isArray(snapshot)) return;
+  const located = snapshot.filter((m) => m && m.lat != null && m.lng != null);
+  unlocated.clear();
+  for (const m of snapshot) if (m && (m.lat == null || m.lng == null)) unlocated.add(m.machineId);
+  render(located.map((m) => ({
+    id: m.machineId, name: m.name, lat: m.lat, lng: m.lng, status: m.status,
+  })));
+  for (const m of located) {
+    const entry = machines.get(m.machineId);
+    if (entry && m.lastSeenAt) entry.machine.lastSeenAt = m.lastSeenAt;
+  }
+  mapEl.dataset.loaded = "true";
+}
+
+// `machines:status`: the changes of one tick, [{machineId, status, timestamp}, …].
+function onStatusBatch(updates) {
+  if (!Array.isArray(updates)) return;
+  for (const update of updates) onStatus(update);
+}
+
 function onStatus(update) {
   if (!update || !update.machineId) return;
   const entry = machines.get(update.machineId);
+  if (!entry && unlocated.has(update.machineId)) return;
   if (!entry) {
     load(); // a machine we do not know yet (just added or located): refetch the fleet
     return;
@@ -178,9 +204,17 @@ function onStatus(update) {
 }
 
 realtime.subscribe("machines:all");
+realtime.on("machines:snapshot", onSnapshot);
+realtime.on("machines:status", onStatusBatch);
 realtime.on("machine:status", onStatus);
-realtime.onResync(load);
-load().catch((error) => console.warn("machines:", error));
+// A new session subscribes again, which brings a fresh snapshot: no REST then. A recovered
+// session gets its missed events replayed, but a map update still waiting for its tick when
+// the connection dropped may be among them or not: refetch, as after a server `resync`.
+realtime.onResync((why) => (why && why.reason === "connect" && !why.recovered ? undefined : load()));
+// Without a live connection (no snapshot soon), show the fleet from REST anyway.
+setTimeout(() => {
+  if (mapEl.dataset.loaded !== "true") load().catch((error) => console.warn("machines:", error));
+}, 3000);
 
 // The map container's size depends on CSS: tell Leaflet when it changes (rotation, resize).
 new ResizeObserver(() => map.invalidateSize()).observe(mapEl);

@@ -121,25 +121,31 @@ export function on(event, handler) {
   if (socket) socket.on(event, handler);
 }
 
-/** `callback()` runs after every (re)connect, once the rooms are subscribed again. */
+/** `callback(why)` runs after every (re)connect, once the rooms are subscribed again
+ * (`why` is `{reason: "connect", recovered}`), and when the server says events may have been
+ * lost on the open connection (`resync`, e.g. `{reason: "redis-reconnected"}`). */
 export function onResync(callback) {
   resyncCallbacks.add(callback);
 }
 
 // -- lifecycle -------------------------------------------------------------------------------
 
-async function afterConnect() {
-  retry = 0;
-  setState("live");
-  await Promise.all([...rooms.keys()].map(emitSubscribe));
+async function runResync(why) {
   for (const callback of resyncCallbacks) {
     try {
-      await callback();
+      await callback(why);
     } catch (error) {
       console.warn("resync failed", error);
     }
   }
-  document.dispatchEvent(new CustomEvent("realtime:synced"));
+  document.dispatchEvent(new CustomEvent("realtime:synced", { detail: why }));
+}
+
+async function afterConnect() {
+  retry = 0;
+  setState("live");
+  await Promise.all([...rooms.keys()].map(emitSubscribe));
+  await runResync({ reason: "connect", recovered: Boolean(socket && socket.recovered) });
 }
 
 function reconnectLater() {
@@ -176,6 +182,9 @@ function connect() {
     if (!socket.active) reconnectLater();
   });
   socket.on("auth:expired", () => setState("reconnecting"));
+  // The server lost events meant for us (e.g. Redis restarted) but the socket stayed up:
+  // refetch every page's state over REST.
+  socket.on("resync", (why) => runResync(why || { reason: "server" }));
   window.addEventListener("offline", () => setState("offline"));
 }
 

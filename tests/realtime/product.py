@@ -25,13 +25,24 @@ class Gateway:
         return self.server.url
 
 
+def sends_snapshot(room: str) -> bool:
+    """A new subscription to `room` is followed by a snapshot event (realtime/namespaces.py)."""
+    return room == "machines:all" or room.startswith("machine:")
+
+
 class RawClient:
-    """A Socket.IO client on `/` over a raw websocket: exact frames, numbered acks."""
+    """A Socket.IO client on `/` over a raw websocket: exact frames, numbered acks.
+
+    `subscribe` takes the snapshot that follows a new subscription to `machine:{id}` or
+    `machines:all` off the wire and keeps it in `snapshots[room]`, so that tests of other
+    events see only those."""
 
     def __init__(self, ws) -> None:
         self.ws = ws
         self.next_ack = 0
         self.events: list = []
+        self.snapshots: dict[str, list] = {}
+        self.rooms: set[str] = set()
 
     async def recv(self, timeout: float = 5.0):
         return await recv_skipping_pings(self.ws, timeout)
@@ -49,12 +60,24 @@ class RawClient:
                 return json.loads(frame[len(prefix):])
             self.events.append(frame)
 
-    async def subscribe(self, room: str) -> dict:
+    async def subscribe(self, room: str, *, snapshot: bool | None = None) -> dict:
+        """`snapshot`: take the snapshot event off the wire (default: when the room sends
+        one and this client was not subscribed to it yet)."""
         (answer,) = await self.call("subscribe", {"room": room})
+        if not isinstance(answer, dict) or answer.get("event") != "subscribed":
+            return answer
+        canonical = answer["data"]["room"]
+        if snapshot is None:
+            snapshot = sends_snapshot(canonical) and canonical not in self.rooms
+        self.rooms.add(canonical)
+        if snapshot:
+            self.snapshots[canonical] = await self.next_event()
         return answer
 
     async def unsubscribe(self, room: str) -> dict:
         (answer,) = await self.call("unsubscribe", {"room": room})
+        if isinstance(answer, dict) and answer.get("event") == "unsubscribed":
+            self.rooms.discard(answer["data"]["room"])
         return answer
 
     async def next_event(self, timeout: float = 5.0) -> list:

@@ -57,6 +57,9 @@ async def test_connect_subscribe_receive_and_ack(gateway, transport):
         assert sio.connected
         ack = await sio.call("subscribe", {"room": room}, timeout=5)
         assert ack == {"event": "subscribed", "data": {"room": room}}
+        snapshot = await asyncio.wait_for(sio.received.get(), 5)  # the machine's state, at once
+        assert snapshot[0] == "machine:telemetry"
+        assert snapshot[1]["machineId"] == str(gateway.people.machine.id)
         await expect_upgrade(sio, TRANSPORTS[transport])
         await publish(room, "machine:status", {"machineId": str(gateway.people.machine.id),
                                                "status": "online"})

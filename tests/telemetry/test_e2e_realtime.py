@@ -33,13 +33,19 @@ pytestmark = [pytest.mark.interop, pytest.mark.redis, pytest.mark.postgres]
 WAIT = 10.0
 
 
+#: The event that follows a new subscription, by room kind (realtime/namespaces.py).
+SNAPSHOT_EVENTS = {"machine": "machine:telemetry", "machines": "machines:snapshot"}
+
+
 class Listener:
-    """A logged-in Socket.IO client that records every event it receives."""
+    """A logged-in Socket.IO client that records every event it receives (the snapshots
+    that follow subscriptions apart, in `snapshots`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[tuple[str, object]] = []
+        self.snapshots: dict[str, object] = {}
         self.arrived = asyncio.Event()
 
         @self.sio.on("*")
@@ -51,6 +57,12 @@ class Listener:
         for room in rooms:
             ack = await self.sio.call("subscribe", {"room": room}, timeout=5)
             assert ack == {"event": "subscribed", "data": {"room": room}}, (self.name, ack)
+            snapshot_event = SNAPSHOT_EVENTS.get(room.partition(":")[0])
+            if snapshot_event:
+                await self.expect(snapshot_event, len(self.of(snapshot_event)) + 1)
+                index = max(i for i, (name, _) in enumerate(self.events)
+                            if name == snapshot_event)
+                self.snapshots[room] = self.events.pop(index)[1]
 
     def of(self, event: str) -> list:
         return [payload for name, payload in self.events if name == event]
@@ -155,9 +167,11 @@ async def test_a_low_bunker_reaches_manager_and_operator_and_no_stranger(fleet):
             low = await manager.expect("inventory:low", count=2)  # machine room + org room
             [notification] = await manager.expect("notification")
             [task] = await operator.expect("task:updated")
-            [status] = await ears["viewer"].expect("machine:status")
+            [batch] = await ears["viewer"].expect("machines:status")  # the map's next tick
             await asyncio.sleep(1.0)  # anything misrouted would have arrived by now
             stranger_events = list(ears["stranger"].events)
+            stranger_map = ears["stranger"].snapshots["machines:all"]
+            viewer_map = ears["viewer"].snapshots["machines:all"]
 
     assert {event["bunkerId"] for event in low} == {str(people.coffee.pk)}
     assert low[0]["currentLevel"] == 120 and low[0]["lowLevelAlert"] is True
@@ -165,9 +179,12 @@ async def test_a_low_bunker_reaches_manager_and_operator_and_no_stranger(fleet):
     db_task = await sync_to_async(Task.objects.get)()
     assert task["id"] == str(db_task.pk) and task["assignee"] == people.operator.pk
     assert task["kind"] == "refill" and task["status"] == "todo"
-    assert status == {"machineId": str(machine.pk), "status": "error",
-                      "timestamp": at.isoformat().replace("+00:00", "Z")}
+    assert batch == [{"machineId": str(machine.pk), "status": "error",
+                      "timestamp": at.isoformat().replace("+00:00", "Z")}]
     assert stranger_events == []
+    assert {m["machineId"] for m in stranger_map} == {str(people.rival_machine.pk)}
+    assert str(machine.pk) in {m["machineId"] for m in viewer_map}
+    assert str(people.rival_machine.pk) not in {m["machineId"] for m in viewer_map}
 
 
 def _silence(machine_pk) -> None:
@@ -197,8 +214,8 @@ async def test_two_watchdogs_mark_a_silent_machine_offline_exactly_once(fleet):
             outputs = await asyncio.to_thread(_run_watchdogs, 2)
             [offline] = await ears["manager"].expect("machine:status")
             await ears["manager"].expect("notification")
-            await ears["viewer"].expect("machine:status")
-            await asyncio.sleep(1.0)  # a second flip would have arrived by now
+            await ears["viewer"].expect("machines:status")
+            await asyncio.sleep(1.5)  # a second flip would have arrived by now (map: next tick)
             manager_events = list(ears["manager"].events)
             viewer_events = list(ears["viewer"].events)
 
@@ -206,5 +223,5 @@ async def test_two_watchdogs_mark_a_silent_machine_offline_exactly_once(fleet):
     assert offline["status"] == "offline" and offline["machineId"] == str(machine.pk)
     assert [name for name, _ in manager_events].count("machine:status") == 1
     assert [name for name, _ in manager_events].count("notification") == 1
-    assert [name for name, _ in viewer_events] == ["machine:status"]
+    assert [name for name, _ in viewer_events] == ["machines:status"]
     assert await sync_to_async(Notification.objects.count)() == 1
