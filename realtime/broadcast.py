@@ -5,7 +5,9 @@ rolls back (and runs at once outside a transaction). `publish_rollback_unsafe()`
 immediately; its name is meant to stand out in review. `apublish()` is the async variant.
 
 The event is encoded once here, as a complete Engine.IO frame; each receiving process hands
-that same string to its local sockets (realtime/hub.py).
+that same string to its local sockets (realtime/hub.py). With connection state recovery on,
+the event is appended to the history first (realtime/history.py) and the frame carries its
+offset as the last argument, as Socket.IO >= 4.6 does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from . import metrics
+from .conf import realtime_config
+from .history import frame_with_offset, get_history
 from .hub import FRAME_MESSAGE_TYPE
 from .protocol.socketio import encode_event
 from .rooms import group_name
@@ -27,26 +31,48 @@ from .rooms import group_name
 logger = logging.getLogger(__name__)
 
 
-def encode_frame(event: str, payload: Any) -> str:
-    """The Engine.IO text frame of a Socket.IO EVENT on the main namespace."""
+def encode_body(event: str, payload: Any) -> str:
+    """The compact JSON array `[event, payload]` of a Socket.IO EVENT on the main namespace."""
     parts = encode_event("/", event, payload)
     if len(parts) != 1:
         raise ValueError("broadcast events carry JSON only, not binary attachments")
-    return "4" + parts[0]
+    return parts[0][1:]
 
 
-def _message(room: str, event: str, payload: Any) -> tuple[str, dict]:
+def encode_frame(event: str, payload: Any) -> str:
+    """The Engine.IO text frame of a Socket.IO EVENT on the main namespace (no offset)."""
+    return "42" + encode_body(event, payload)
+
+
+async def _record(room: str, event: str, body: str) -> str | None:
+    """Append the event to the recovery history; its offset, or None when the history is
+    unavailable (the event is then delivered live without an offset, and a client that
+    misses it cannot get it back)."""
+    try:
+        return await get_history().append(room, body)
+    except Exception as exc:
+        metrics.messages_dropped.labels(reason=metrics.DROP_HISTORY_FAILURE).inc()
+        logger.error("could not record %s to %s in the recovery history, delivering it "
+                     "without an offset: %s: %s", event, room, type(exc).__name__, exc)
+        return None
+
+
+async def _message(room: str, event: str, payload: Any) -> tuple[str, dict]:
+    body = encode_body(event, payload)
+    offset = await _record(room, event, body) if realtime_config().recovery else None
     return group_name(room), {
         "type": FRAME_MESSAGE_TYPE,
         "room": room,
-        "frame": encode_frame(event, payload),
+        "frame": frame_with_offset(body, offset) if offset else "42" + body,
+        "offset": offset,
         "event": event,  # metrics per event, and live-map coalescing in the hub
     }
 
 
 async def apublish(room: str, event: str, payload: Any) -> None:
-    """Send `event` to `room` now, from async code."""
-    group, message = _message(room, event, payload)
+    """Send `event` to `room` now, from async code. With connection state recovery on, the
+    event is first appended to the history, and its offset is its last argument."""
+    group, message = await _message(room, event, payload)
     try:
         await get_channel_layer().group_send(group, message)
     except Exception as exc:

@@ -24,6 +24,13 @@ class RealtimeConfig:
     max_room_requests_per_second: int = 50
     #: Rooms one socket may be in at once.
     max_rooms_per_socket: int = 200
+    #: Connection state recovery (Socket.IO >= 4.6): the CONNECT reply carries a private
+    #: session id, room events an offset, and a client back within the window with both
+    #: gets its sid and rooms back and every event it missed (realtime/sio/recovery.py).
+    recovery: bool = True
+    #: How long a disconnected session stays recoverable (Socket.IO's
+    #: `maxDisconnectionDuration`).
+    recovery_window_ms: int = 120_000
     #: Live-map (`map:{orgId}`) status updates are coalesced per process and flushed as one
     #: `machines:status` batch per room every tick; 0 delivers each update at once.
     map_tick_ms: int = 1000

@@ -54,12 +54,29 @@ def frame_with_offset(body: str, offset: str) -> str:
     return f'42{body[:-1]},"{offset}"]'
 
 
+def frame_offset(frame: str) -> str | None:
+    """The offset a room event's frame carries as its last argument, or None.
+
+    Used only while a recovering socket holds its live frames, to drop those already
+    replayed. A frame published without an offset (history unavailable) whose last argument
+    is a string shaped like an offset would be misread; such frames are rare and carry
+    nothing a recovering client relies on."""
+    if not frame.endswith('"]'):
+        return None
+    start = frame.rfind(',"', 0, len(frame) - 2)
+    if start < 0:
+        return None
+    candidate = frame[start + 2:-2]
+    return candidate if is_offset(candidate) else None
+
+
 class EventHistory(Protocol):
     async def append(self, room: str, body: str) -> str: ...
     async def head(self) -> str: ...
     async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None: ...
     async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None: ...
     async def take_session(self, pid: str) -> dict | None: ...
+    async def aclose(self) -> None: ...
 
 
 class MemoryEventHistory:
@@ -95,51 +112,67 @@ class MemoryEventHistory:
         expires, record = self.sessions.pop(pid, (0.0, None))
         return record if expires > time.monotonic() else None
 
+    async def aclose(self) -> None:
+        pass
+
 
 class RedisEventHistory:
-    def __init__(self, url: str, *, max_entries: int = 100_000) -> None:
+    def __init__(self, url: str, *, max_entries: int = 100_000, key: str = STREAM_KEY) -> None:
         import redis.asyncio as redis
 
         self.redis = redis.Redis.from_url(url, max_connections=64, socket_timeout=5,
                                           socket_connect_timeout=2, retry_on_timeout=True)
         self.max_entries = max_entries
+        self.key = key
 
     async def append(self, room: str, body: str) -> str:
-        offset = await self.redis.xadd(STREAM_KEY, {"r": room, "b": body},
+        offset = await self.redis.xadd(self.key, {"r": room, "b": body},
                                        maxlen=self.max_entries, approximate=True)
         return offset.decode()
 
     async def head(self) -> str:
-        last = await self.redis.xrevrange(STREAM_KEY, count=1)
+        last = await self.redis.xrevrange(self.key, count=1)
         return last[0][0].decode() if last else "0-0"
 
     async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None:
-        if await self._trimmed_after(offset):
-            return None  # entries after `offset` were trimmed: cannot recover
         wanted = set(rooms)
         entries: list[Entry] = []
         cursor = f"({offset}"
         while True:
-            batch = await self.redis.xrange(STREAM_KEY, min=cursor, count=1000)
+            batch = await self.redis.xrange(self.key, min=cursor, count=1000)
             for raw_id, fields in batch:
                 room = fields[b"r"].decode()
                 if room in wanted:
                     entries.append(Entry(raw_id.decode(), room, fields[b"b"].decode()))
             if len(batch) < 1000:
-                return entries
+                break
             cursor = "(" + batch[-1][0].decode()
+        # Checked after reading: if nothing after `offset` had been trimmed by now, the
+        # read above saw every entry (trimming only ever removes the oldest ones).
+        if await self._trimmed_after(offset):
+            return None  # entries after `offset` were trimmed: cannot recover
+        return entries
 
     async def _trimmed_after(self, offset: str) -> bool:
         import redis.exceptions
 
         try:
-            info = await self.redis.xinfo_stream(STREAM_KEY)
+            info = await self.redis.xinfo_stream(self.key)
         except redis.exceptions.ResponseError:
             return False  # no stream yet: nothing was published, nothing was trimmed
-        # `max-deleted-entry-id` (Redis >= 7) is the newest id ever trimmed or deleted.
-        deleted = info.get("max-deleted-entry-id") or b"0-0"
-        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        return parse_offset(deleted) > parse_offset(offset)
+        # Only trimming removes entries (no XDEL), always the oldest ones: whatever was
+        # trimmed is older than the first entry left. (`max-deleted-entry-id` does not
+        # count trimmed entries.) Whether an entry between `offset` and that first entry
+        # existed is unknown: if anything was trimmed, assume it did.
+        length = info.get("length", 0)
+        added = info.get("entries-added")  # Redis >= 7
+        trimmed = added > length if added is not None else length >= self.max_entries
+        if not trimmed:
+            return False
+        first = info.get("first-entry")
+        if not first:
+            return True
+        return parse_offset(_text(first[0])) > parse_offset(offset)
 
     async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None:
         await self.redis.set(SESSION_KEY.format(pid=pid), orjson.dumps(record),
@@ -148,6 +181,13 @@ class RedisEventHistory:
     async def take_session(self, pid: str) -> dict | None:
         raw = await self.redis.getdel(SESSION_KEY.format(pid=pid))
         return orjson.loads(raw) if raw else None
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _histories: dict[asyncio.AbstractEventLoop, EventHistory] = {}
@@ -165,4 +205,24 @@ def get_history() -> EventHistory:
         url = getattr(settings, "REDIS_URL", "")
         history = RedisEventHistory(url) if url else MemoryEventHistory()
         _histories[loop] = history
+        _close_with(loop)
     return history
+
+
+def _close_with(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop's history client when the loop closes. `async_to_sync` (sync
+    publishers: commands, signal receivers outside a server) runs each call on a fresh loop;
+    without this every call would leave a Redis connection behind. As channels_redis does."""
+    original_close = loop.close
+
+    def close(*args, **kwargs):
+        history = _histories.pop(loop, None)
+        if history is not None and not loop.is_running() and not loop.is_closed():
+            try:
+                loop.run_until_complete(history.aclose())
+            except Exception:  # closing must never fail because Redis did
+                pass
+        loop.close = original_close
+        return original_close(*args, **kwargs)
+
+    loop.close = close

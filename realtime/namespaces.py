@@ -80,6 +80,37 @@ class FleetNamespace(Namespace):
         if timer is not None:
             timer.cancel()
 
+    # -- connection state recovery (realtime/sio/recovery.py) --------------------------
+
+    recoverable = True
+
+    def park_state(self, socket: Socket) -> dict:
+        return {"user_id": socket.data["viewer"].user_id,
+                "subscriptions": sorted(socket.data["subscriptions"])}
+
+    async def restore_state(self, socket: Socket, state: dict) -> bool:
+        """Re-subscribe a recovering socket (already authenticated by `on_connect`) to its
+        parked rooms, each authorized again: a room the viewer may no longer see while it
+        was away is not restored."""
+        viewer: Viewer = socket.data["viewer"]
+        if state.get("user_id") != viewer.user_id:
+            return False
+        subscriptions: dict[str, list[str]] = socket.data["subscriptions"]
+        for name in state.get("subscriptions") or ():
+            try:
+                room = parse_room(name)
+                rooms = await _authorize(viewer, room)
+            except (InvalidRoom, RoomRefused) as exc:
+                logger.info("socket %s: room %s not restored: %s", socket.sid, name, exc)
+                continue
+            for internal in rooms:
+                await socket.join(internal)
+            subscriptions[room.name] = rooms
+        return True
+
+    def forget_state(self, socket: Socket) -> None:
+        socket.data["subscriptions"] = {}
+
     # -- token lifetime --------------------------------------------------------------
 
     def _arm_expiry(self, socket: Socket, expires_at: float) -> None:

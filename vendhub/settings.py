@@ -216,6 +216,9 @@ REALTIME = {
     "CONNECT_TIMEOUT_MS": int(os.environ.get("REALTIME_CONNECT_TIMEOUT_MS", "45000")),
     "UPGRADE_TIMEOUT_MS": int(os.environ.get("REALTIME_UPGRADE_TIMEOUT_MS", "10000")),
     "ALLOWED_ORIGINS": env_list("REALTIME_ALLOWED_ORIGINS", "*" if DEBUG else ""),
+    "MAX_QUEUED_FRAMES": int(os.environ.get("REALTIME_MAX_QUEUED_FRAMES", "1000")),
+    "RECOVERY": env_bool("REALTIME_RECOVERY", True),
+    "RECOVERY_WINDOW_MS": int(os.environ.get("REALTIME_RECOVERY_WINDOW_MS", "120000")),
     "MAP_TICK_MS": int(os.environ.get("REALTIME_MAP_TICK_MS", "1000")),
 }
 

@@ -16,6 +16,7 @@ from channels.generic.http import AsyncHttpConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..protocol.engineio import Packet, PacketType, ProtocolError
+from .flow import TransportFlow, attach_flow
 from .server import EngineServer, RequestError, header, query_params
 from .session import CloseReason, EngineSession, IllegalTransition, PollError, Transport
 
@@ -137,6 +138,8 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         self.server = server
         self.session: EngineSession | None = None
         self.upgrading: EngineSession | None = None
+        #: Write backpressure (realtime/engine/flow.py); None when the server provides it.
+        self.flow: TransportFlow | None = None
 
     async def connect(self) -> None:
         params = query_params(self.scope)
@@ -151,9 +154,11 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
                 await self.close()
                 return
             await self.accept()
+            self.flow = attach_flow(self.base_send)
             self.upgrading = session
             return
         await self.accept()
+        self.flow = attach_flow(self.base_send)
         session = await self.server.open(Transport.WEBSOCKET, self.scope)
         session.attach_websocket(self.write, self.close_transport)
         self.session = session
@@ -161,6 +166,11 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         await session.start()
 
     async def write(self, frame: str | bytes) -> None:
+        flow = self.flow
+        if flow is not None and not flow.writable:
+            # The client reads slower than we write: frames wait in the session queue,
+            # whose bound closes a client that cannot keep up.
+            await flow.wait_writable()
         if isinstance(frame, str):
             await self.base_send({"type": "websocket.send", "text": frame})
         else:

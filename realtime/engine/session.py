@@ -96,6 +96,8 @@ class EngineSession:
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self._upgrade_timer: asyncio.TimerHandle | None = None
+        #: Set when the queue empties; created only while someone waits (`wait_drained`).
+        self._drained: asyncio.Event | None = None
         self.close_reason: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -128,6 +130,7 @@ class EngineSession:
             if timer is not None:
                 timer.cancel()
         self.queue.clear()
+        self._notify_drained()
         self.server.forget(self)
         if self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(notify_poller)
@@ -199,6 +202,21 @@ class EngineSession:
             self.close(CloseReason.TRANSPORT_ERROR.value)
         finally:
             self._writing = False
+        if not self.queue:
+            self._notify_drained()
+
+    async def wait_drained(self) -> None:
+        """Wait until every queued frame was handed to the transport (or the session closed):
+        lets a long burst, such as a recovery replay, be queued a part at a time."""
+        while self.queue and not self.closed:
+            if self._drained is None:
+                self._drained = asyncio.Event()
+            await self._drained.wait()
+
+    def _notify_drained(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
 
     # -- polling transport ---------------------------------------------------------
 
@@ -232,6 +250,7 @@ class EngineSession:
             items.append(
                 item if isinstance(item, str) else Packet(PacketType.MESSAGE, item).encode_polling()
             )
+        self._notify_drained()
         return "\x1e".join(items)
 
     async def receive_payload(self, body: bytes) -> None:

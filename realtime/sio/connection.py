@@ -15,6 +15,7 @@ from collections import deque
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
+from . import recovery
 from .namespace import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ class SocketIOConnection:
     async def on_close(self, reason: str) -> None:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
+        # A client that sent `41` and closed at once left on purpose: its session must not
+        # be parked for recovery, though the close overtook the `41` in the inbox.
+        for packet in self._inbox:
+            if packet.type is PacketType.DISCONNECT:
+                await self._on_disconnect(packet.namespace, "client namespace disconnect")
         self._inbox.clear()
         for namespace in list(self.sockets):
             await self._on_disconnect(namespace, reason)
@@ -134,10 +140,22 @@ class SocketIOConnection:
         except ConnectionRefused as refused:
             self.send_packet(Packet.connect_error(name, refused.message, refused.data))
             return
+        config = self.engine.config
+        missed: list[str] = []
+        if recovery.enabled(config, namespace):
+            missed = await recovery.open_session(socket, namespace, packet.data, config)
         if self.engine.closed:
+            # Closed meanwhile: undo what on_connect (and a recovery) set up, as on_close
+            # would have done had the socket been connected.
+            self.sockets[name] = socket
+            await self._on_disconnect(name, self.engine.close_reason or "")
             return
         self.sockets[name] = socket
-        self.send_packet(Packet(PacketType.CONNECT, name, {"sid": socket.sid}))
+        reply = {"sid": socket.sid} if socket.pid is None else {"sid": socket.sid,
+                                                                 "pid": socket.pid}
+        self.send_packet(Packet(PacketType.CONNECT, name, reply))
+        if socket.pid is not None:
+            await recovery.replay(socket, missed, config)
         await namespace.after_connect(socket)
 
     async def _on_event(self, packet: Packet) -> None:
@@ -180,8 +198,12 @@ class SocketIOConnection:
         if socket is None:
             return
         socket.disconnected = True
+        namespace = self.namespaces[name]
+        parked = recovery.session_record(socket, namespace, reason)
         try:
             await socket.leave_all()
-            await self.namespaces[name].on_disconnect(socket, reason)
+            await namespace.on_disconnect(socket, reason)
         except Exception:
             logger.exception("session %s: disconnect handler of %s failed", self.engine.sid, name)
+        if parked is not None:
+            await recovery.park(socket, parked, self.engine.config)

@@ -9,6 +9,8 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.session import CloseReason
+from ..history import frame_offset, parse_offset
 from ..hub import get_hub
 from ..protocol.socketio import Packet, PacketType, encode_event
 
@@ -40,7 +42,7 @@ class Socket:
     """One client's connection to one namespace."""
 
     __slots__ = ("connection", "namespace", "sid", "rooms", "data", "disconnected",
-                 "_after_ack", "__weakref__")
+                 "_after_ack", "pid", "base", "_held", "__weakref__")
 
     def __init__(self, connection: SocketIOConnection, namespace: str) -> None:
         self.connection = connection
@@ -51,6 +53,13 @@ class Socket:
         #: Set once the socket has left its namespace; it joins no room after that.
         self.disconnected = False
         self._after_ack: list[Callable[[], None]] = []
+        #: Connection state recovery (realtime/sio/recovery.py): the private session id the
+        #: client keeps, and the history offset to replay from when it comes back without
+        #: one (it had received no room event).
+        self.pid: str | None = None
+        self.base: str | None = None
+        #: Live frames held back while missed events are replayed; None when not recovering.
+        self._held: list[str] | None = None
 
     @property
     def scope(self) -> dict:
@@ -59,7 +68,40 @@ class Socket:
     def deliver(self, frame: str) -> bool:
         """Hub entry point: queue an Engine.IO frame that was encoded once for many sockets.
         False when the frame is dropped (connection closed or too slow)."""
-        return self.connection.engine.enqueue(frame)
+        held = self._held
+        if held is None:
+            return self.connection.engine.enqueue(frame)
+        if len(held) >= self.connection.engine.config.max_queued_frames:
+            logger.warning("socket %s: %d live frames held during recovery, closing slow "
+                           "client", self.sid, len(held))
+            self.connection.engine.close(CloseReason.SLOW_CLIENT.value)
+            return False
+        held.append(frame)
+        return True
+
+    def hold(self) -> None:
+        """Hold live frames back (recovery: joined rooms deliver while the history is read)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self, after: str | None) -> int:
+        """Queue the held frames, except those with an offset not newer than `after` (already
+        replayed, or already received); stop holding. Returns how many were queued."""
+        held, self._held = self._held or [], None
+        newest = parse_offset(after) if after else None
+        queued = 0
+        for frame in held:
+            offset = frame_offset(frame) if newest is not None else None
+            if offset is not None and parse_offset(offset) <= newest:
+                continue
+            if not self.connection.engine.enqueue(frame):
+                break
+            queued += 1
+        return queued
+
+    def discard_held(self) -> None:
+        """Stop holding live frames and drop those held (a recovery that did not happen)."""
+        self._held = None
 
     def emit(self, event: str, *args: Any) -> None:
         self.connection.send_parts(encode_event(self.namespace, event, *args))
@@ -142,6 +184,26 @@ class Namespace:
 
     async def on_disconnect(self, socket: Socket, reason: str) -> None:
         """The socket left the namespace (or the connection closed)."""
+
+    #: Whether the namespace's sockets take part in connection state recovery when the
+    #: gateway enables it (realtime/sio/recovery.py). A recoverable namespace parks its
+    #: sockets' state with `park_state` and restores it with `restore_state`.
+    recoverable = False
+
+    def park_state(self, socket: Socket) -> dict:
+        """The JSON-serialisable state of a socket that lost its connection and may come
+        back (its subscriptions, who it was...)."""
+        return {}
+
+    async def restore_state(self, socket: Socket, state: dict) -> bool:
+        """Give a reconnecting socket its parked `state` back, re-joining its rooms; called
+        after `on_connect` authenticated the client again. False when the session is not
+        this client's (another user): it stays parked and the client gets a fresh one."""
+        return False
+
+    def forget_state(self, socket: Socket) -> None:
+        """Undo `restore_state` when the recovery failed after it (the history no longer
+        holds what the client missed); the caller has already left the socket's rooms."""
 
     def handler_for(self, event: str):
         if event in RESERVED_EVENTS or not _EVENT_NAME.match(event):

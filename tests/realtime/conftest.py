@@ -71,3 +71,22 @@ def gateway(redis_url, transactional_db, personas, product_server):
 def _fast_password_hashing(settings):
     """Personas get passwords; the gateway never checks one, so hash them cheaply."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def second_gateway(gateway):
+    """Server B: another product server process on the same database and Redis."""
+    from tests.realtime.product import Gateway
+
+    with LiveServer() as server:
+        yield Gateway(server, gateway.people, gateway.tokens)
+
+
+@pytest.fixture
+def short_window_gateway(gateway):
+    """A product server whose sessions stay recoverable for 1.5 s only (connection state
+    recovery, `REALTIME_RECOVERY_WINDOW_MS`)."""
+    from tests.realtime.product import Gateway
+
+    with LiveServer(env={"REALTIME_RECOVERY_WINDOW_MS": "1500"}) as server:
+        yield Gateway(server, gateway.people, gateway.tokens)

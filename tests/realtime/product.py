@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from realtime.broadcast import apublish
+from realtime.history import is_offset
 from tests.factories import Personas
 from tests.live import LiveServer
-from tests.realtime.wire import CONNECT_REPLY, engine_websocket, recv_skipping_pings
+from tests.realtime.wire import RECOVERY_CONNECT_REPLY, engine_websocket, recv_skipping_pings
 
 
 @dataclass
@@ -35,10 +36,17 @@ class RawClient:
 
     `subscribe` takes the snapshot that follows a new subscription to `machine:{id}` or
     `machines:all` off the wire and keeps it in `snapshots[room]`, so that tests of other
-    events see only those."""
+    events see only those.
 
-    def __init__(self, ws) -> None:
+    The product server has connection state recovery on: its CONNECT reply carries a `pid`,
+    and each room event an offset as its last argument. `next_event()` returns the event
+    without it and keeps it in `offset` (the last one seen, what a client sends back)."""
+
+    def __init__(self, ws, sid: str = "", pid: str = "") -> None:
         self.ws = ws
+        self.sid = sid
+        self.pid = pid
+        self.offset: str | None = None
         self.next_ack = 0
         self.events: list = []
         self.snapshots: dict[str, list] = {}
@@ -81,7 +89,14 @@ class RawClient:
         return answer
 
     async def next_event(self, timeout: float = 5.0) -> list:
-        """The next EVENT as [name, *args]."""
+        """The next EVENT as [name, *args], without its recovery offset (kept in `offset`)."""
+        event = await self.next_event_with_offset(timeout)
+        if len(event) > 1 and is_offset(event[-1]):
+            self.offset = event.pop()
+        return event
+
+    async def next_event_with_offset(self, timeout: float = 5.0) -> list:
+        """The next EVENT as [name, *args], exactly as sent."""
         if self.events:
             frame = self.events.pop(0)
         else:
@@ -99,15 +114,18 @@ class RawClient:
 
 
 @asynccontextmanager
-async def raw_client(gateway: Gateway, token: str | None, *, query: str = "", headers=None):
-    """A raw client connected with `token` in the CONNECT auth payload (or none)."""
-    auth = "" if token is None else json.dumps({"token": token}, separators=(",", ":"))
+async def raw_client(gateway: Gateway, token: str | None, *, query: str = "", headers=None,
+                     **auth_extra):
+    """A raw client connected with `token` (and `auth_extra`, e.g. pid and offset) in the
+    CONNECT auth payload, or none."""
+    auth = {"token": token, **auth_extra} if token is not None else auth_extra
     kwargs = {"additional_headers": headers} if headers else {}
     async with engine_websocket(gateway.url, query=query, **kwargs) as (ws, _):
-        await ws.send("40" + auth)
+        await ws.send("40" + (json.dumps(auth, separators=(",", ":")) if auth else ""))
         reply = await recv_skipping_pings(ws)
-        assert CONNECT_REPLY.match(reply), reply
-        yield RawClient(ws)
+        match = RECOVERY_CONNECT_REPLY.match(reply)
+        assert match, reply
+        yield RawClient(ws, match["sid"], match["pid"])
 
 
 async def connect_error(gateway: Gateway, connect_packet: str, *, query: str = "",

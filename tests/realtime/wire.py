@@ -21,6 +21,10 @@ OPEN_PACKET = re.compile(
     r'"maxPayload":(?P<max_payload>\d+)\}$'
 )
 CONNECT_REPLY = re.compile(r'^40(?P<nsp>/[^,]*,)?\{"sid":"(?P<sid>[A-Za-z0-9_-]+)"\}$')
+#: The product profile's CONNECT reply: with connection state recovery, a private session id.
+RECOVERY_CONNECT_REPLY = re.compile(
+    r'^40\{"sid":"(?P<sid>[A-Za-z0-9_-]+)","pid":"(?P<pid>[A-Za-z0-9_-]+)"\}$'
+)
 
 
 def parse_open(frame: str) -> dict:
