@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bootstrap lint migrate clean
+.PHONY: run test bench bootstrap lint migrate clean
 
 # Set up everything (virtualenv, packages, database, demo data) and serve on http://$(HOST):$(PORT).
 run: bootstrap
@@ -38,6 +38,14 @@ bootstrap: .stamp-python .stamp-node .stamp-chromium
 .stamp-node: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: installing Debian's nodejs/npm"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The benchmark harness (bench/README.md): `make bench` runs the quick mode; BENCH_ARGS=--full for more.
+bench: bootstrap .stamp-bench
+	$(PY) -m bench run $${BENCH_ARGS:---quick}
+
+.stamp-bench: pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
 lint: bootstrap
