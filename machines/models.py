@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -117,6 +118,22 @@ class Machine(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.serial_number})"
+
+    def clean(self) -> None:
+        """The responsible operator receives this machine's refill tasks, so they must be
+        an operator of the machine's organization."""
+        super().clean()
+        if self.responsible_operator_id is None or self.organization_id is None:
+            return
+        is_operator = Membership.objects.filter(
+            user_id=self.responsible_operator_id,
+            organization_id=self.organization_id,
+            role=Role.OPERATOR,
+        ).exists()
+        if not is_operator:
+            raise ValidationError({"responsible_operator": _(
+                "Choose an operator of this machine's organization: refill tasks go to them."
+            )})
 
     def silence_limit(self, factor: float) -> timedelta:
         """How long this machine may stay silent before it is considered offline."""

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from machines import selectors
 from machines.models import (
     MANAGING_ROLES,
     OPEN_TASK_STATUSES,
@@ -52,8 +53,21 @@ def notify(*, recipients: Sequence, machine: Machine, title: str, message: str, 
     ]
 
 
+def refill_assignee_id(machine: Machine) -> int | None:
+    """The machine's responsible operator while they are an active operator of its
+    organization; None otherwise (someone who left must not receive the organization's
+    work: the task stays unassigned for a manager to hand out)."""
+    operator_id = machine.responsible_operator_id
+    if operator_id is None:
+        return None
+    if not selectors.operators_in(machine.organization_id).filter(pk=operator_id).exists():
+        return None
+    return operator_id
+
+
 def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | None:
-    """A refill task for `bunker`, assigned to the machine's responsible operator.
+    """A refill task for `bunker`, assigned to the machine's responsible operator
+    (see `refill_assignee_id`).
 
     None when one is already open: the database's `one_open_refill_task_per_bunker`
     constraint is the guarantee, the query only avoids a failed insert in the usual case.
@@ -62,11 +76,12 @@ def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | 
                                      status__in=OPEN_TASK_STATUSES)
     if open_tasks.exists():
         return None
+    assignee_id = refill_assignee_id(machine)
     try:
         with transaction.atomic():  # a savepoint: losing the race must not break the batch
             return Task.objects.create(
                 organization_id=machine.organization_id, machine=machine, bunker=bunker,
-                assignee_id=machine.responsible_operator_id, kind=TaskKind.REFILL,
+                assignee_id=assignee_id, kind=TaskKind.REFILL,
                 priority=Priority.HIGH,
                 title=_("Refill %(ingredient)s at %(machine)s") % {
                     "ingredient": bunker.ingredient.name, "machine": machine.name},
