@@ -153,6 +153,19 @@ def test_staff_sees_own_organization_objects(staff_client, objects, personas):
         assert response.status_code == 200, model
 
 
+def test_staff_gets_every_changelist_with_only_their_organizations_rows(
+    staff_client, objects, rival_objects
+):
+    for model in objects:
+        if model._meta.app_label not in SCOPED_APPS:
+            continue
+        response = staff_client.get(admin_url(model, "changelist"))
+        assert response.status_code == 200, model
+        shown = {obj.pk for obj in response.context["cl"].result_list}
+        assert objects[model].pk in shown, model
+        assert rival_objects[model].pk not in shown, model
+
+
 def test_staff_does_not_see_other_organizations(staff_client, personas, objects, rival_objects):
     request = type("Request", (), {"user": personas.manager})()
     for model, obj in rival_objects.items():
