@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from rest_framework.exceptions import ValidationError
 
 from machines import selectors
 from machines.models import (
@@ -45,7 +46,9 @@ class TaskFilter(filters.FilterSet):
     """`?assignee=me` (or a user id), `?status=todo&status=in_progress`, `?machine=<uuid>`,
     `?kind=refill`, `?priority=high`, `?open=true`."""
 
-    assignee = filters.CharFilter(method="filter_assignee", help_text='A user id, or "me".')
+    assignee = filters.CharFilter(
+        method="filter_assignee", help_text='A user id, "me", or "none" (unassigned).'
+    )
     status = filters.MultipleChoiceFilter(choices=TaskStatus.choices)
     kind = filters.MultipleChoiceFilter(choices=TaskKind.choices)
     priority = filters.MultipleChoiceFilter(choices=Priority.choices)
@@ -63,7 +66,7 @@ class TaskFilter(filters.FilterSet):
         if value in ("none", "null"):
             return queryset.filter(assignee__isnull=True)
         if not value.isdigit():
-            return queryset.none()
+            raise ValidationError({"assignee": ['Expected a user id, "me" or "none".']})
         return queryset.filter(assignee_id=int(value))
 
     def filter_open(
