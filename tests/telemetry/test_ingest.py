@@ -175,6 +175,29 @@ def test_every_accepted_reading_sends_machine_telemetry(personas, device, clock,
         str(personas.coffee.pk)] == 640
 
 
+def test_a_batch_sends_one_machine_telemetry_with_the_state_after_it(
+        personas, device, clock, sent):
+    """A backlog uploaded as a batch is history: the room gets the machine's state after the
+    batch once, not a replay of every intermediate state (README, "Telemetry ingestion")."""
+    body = [reading_body(personas.machine, at=clock(), temperature=temperature,
+                         bunkers={personas.coffee: level})
+            for temperature, level in ((21.0, 700), (22.0, 650), (23.0, 600))]
+    with sent.capture():
+        post(device, body)
+    [payload] = sent.of("machine:telemetry", machine_room(personas.machine.pk))
+    assert payload["temperature"] == 23.0
+    assert {b["bunkerId"]: b["currentLevel"] for b in payload["bunkers"]}[
+        str(personas.coffee.pk)] == 600
+
+
+def test_a_pure_retry_sends_nothing(personas, device, clock, sent):
+    body = reading_body(personas.machine, at=clock())
+    post(device, body)
+    with sent.capture():
+        post(device, body)
+    assert sent.records == []
+
+
 def test_a_status_change_sends_machine_status_to_the_machine_and_the_map(
         personas, device, clock, sent):
     at = clock()
