@@ -330,6 +330,11 @@ class TaskAdminForm(forms.ModelForm):
         machine, bunker = cleaned.get("machine"), cleaned.get("bunker")
         if machine is not None and bunker is not None and bunker.machine_id != machine.pk:
             self.add_error("bunker", _("This bunker belongs to another machine."))
+        assignee = cleaned.get("assignee")
+        if (machine is not None and assignee is not None
+                and not selectors.is_operator_of(assignee, machine.organization_id)):
+            # The rule of the REST API (machines.services): tasks go to operators.
+            self.add_error("assignee", _("Choose an operator of the machine's organization."))
         return cleaned
 
 

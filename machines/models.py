@@ -182,6 +182,19 @@ class Bunker(BaseModel):
     def __str__(self) -> str:
         return f"{self.machine.name}: {self.ingredient.name}"
 
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        if (self.capacity_grams is not None and self.current_level_grams is not None
+                and self.current_level_grams > self.capacity_grams):
+            errors["current_level_grams"] = _("The level cannot exceed the capacity.")
+        organization_id = self.machine.organization_id if self.machine_id else None
+        if (organization_id is not None and self.ingredient_id is not None
+                and self.ingredient.organization_id != organization_id):
+            errors["ingredient"] = _("Choose an ingredient of the machine's organization.")
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def percentage(self) -> float:
         """Fill level in percent of capacity, rounded to one decimal."""

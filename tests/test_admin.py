@@ -259,3 +259,23 @@ def test_saving_a_task_in_the_admin_takes_the_machines_organization(staff_client
     task = Task.objects.get(title="Admin task")
     assert task.organization == personas.acme
     assert task.created_by == personas.manager
+
+
+def test_a_task_cannot_be_assigned_in_the_admin_to_someone_who_is_not_an_operator(
+    staff_client, personas
+):
+    response = staff_client.post(
+        admin_url(Task, "add"),
+        {
+            "machine": str(personas.machine.pk),
+            "kind": "cleaning",
+            "title": "For the viewer",
+            "assignee": str(personas.viewer.pk),
+            "status": "todo",
+            "priority": "medium",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "Choose an operator of the machine" in response.content.decode()
+    assert not Task.objects.filter(title="For the viewer").exists()
