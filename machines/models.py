@@ -23,7 +23,8 @@ class Organization(BaseModel):
         _("temperature alert (°C)"), max_digits=5, decimal_places=1, default=Decimal("30.0")
     )
     humidity_alert_percent = models.DecimalField(
-        _("humidity alert (%)"), max_digits=5, decimal_places=1, default=Decimal("80.0")
+        _("humidity alert (%)"), max_digits=5, decimal_places=1, default=Decimal("80.0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
 
     class Meta:
@@ -104,7 +105,9 @@ class Machine(BaseModel):
         help_text=_("Refill tasks for this machine are assigned to this operator."),
     )
     telemetry_interval_seconds = models.PositiveIntegerField(
-        _("expected telemetry interval (s)"), default=60
+        _("expected telemetry interval (s)"), default=60, validators=[MinValueValidator(1)],
+        help_text=_("The offline watchdog marks the machine offline after this interval "
+                    "times WATCHDOG_SILENCE_FACTOR without telemetry."),
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

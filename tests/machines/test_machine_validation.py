@@ -1,5 +1,7 @@
-"""A machine's responsible operator receives its refill tasks, so it must be an operator
-of the machine's organization: the model's validation (and so the admin form) says so."""
+"""What the model's validation (and so the admin form) refuses on a machine and its
+organization: a responsible operator who is not an operator of the machine's organization
+(refill tasks go to them), a telemetry interval of 0 (the watchdog would flip the machine
+offline at once), a humidity limit outside 0-100 %."""
 
 from __future__ import annotations
 
@@ -35,6 +37,21 @@ def test_a_manager_is_not_an_operator(personas):
     with pytest.raises(ValidationError) as error:
         personas.machine.full_clean()
     assert "responsible_operator" in error.value.message_dict
+
+
+def test_a_telemetry_interval_of_zero_is_refused(personas):
+    personas.machine.telemetry_interval_seconds = 0
+    with pytest.raises(ValidationError) as error:
+        personas.machine.full_clean()
+    assert "telemetry_interval_seconds" in error.value.message_dict
+
+
+@pytest.mark.parametrize("limit", ["-1", "100.5"])
+def test_a_humidity_limit_outside_0_100_is_refused(personas, limit):
+    personas.acme.humidity_alert_percent = limit
+    with pytest.raises(ValidationError) as error:
+        personas.acme.full_clean()
+    assert "humidity_alert_percent" in error.value.message_dict
 
 
 def test_the_admin_form_names_the_field(client, personas):
