@@ -55,6 +55,12 @@ class ConformanceNamespace(Namespace):
     async def on_message_with_ack(self, socket: Socket, *args: Any) -> tuple:
         return args
 
+    async def on_emit_with_ack(self, socket: Socket, *args: Any) -> None:
+        """Server-to-client acks, as the suites' newer revisions drive them: emit the
+        arguments back with an ack id, then emit what the client acknowledged with."""
+        answer = await socket.call("emit-with-ack", *args)
+        socket.emit("emit-with-ack", *answer)
+
 
 def conformance_namespaces() -> dict[str, Namespace]:
     return {name: ConformanceNamespace(name) for name in ("/", "/custom")}

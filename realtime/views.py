@@ -63,7 +63,7 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-class _RateMeter:
+class RateMeter:
     """Readings per second between two views of the health page (it refreshes itself)."""
 
     def __init__(self) -> None:
@@ -79,7 +79,7 @@ class _RateMeter:
         return (total - last[1]) / (now - last[0])
 
 
-_ingest_rate = _RateMeter()
+_ingest_rate = RateMeter()
 
 
 def health_context() -> dict:

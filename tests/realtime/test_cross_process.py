@@ -4,13 +4,17 @@ reaches the clients of every process, and each process receives it once."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import redis.asyncio as redis
 
 from realtime.rooms import group_name
+from telemetry.device_keys import issue_device_key
 from tests.live import LiveServer
 from tests.realtime.product import Gateway, publish, raw_client
+from tests.telemetry.conftest import reading_body
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -76,3 +80,30 @@ async def test_a_client_on_one_process_only_gets_its_rooms(gateway, second_gatew
         await publish(f"map:{people.acme.id}", "machine:status", {"org": "acme"})
         assert await acme_on_b.next_event() == ["machine:status", {"org": "acme"}]
         await rival_on_a.assert_no_event(0.5)
+
+
+@pytest.fixture
+def device_key(gateway) -> str:
+    return issue_device_key(machine=gateway.people.machine).plaintext
+
+
+async def test_a_reading_posted_to_one_process_reaches_a_client_of_the_other(
+        gateway, second_gateway, device_key):
+    """The producer is server process B itself (its ingest endpoint), not the test process:
+    a client of process A gets the event B published."""
+    machine = gateway.people.machine
+    room = f"machine:{machine.id}"
+    async with raw_client(gateway, gateway.tokens["operator"]) as on_a:
+        assert (await on_a.subscribe(room))["event"] == "subscribed"
+        async with httpx.AsyncClient(base_url=second_gateway.url, timeout=10) as http:
+            body = reading_body(machine, at=datetime.now(UTC) - timedelta(seconds=5),
+                                temperature=23.5)
+            response = await http.post("/api/v1/telemetry/", json=body,
+                                       headers={"Authorization": f"Device {device_key}"})
+        assert response.status_code == 201, response.text
+        names = []
+        while not names or names[-1] != "machine:telemetry":  # a status change may come first
+            event = await on_a.next_event()
+            names.append(event[0])
+        assert event[1]["machineId"] == str(machine.id) and event[1]["temperature"] == 23.5
+        assert set(names) <= {"machine:status", "machine:telemetry"}, names

@@ -16,10 +16,12 @@ from realtime.conf import RealtimeConfig
 from realtime.engine.server import EngineServer
 from realtime.engine.session import Transport
 from realtime.hub import Hub
+from realtime.views import RateMeter
 from telemetry.device_keys import issue_device_key
 from tests.factories import make_user
 from tests.realtime.product import publish, raw_client
 from tests.realtime.test_hub import Member, QuietHandler, eventually
+from tests.realtime.test_recovery import wait_parked
 from tests.telemetry.conftest import device_client, reading_body
 
 METRIC_NAMES = {
@@ -210,29 +212,58 @@ def device(personas):
     return device_client(issue_device_key(machine=personas.machine).plaintext)
 
 
+async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, tuple], float]:
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    return scraped(response.text)
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 async def test_the_live_server_counts_its_websockets_and_deliveries(gateway):
     async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
-        async def scrape() -> dict:
-            response = await http.get("/metrics")
-            assert response.status_code == 200
-            return scraped(response.text)
-
         delivered = ("vendhub_realtime_frames_delivered_total", (("event", "test:scrape"),))
-        before = await scrape()
+        before = await scrape(http)
         room = f"org:{gateway.people.acme.id}"
         async with raw_client(gateway, gateway.tokens["viewer"]) as client:
             assert (await client.subscribe(room))["event"] == "subscribed"
             await publish(room, "test:scrape", 1)
             assert await client.next_event() == ["test:scrape", 1]
-            during = await scrape()
+            during = await scrape(http)
         assert during[("vendhub_realtime_connections", (("transport", "websocket"),))] >= 1
         assert during[("vendhub_realtime_rooms", ())] >= 1
         assert during[delivered] == before.get(delivered, 0) + 1
 
 
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_the_live_server_counts_recovery_hits_and_misses(gateway, redis_url):
+    hits = ("vendhub_realtime_recoveries_total", (("outcome", "hit"),))
+    misses = ("vendhub_realtime_recoveries_total", (("outcome", "miss"),))
+    token = gateway.tokens["viewer"]
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        before = await scrape(http)
+        async with raw_client(gateway, token) as client:
+            pid = client.pid
+        await wait_parked(redis_url, pid)
+        async with raw_client(gateway, token, pid=pid) as recovered:
+            assert recovered.pid == pid
+        async with raw_client(gateway, token, pid="no-such-session") as fresh:
+            assert fresh.pid != "no-such-session"
+        after = await scrape(http)
+    assert after[hits] == before[hits] + 1
+    assert after[misses] == before[misses] + 1
+
+
 # -- the admin health page ----------------------------------------------------------------------
+
+
+def test_the_ingest_rate_is_readings_per_second_between_two_views_of_the_page():
+    meter = RateMeter()
+    assert meter.rate(10, clock=lambda: 100.0) is None  # first view: nothing to compare with
+    assert meter.rate(30, clock=lambda: 102.0) == 10.0
+    assert meter.rate(20, clock=lambda: 103.0) is None  # the counter went back: a restart
+    assert meter.rate(50, clock=lambda: 500.0) is None  # the last view is too old to tell
 
 
 @pytest.mark.django_db
@@ -246,7 +277,8 @@ def test_the_health_page_shows_the_figures_to_staff(client):
     content = response.content.decode()
     for text in ("Realtime health", "Connections by transport", "transport=websocket",
                  "Messages dropped, by reason", "reason=publish_failure", "Readings stored",
-                 "Mean ingest latency", "Hub of this process"):
+                 "Mean ingest latency", "Ingest rate since the last refresh",
+                 "Hub of this process"):
         assert text in content, text
     index = client.get("/admin/").content.decode()
     assert 'href="/admin/realtime/health/"' in index

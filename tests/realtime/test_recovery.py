@@ -236,6 +236,16 @@ async def publish_local(history, room: str, n: int) -> str:
     return offset
 
 
+def test_recovery_is_on_in_the_product_profile_with_a_two_minute_window():
+    from realtime.conf import realtime_config
+    from realtime.conformance import CONFORMANCE_CONFIG
+
+    assert (RealtimeConfig().recovery, RealtimeConfig().recovery_window_ms) == (True, 120_000)
+    product = realtime_config()  # settings.REALTIME, as vendhub.asgi reads it
+    assert (product.recovery, product.recovery_window_ms) == (True, 120_000)
+    assert CONFORMANCE_CONFIG.recovery is False
+
+
 async def test_recovery_off_means_no_pid(memory_history):
     app = application(RealtimeConfig(recovery=False), {"/": RoomsNamespace()})
     communicator, reply = await open_socket(app, {"user": "u"})

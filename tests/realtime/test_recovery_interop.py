@@ -128,15 +128,22 @@ async def test_recovery_twice_in_a_row(node, gateway):
                              [{"round": round_, "n": n} for n in range(2)])
 
 
-async def test_a_reconnect_landing_on_another_process_recovers(node, gateway, second_gateway):
+@pytest.mark.parametrize("received_before", [1, 0], ids=["after-an-event", "before-any-event"])
+async def test_a_reconnect_landing_on_another_process_recovers(node, gateway, second_gateway,
+                                                               received_before):
+    """Also when the client had received no event yet: no offset to send back, and another
+    server process."""
     room = f"org:{gateway.people.acme.id}"
     client = await run(node, {"url": gateway.url, "switchTo": second_gateway.url,
                               "token": gateway.tokens["operator"], "rooms": [room],
-                              "before": 1, "after": 4})
+                              "before": received_before, "after": 4})
     try:
         first = await client.until("connect")
         await client.until("ready")
-        await publish(room, "test:event", {"n": 0})
+        for n in range(received_before):
+            await publish(room, "test:event", {"n": n})
+        dropped = await client.until("dropped")
+        assert (dropped["offset"] is not None) == bool(received_before), dropped
         missed = [{"n": n} for n in range(1, 5)]
         await away_then_publish(client, room, missed)
         again = await client.until("connect")
@@ -166,3 +173,4 @@ async def test_after_the_window_recovered_is_false(node, short_window_gateway):
     finally:
         await stop(client)
     assert events_of(client, 1) == []  # a fresh session: no replay, and no rooms
+
