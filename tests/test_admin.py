@@ -110,6 +110,22 @@ def test_every_model_is_registered(objects):
             assert model in objects, f"add a {model.__name__} to the objects fixture"
 
 
+def test_every_admin_has_columns_filters_and_search():
+    for app_label in SCOPED_APPS:
+        for model in apps.get_app_config(app_label).get_models():
+            model_admin = admin.site._registry[model]
+            assert len(model_admin.list_display) >= 3, model
+            # An organization has nothing to filter by: its changelist is a handful of rows.
+            assert model_admin.list_filter or model is Organization, model
+            assert model_admin.search_fields, model
+
+
+def test_dated_records_have_a_date_hierarchy():
+    for model, field in [(Task, "created_at"), (Notification, "created_at"),
+                         (TelemetryReading, "timestamp"), (MachineError, "occurred_at")]:
+        assert admin.site._registry[model].date_hierarchy == field, model
+
+
 def test_superuser_gets_every_changelist_and_change_page(superuser_client, objects):
     for model, obj in objects.items():
         changelist = superuser_client.get(admin_url(model, "changelist"))
