@@ -30,8 +30,10 @@ function sortKey(task) {
   return task.dueAt ? Date.parse(task.dueAt) : Number.MAX_SAFE_INTEGER;
 }
 
+const isOverdue = (task) => task.status !== "done" && task.dueAt && Date.parse(task.dueAt) < Date.now();
+
 function card(task) {
-  const overdue = task.status !== "done" && task.dueAt && Date.parse(task.dueAt) < Date.now();
+  const overdue = isOverdue(task);
   const el = h(
     "li",
     {
@@ -75,30 +77,59 @@ function card(task) {
   return el;
 }
 
+// id -> {key, el}: a card keeps its element while its task is unchanged, so a refetch or
+// an event about another card does not rebuild it (nor cancel a drag that is under way).
+const cardEls = new Map();
+
+function cardFor(task) {
+  const key = `${isOverdue(task)}|${JSON.stringify(task)}`;
+  const known = cardEls.get(task.id);
+  if (known && known.key === key) return known.el;
+  const el = card(task);
+  cardEls.set(task.id, { key, el });
+  return el;
+}
+
 function render() {
+  for (const id of cardEls.keys()) if (!tasks.has(id)) cardEls.delete(id);
   for (const status of columns) {
     const items = [...tasks.values()].filter((task) => task.status === status);
     items.sort((a, b) => sortKey(a) - sortKey(b));
-    listFor(status).replaceChildren(...items.map(card));
+    const list = listFor(status);
+    const els = items.map(cardFor);
+    const same = els.length === list.children.length && els.every((el, i) => list.children[i] === el);
+    if (!same) list.replaceChildren(...els);
     for (const badge of board.querySelectorAll(`[data-column-count="${status}"]`)) {
       badge.textContent = String(items.length);
     }
-    listFor(status).closest(".column").classList.toggle("is-empty", items.length === 0);
+    list.closest(".column").classList.toggle("is-empty", items.length === 0);
   }
 }
 
-/** Put a task where it belongs on this board, or take it off (reassigned, cancelled). */
-function upsert(task) {
+/** Put a task where it belongs on this board, or take it off (reassigned, cancelled).
+ * Returns false when `task` is older than the state shown (nothing changes then). */
+function place(task) {
   const current = tasks.get(task.id);
   if (current && current.updatedAt && task.updatedAt && Date.parse(task.updatedAt) < Date.parse(current.updatedAt)) {
-    return; // an older state than the one shown
+    return false;
   }
   if (String(task.assignee) !== String(assigneeId) || !columns.includes(task.status)) {
     tasks.delete(task.id);
   } else {
     tasks.set(task.id, task);
   }
-  render();
+  return true;
+}
+
+// Task states learnt while a board fetch is on its way (live events, PATCH answers). The
+// fetched list may predate them: it is applied first, then these on top, so a refetch that
+// answers late never moves a card back (the newest `updatedAt` wins).
+const learntDuringLoad = new Set();
+
+/** A task state from the server (live event or PATCH answer): show it. */
+function upsert(task) {
+  for (const learnt of learntDuringLoad) learnt.push(task);
+  if (place(task)) render();
 }
 
 async function move(id, status) {
@@ -120,10 +151,18 @@ async function load() {
   const wanted = assigneeId;
   const query = new URLSearchParams({ assignee: wanted, page_size: "200" });
   for (const status of columns) query.append("status", status);
-  const items = await apiAll(`/api/v1/tasks/?${query}`);
+  const learnt = [];
+  learntDuringLoad.add(learnt);
+  let items;
+  try {
+    items = await apiAll(`/api/v1/tasks/?${query}`);
+  } finally {
+    learntDuringLoad.delete(learnt);
+  }
   if (wanted !== assigneeId) return; // the manager picked someone else meanwhile
   tasks.clear();
   for (const task of items) tasks.set(task.id, task);
+  for (const task of learnt) place(task);
   render();
   board.dataset.loaded = "true";
 }

@@ -297,8 +297,10 @@ def stored_status(task: Task) -> str:
     return in_thread(lambda: Task.objects.get(pk=task.pk).status)
 
 
-def column_of(page, task: Task):
-    return card(page, task).evaluate("el => el.closest('.column').dataset.status")
+def in_column(page, task: Task, status: str):
+    """The card of `task` in the column `status` (retried by `expect`, unlike a one-off
+    look at whatever column the card is in while the board may be re-rendering)."""
+    return page.locator(f'[data-cards-for="{status}"] [data-task-id="{task.id}"]')
 
 
 def test_operator_board_shows_own_cards_in_their_columns(people, tasks, browser):
@@ -344,16 +346,16 @@ def test_a_card_moves_column_when_a_manager_changes_the_task(people, tasks, api_
     page = browser.signed_in(people.operator, "/tasks/")
     page.wait_for_selector("#board[data-loaded=true]")
     page.evaluate("window.__noReload = true")
-    assert column_of(page, tasks["clean"]) == "todo"
+    expect(in_column(page, tasks["clean"], "todo")).to_be_visible()
 
+    # The board may still be refetching (every connect is followed by one): whatever that
+    # fetch answers, and whenever, the live changes below must stick.
     manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "in_progress"})
-    expect(page.locator(f'[data-cards-for="in_progress"] [data-task-id="{tasks["clean"].id}"]')
-           ).to_be_visible()
+    expect(in_column(page, tasks["clean"], "in_progress")).to_be_visible()
     expect(page.locator('[data-column-count="in_progress"]').first).to_have_text("2")
 
     manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "done"})
-    expect(page.locator(f'[data-cards-for="done"] [data-task-id="{tasks["clean"].id}"]')
-           ).to_be_visible()
+    expect(in_column(page, tasks["clean"], "done")).to_be_visible()
 
     # Given to nobody: the card leaves this operator's board; cancelled: gone too.
     manager.patch(f"/api/v1/tasks/{tasks['refill'].id}/", {"assignee": None})
@@ -362,10 +364,65 @@ def test_a_card_moves_column_when_a_manager_changes_the_task(people, tasks, api_
     expect(card(page, tasks["collect"])).to_have_count(0)
     # Assigned to this operator: it appears.
     manager.patch(f"/api/v1/tasks/{tasks['others'].id}/", {"assignee": people.operator.pk})
-    expect(page.locator(f'[data-cards-for="todo"] [data-task-id="{tasks["others"].id}"]')
-           ).to_be_visible()
+    expect(in_column(page, tasks["others"], "todo")).to_be_visible()
     assert page.evaluate("window.__noReload") is True
     screenshot(page, "tasks-after-manager-change")
+
+
+#: Makes the page's next fetch of the task list take its answer from the server at once
+#: but hand it to the page only on `window.__releaseTaskList()`: a refetch that is slow.
+HOLD_NEXT_TASK_LIST = """() => {
+    const realFetch = window.fetch;
+    window.__taskListFetched = false;
+    window.fetch = async (url, options) => {
+        if (!String(url).startsWith("/api/v1/tasks/?")) return realFetch(url, options);
+        window.fetch = realFetch;
+        const response = await realFetch(url, options);
+        const body = await response.text();
+        window.__taskListFetched = true;
+        await new Promise((resolve) => { window.__releaseTaskList = resolve; });
+        return new Response(body, {status: response.status, headers: response.headers});
+    };
+}"""
+
+RESYNC = """() => {
+    const synced = new Promise((resolve) =>
+        document.addEventListener("realtime:synced", resolve, {once: true}));
+    window.__synced = synced;
+    for (const listener of window.vendhubRealtime.socket.listeners("resync")) {
+        listener({reason: "redis-reconnected"});
+    }
+}"""
+
+
+def test_a_refetch_answering_after_a_live_event_does_not_move_the_card_back(
+    people, tasks, api_as, browser
+):
+    """The race that made the test above flaky: the board's list, fetched before a manager's
+    change, arrives after that change's `task:updated`."""
+    manager = api_as(people.manager)
+    page = browser.signed_in(people.operator, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    page.evaluate(HOLD_NEXT_TASK_LIST)
+    page.evaluate(RESYNC)  # what the gateway asks for after losing events
+    page.wait_for_function("() => window.__taskListFetched")  # the server answered: stale now
+
+    manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "in_progress"})
+    manager.patch(f"/api/v1/tasks/{tasks['refill'].id}/", {"assignee": None})
+    manager.patch(f"/api/v1/tasks/{tasks['others'].id}/", {"assignee": people.operator.pk})
+    expect(in_column(page, tasks["clean"], "in_progress")).to_be_visible()
+    expect(card(page, tasks["refill"])).to_have_count(0)
+    expect(in_column(page, tasks["others"], "todo")).to_be_visible()
+    untouched = card(page, tasks["collect"]).element_handle()
+
+    page.evaluate("() => window.__releaseTaskList()")
+    page.evaluate("() => window.__synced")  # the stale list has been applied
+    expect(in_column(page, tasks["clean"], "in_progress")).to_be_visible()
+    expect(card(page, tasks["refill"])).to_have_count(0)
+    expect(in_column(page, tasks["others"], "todo")).to_be_visible()
+    expect(page.locator('[data-column-count="todo"]').first).to_have_text("1")
+    # An unchanged card keeps its element (a drag under way is not cut short).
+    assert untouched.evaluate("el => el.isConnected") is True
 
 
 def test_a_manager_picks_an_operator_and_moves_their_cards(people, tasks, browser):
