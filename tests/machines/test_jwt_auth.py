@@ -48,3 +48,23 @@ def test_verify_accepts_a_valid_token_and_rejects_garbage(personas, api_client):
 def test_a_garbage_bearer_token_is_unauthorized(personas, api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
     assert api_client.get("/api/v1/machines/").status_code == 401
+
+
+def test_a_deactivated_users_tokens_stop_working(personas, api_client):
+    tokens = obtain(api_client, "acme-operator").json()
+    personas.operator.is_active = False
+    personas.operator.save()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api_client.get("/api/v1/machines/").status_code == 401
+    api_client.credentials()
+    refresh = api_client.post("/api/v1/auth/token/refresh/", {"refresh": tokens["refresh"]},
+                              format="json")
+    assert refresh.status_code == 401
+    assert obtain(api_client, "acme-operator").status_code == 401
+
+
+def test_missing_credentials_are_named(personas, api_client):
+    response = api_client.post("/api/v1/auth/token/", {"username": "acme-operator"},
+                               format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()
