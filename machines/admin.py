@@ -101,6 +101,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         "temperature_alert_celsius",
         "humidity_alert_percent",
     ]
+    list_filter = ["created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
