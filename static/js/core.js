@@ -153,3 +153,28 @@ export function formatNumber(value, digits = 1) {
     minimumFractionDigits: 0, maximumFractionDigits: digits,
   });
 }
+
+/** What arrives live while REST fetches are on their way. A fetched state may predate it
+ * (the server answered before the change, the answer came after the event): whoever shows
+ * the fetched state applies these items on top, so a refetch never undoes a live update. */
+export class LiveDuringFetch {
+  constructor() {
+    this.open = new Set(); // one array per fetch under way
+  }
+
+  /** Note a live item for every fetch under way. */
+  record(item) {
+    for (const items of this.open) items.push(item);
+  }
+
+  /** `[await fetcher(), the items recorded meanwhile, in arrival order]`. */
+  async fetch(fetcher) {
+    const items = [];
+    this.open.add(items);
+    try {
+      return [await fetcher(), items];
+    } finally {
+      this.open.delete(items);
+    }
+  }
+}

@@ -4,7 +4,7 @@
 // (and single `machine:status` events, which are applied too). Markers are plain HTML
 // (Leaflet divIcons), so they show even when no map tile can load.
 
-import { api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
+import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const L = window.L;
@@ -28,6 +28,8 @@ if (mapEl.dataset.tileUrl) {
 const machines = new Map(); // id -> {machine, marker, item}
 const unlocated = new Set(); // ids of machines without coordinates: not on the map
 let fitted = false;
+// Status updates received while the fleet is fetched over REST: re-applied on top of it.
+const liveUpdates = new LiveDuringFetch();
 
 function icon(machine) {
   return L.divIcon({
@@ -159,8 +161,9 @@ function render(points) {
 }
 
 async function load() {
-  const points = await api("/api/v1/machines/?withLocation=true");
+  const [points, newer] = await liveUpdates.fetch(() => api("/api/v1/machines/?withLocation=true"));
   render(Array.isArray(points) ? points : points.results || []);
+  for (const update of newer) onStatus(update);
   mapEl.dataset.loaded = "true";
 }
 
@@ -183,7 +186,12 @@ function onSnapshot(snapshot) {
 // `machines:status`: the changes of one tick, [{machineId, status, timestamp}, …].
 function onStatusBatch(updates) {
   if (!Array.isArray(updates)) return;
-  for (const update of updates) onStatus(update);
+  for (const update of updates) onLiveStatus(update);
+}
+
+function onLiveStatus(update) {
+  liveUpdates.record(update);
+  onStatus(update);
 }
 
 function onStatus(update) {
@@ -206,7 +214,7 @@ function onStatus(update) {
 realtime.subscribe("machines:all");
 realtime.on("machines:snapshot", onSnapshot);
 realtime.on("machines:status", onStatusBatch);
-realtime.on("machine:status", onStatus);
+realtime.on("machine:status", onLiveStatus);
 // A new session subscribes again, which brings a fresh snapshot: no REST then. A recovered
 // session gets its missed events replayed, but a map update still waiting for its tick when
 // the connection dropped may be among them or not: refetch, as after a server `resync`.

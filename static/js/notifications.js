@@ -1,9 +1,10 @@
 // The notification centre in the header of every page: the bell with the unread count,
 // the dropdown list, toasts for high-priority notifications, mark read / mark all read.
 // Live from the `notification` event of the user's room `user:{id}`; the count and the list
-// are refetched over REST after every reconnect.
+// are refetched over REST after every reconnect. A refetch may answer after a notification
+// it predates: the ids it counted tell what to add on top, and what not to count twice.
 
-import { api, config, formatDateTime, h, monitorUrl, gettext, toast } from "./core.js";
+import { LiveDuringFetch, api, config, formatDateTime, h, monitorUrl, gettext, toast } from "./core.js";
 import * as realtime from "./realtime.js";
 
 const API = "/api/v1/notifications/";
@@ -19,6 +20,9 @@ const markAll = document.getElementById("mark-all-read");
 let unread = 0;
 let items = []; // newest first
 let loaded = false;
+let counted = new Set(); // ids of unread notifications the count includes (the newest ones)
+const arrived = new LiveDuringFetch(); // notifications received while fetching
+const toasted = new Set(); // ids already shown as a toast
 
 function setUnread(count) {
   unread = Math.max(0, count);
@@ -73,13 +77,25 @@ function renderItem(notification) {
 }
 
 async function loadCount() {
-  const { count } = await api(`${API}unread-count/`);
+  // The newest unread ones with the total: their ids tell which live ones are counted.
+  const [page, newer] = await arrived.fetch(() => api(`${API}?read=false&page_size=${LIST_SIZE}`));
+  counted = new Set(page.results.map((notification) => notification.id));
+  let count = page.count;
+  for (const notification of newer) {
+    if (notification.read || counted.has(notification.id)) continue;
+    counted.add(notification.id);
+    count += 1;
+  }
   setUnread(count);
 }
 
 async function loadList() {
-  const page = await api(`${API}?page_size=${LIST_SIZE}`);
+  const [page, newer] = await arrived.fetch(() => api(`${API}?page_size=${LIST_SIZE}`));
   items = page.results;
+  for (const notification of newer) {
+    if (!items.some((item) => item.id === notification.id)) items.unshift(notification);
+  }
+  items = items.slice(0, LIST_SIZE);
   loaded = true;
   render();
 }
@@ -115,12 +131,18 @@ async function markAllRead() {
 
 function onNotification(notification) {
   if (!notification || !notification.id) return;
-  const known = items.find((item) => item.id === notification.id);
-  if (known) return; // already shown (e.g. fetched by a resync in between)
-  items = [notification, ...items].slice(0, LIST_SIZE);
-  if (!notification.read) setUnread(unread + 1);
-  render();
-  if (notification.priority === "high") {
+  arrived.record(notification);
+  // Each one once, even if a refetch in between already brought it (or it is replayed).
+  if (!notification.read && !counted.has(notification.id)) {
+    counted.add(notification.id);
+    setUnread(unread + 1);
+  }
+  if (!items.some((item) => item.id === notification.id)) {
+    items = [notification, ...items].slice(0, LIST_SIZE);
+    render();
+  }
+  if (notification.priority === "high" && !toasted.has(notification.id)) {
+    toasted.add(notification.id);
     const kind = ["error", "warning", "success"].includes(notification.type) ? notification.type : "info";
     const el = toast(notification.title, notification.message || "", { kind, timeout: 10000 });
     if (el) el.dataset.notificationId = notification.id;

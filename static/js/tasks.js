@@ -3,7 +3,9 @@
 // desktop) PATCHes the task's status; cards move live from `task:updated` in the room
 // `tasks:{assigneeId}`, and the board is refetched after every reconnect.
 
-import { api, apiAll, formatDateTime, h, jsonScript, monitorUrl, gettext, toast } from "./core.js";
+import {
+  LiveDuringFetch, api, apiAll, formatDateTime, h, jsonScript, monitorUrl, gettext, toast,
+} from "./core.js";
 import * as realtime from "./realtime.js";
 
 const board = document.getElementById("board");
@@ -121,14 +123,13 @@ function place(task) {
   return true;
 }
 
-// Task states learnt while a board fetch is on its way (live events, PATCH answers). The
-// fetched list may predate them: it is applied first, then these on top, so a refetch that
-// answers late never moves a card back (the newest `updatedAt` wins).
-const learntDuringLoad = new Set();
+// Task states learnt while a board fetch is on its way (live events, PATCH answers): the
+// fetched list is applied first, then these on top (the newest `updatedAt` wins).
+const learnt = new LiveDuringFetch();
 
 /** A task state from the server (live event or PATCH answer): show it. */
 function upsert(task) {
-  for (const learnt of learntDuringLoad) learnt.push(task);
+  learnt.record(task);
   if (place(task)) render();
 }
 
@@ -151,18 +152,11 @@ async function load() {
   const wanted = assigneeId;
   const query = new URLSearchParams({ assignee: wanted, page_size: "200" });
   for (const status of columns) query.append("status", status);
-  const learnt = [];
-  learntDuringLoad.add(learnt);
-  let items;
-  try {
-    items = await apiAll(`/api/v1/tasks/?${query}`);
-  } finally {
-    learntDuringLoad.delete(learnt);
-  }
+  const [items, newer] = await learnt.fetch(() => apiAll(`/api/v1/tasks/?${query}`));
   if (wanted !== assigneeId) return; // the manager picked someone else meanwhile
   tasks.clear();
   for (const task of items) tasks.set(task.id, task);
-  for (const task of learnt) place(task);
+  for (const task of newer) place(task);
   render();
   board.dataset.loaded = "true";
 }

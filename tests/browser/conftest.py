@@ -13,15 +13,18 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from machines.models import MachineStatus, Priority, TaskKind, TaskStatus
 from tests.conftest import require_service
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_machine, make_reading, make_task
 from tests.live import ROOT, LiveServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -195,3 +198,58 @@ def api_as(dashboard_server) -> Iterator[Callable[[Any], Api]]:
     yield make
     for client in clients:
         client.client.close()
+
+
+# -- the fleet and the tasks of the dashboard tests ---------------------------------------------
+
+
+@pytest.fixture
+def fleet(people):
+    """A few more Acme machines, one per status, around Tashkent; the rival's machine sits
+    inside the same area, so the map would show it if it leaked."""
+    statuses = [
+        ("Chilonzor Cafe", MachineStatus.OFFLINE, "41.2850", "69.2040"),
+        ("Yunusobod Coffee", MachineStatus.MAINTENANCE, "41.3650", "69.2870"),
+        ("Mirobod Espresso", MachineStatus.ERROR, "41.2900", "69.2800"),
+        ("Sergeli Snack", MachineStatus.ONLINE, "41.2270", "69.2200"),
+    ]
+    machines = [
+        make_machine(people.acme, name=name, status=status, latitude=lat, longitude=lng)
+        for name, status, lat, lng in statuses
+    ]
+    people.rival_machine.name = "Rival Secret Machine"
+    people.rival_machine.latitude, people.rival_machine.longitude = "41.3100", "69.2500"
+    people.rival_machine.save()
+    people.machine.name = "Amir Temur Square"
+    people.machine.last_seen_at = timezone.now() - timedelta(minutes=3)
+    people.machine.save()
+    make_reading(people.machine, temperature=22.4, humidity=41.0, uptime_seconds=86400 + 7200)
+    return machines
+
+
+@pytest.fixture
+def device_key(people) -> str:
+    from telemetry.device_keys import issue_device_key
+
+    return issue_device_key(machine=people.machine, label="browser tests").plaintext
+
+
+@pytest.fixture
+def tasks(people, fleet):
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    return {
+        "refill": make_task(people.machine, assignee=people.operator, kind=TaskKind.REFILL,
+                            title="Refill coffee", priority=Priority.HIGH, bunker=people.coffee,
+                            due_at=soon),
+        "clean": make_task(fleet[0], assignee=people.operator, kind=TaskKind.CLEANING,
+                           title="Clean the brewer", priority=Priority.MEDIUM,
+                           due_at=soon + timedelta(hours=3)),
+        "collect": make_task(fleet[1], assignee=people.operator, kind=TaskKind.COLLECTION,
+                             title="Collect cash", priority=Priority.LOW,
+                             status=TaskStatus.IN_PROGRESS),
+        "done": make_task(fleet[3], assignee=people.operator, kind=TaskKind.INSPECTION,
+                          title="Inspect the cooler", status=TaskStatus.DONE,
+                          completed_at=datetime.now(UTC) - timedelta(hours=1)),
+        "others": make_task(people.machine, assignee=None, kind=TaskKind.REPAIR,
+                            title="Unassigned repair"),
+    }

@@ -93,6 +93,15 @@ def test_map_page_names_no_machine_of_another_organization(personas, signed_in):
     assert b"/static/vendor/leaflet/leaflet.js" in response.content
 
 
+def test_the_map_takes_its_tile_server_from_the_settings(personas, signed_in, settings):
+    settings.MAP_TILE_URL = "http://tiles.internal.example/{z}/{x}/{y}.png"
+    settings.MAP_TILE_ATTRIBUTION = "Internal tiles"
+    response = signed_in(personas.viewer).get("/map/")
+    assert b'data-tile-url="http://tiles.internal.example/{z}/{x}/{y}.png"' in response.content
+    assert b'data-tile-attribution="Internal tiles"' in response.content
+    assert b"tile.openstreetmap.org" not in response.content
+
+
 def test_managers_pick_among_their_operators_only(personas, signed_in):
     response = signed_in(personas.manager).get("/tasks/")
     assert response.context["operators"] == [
