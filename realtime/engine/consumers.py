@@ -2,7 +2,9 @@
 session (realtime/engine/session.py) holds the protocol state.
 
 Neither consumer opens a channel-layer channel of its own: broadcast frames reach sockets
-through the per-process hub (realtime/hub.py), which is what makes fan-out cheap.
+through the per-process hub (realtime/hub.py), which is what makes fan-out cheap. The
+websocket one is not even a Channels consumer: it is held open by every idle client, so it
+is a plain ASGI loop with slots (see WebSocketConsumer).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import orjson
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..protocol.engineio import Packet, PacketType, ProtocolError
 from .flow import TransportFlow, attach_flow
@@ -132,14 +133,60 @@ class PollingConsumer(_DirectDispatch, AsyncHttpConsumer):
         await session.start()
 
 
-class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
+class WebSocketConsumer:
+    """The websocket transport, as a plain ASGI application rather than a Channels consumer.
+
+    A Channels consumer costs every idle connection a pending `receive()` task, the
+    futures and callbacks of `asyncio.wait`, and the instance's attribute dict; every frame
+    it receives goes through a new task. This loop awaits `receive()` itself, and the
+    instance has slots only (idle memory per connection, see issue 6). Its interface is a
+    consumer's: `as_asgi(**initkwargs)`, `connect`, `receive`, `disconnect`, `accept`,
+    `close`. No channel-layer channel: broadcast frames arrive through the hub.
+    """
+
+    __slots__ = ("server", "scope", "base_send", "session", "upgrading", "flow")
+
     def __init__(self, *, server: EngineServer) -> None:
-        super().__init__()
         self.server = server
         self.session: EngineSession | None = None
         self.upgrading: EngineSession | None = None
         #: Write backpressure (realtime/engine/flow.py); None when the server provides it.
         self.flow: TransportFlow | None = None
+
+    @classmethod
+    def as_asgi(cls, **initkwargs):
+        def app(scope, receive, send):
+            # Not a coroutine function: returns the consumer's own coroutine, one coroutine
+            # frame less to keep per open websocket.
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls
+        app.consumer_initkwargs = initkwargs
+        return app
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scope = scope
+        self.base_send = send
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                text = message.get("text")
+                await self.receive(text if text is not None else message.get("bytes"))
+            elif kind == "websocket.connect":
+                await self.connect()
+            elif kind == "websocket.disconnect":
+                await self.disconnect(message.get("code"))
+                return
+
+    async def accept(self) -> None:
+        await self.base_send({"type": "websocket.accept"})
+
+    async def close(self, code: int | None = None) -> None:
+        message = {"type": "websocket.close"}
+        if code is not None:
+            message["code"] = code
+        await self.base_send(message)
 
     async def connect(self) -> None:
         params = query_params(self.scope)
@@ -160,10 +207,21 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         await self.accept()
         self.flow = attach_flow(self.base_send)
         session = await self.server.open(Transport.WEBSOCKET, self.scope)
-        session.attach_websocket(self.write, self.close_transport)
+        session.attach_websocket(self.writer(), self.close_transport)
         self.session = session
         await self.write(session.open_frame())
         await session.start()
+
+    def writer(self):
+        """The session's websocket writer: `send` itself when the server applies
+        backpressure in `send` (uvicorn), one coroutine less per frame."""
+        return self.write if self.flow is not None else self.send_frame
+
+    def send_frame(self, frame: str | bytes):
+        """The ASGI `send` of one frame (a coroutine, not awaited here)."""
+        if isinstance(frame, str):
+            return self.base_send({"type": "websocket.send", "text": frame})
+        return self.base_send({"type": "websocket.send", "bytes": frame})
 
     async def write(self, frame: str | bytes) -> None:
         flow = self.flow
@@ -171,16 +229,16 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
             # The client reads slower than we write: frames wait in the session queue,
             # whose bound closes a client that cannot keep up.
             await flow.wait_writable()
-        if isinstance(frame, str):
-            await self.base_send({"type": "websocket.send", "text": frame})
-        else:
-            await self.base_send({"type": "websocket.send", "bytes": frame})
+        await self.send_frame(frame)
 
     async def close_transport(self) -> None:
-        await self.close()
+        """Close the websocket for the session (in a task of its own)."""
+        try:
+            await self.close()
+        except Exception:  # already gone (uvicorn raises ClientDisconnected): nothing to close
+            pass
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
-        frame = text_data if text_data is not None else bytes_data
+    async def receive(self, frame: str | bytes) -> None:
         session = self.session or self.upgrading
         if session is None or session.closed:
             await self.close()
@@ -210,7 +268,7 @@ class WebSocketConsumer(_DirectDispatch, AsyncWebsocketConsumer):
                 session.begin_upgrade(self.close_transport)
                 await self.write("3probe")
             elif packet.type is PacketType.UPGRADE:
-                session.complete_upgrade(self.write, self.close_transport)
+                session.complete_upgrade(self.writer(), self.close_transport)
                 self.session, self.upgrading = session, None
             else:
                 raise IllegalTransition(f"unexpected {packet.type.name} during upgrade")

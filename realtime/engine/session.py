@@ -77,7 +77,14 @@ class EngineSession:
     Outbound items are either a complete Engine.IO text packet (``"42[...]"``, ``"2"``) or
     ``bytes`` (a binary message), so a frame encoded once by a broadcaster can be queued for
     many sessions without copying.
+
+    Slots, and a queue created only when a frame has to wait: an idle websocket session is
+    a small object (idle memory per connection, issue 6).
     """
+
+    __slots__ = ("server", "config", "sid", "scope", "transport", "state", "_queue", "handler",
+                 "_loop", "_poll_waiter", "_ws_writer", "_ws_close", "_writing", "_ping_timer",
+                 "_pong_timer", "_upgrade_timer", "_drained", "close_reason", "__weakref__")
 
     def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
         self.server = server
@@ -86,7 +93,7 @@ class EngineSession:
         self.scope = scope
         self.transport = transport
         self.state = SessionState.OPEN
-        self.queue: deque[str | bytes] = deque()
+        self._queue: deque[str | bytes] | None = None
         self.handler: SessionHandler = server.handler_factory(self)
         self._loop = asyncio.get_running_loop()
         self._poll_waiter: asyncio.Future | None = None
@@ -117,6 +124,13 @@ class EngineSession:
         await self.handler.on_open()
 
     @property
+    def queue(self) -> deque[str | bytes]:
+        """Frames waiting for the transport, oldest first."""
+        if self._queue is None:
+            self._queue = deque()
+        return self._queue
+
+    @property
     def closed(self) -> bool:
         return self.state is SessionState.CLOSED
 
@@ -129,7 +143,7 @@ class EngineSession:
         for timer in (self._ping_timer, self._pong_timer, self._upgrade_timer):
             if timer is not None:
                 timer.cancel()
-        self.queue.clear()
+        self._queue = None
         self._notify_drained()
         self.server.forget(self)
         if self._poll_waiter is not None and not self._poll_waiter.done():
@@ -178,13 +192,17 @@ class EngineSession:
         when the item is dropped: the session is closed, or too slow and closed now."""
         if self.state is SessionState.CLOSED:
             return False
-        if len(self.queue) >= self.config.max_queued_frames:
+        queue = self._queue
+        if queue is not None and len(queue) >= self.config.max_queued_frames:
             logger.warning("session %s: %d frames queued, closing slow client", self.sid,
-                           len(self.queue))
+                           len(queue))
             self.close(CloseReason.SLOW_CLIENT.value)
             return False
+        writer = self._ws_writer
+        if writer is not None and not self._writing and not queue:
+            return self._write_eagerly(writer, item)
         self.queue.append(item)
-        if self.transport is Transport.WEBSOCKET:
+        if writer is not None:
             if not self._writing:
                 self._writing = True
                 self._loop.create_task(self._drain_to_websocket())
@@ -192,23 +210,73 @@ class EngineSession:
             self._poll_waiter.set_result(None)
         return True
 
+    def _write_eagerly(self, writer: WebSocketWriter, item: str | bytes) -> bool:
+        """Write `item` now, in the caller's stack: step the writer coroutine once instead
+        of scheduling a task per frame (a publish to 1,000 idle sockets would otherwise
+        create 1,000 tasks, half the fan-out cost). An ASGI `send` finishes without
+        suspending unless the transport pushes back; only then does a task take over the
+        rest of that write, and frames queued meanwhile wait behind it (`_writing`), in
+        order and under the queue's bound."""
+        coro = writer(item)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            logger.info("session %s: websocket write failed", self.sid)
+            self.close(CloseReason.TRANSPORT_ERROR.value)
+            return False
+        self._writing = True
+        self._loop.create_task(self._finish_write(coro, waiting))
+        return True
+
+    async def _finish_write(self, coro, waiting) -> None:
+        """Drive a writer coroutine that suspended on `waiting` (what it yielded: a future,
+        or None for a bare yield) to its end, then drain what was queued meanwhile."""
+        try:
+            while True:
+                try:
+                    if waiting is None:
+                        await asyncio.sleep(0)
+                    else:
+                        # What a task does with a future its coroutine yields: without
+                        # this, awaiting it again fails ("await wasn't used with future").
+                        waiting._asyncio_future_blocking = False
+                        await waiting
+                except BaseException as exc:  # cancelled: let the writer see it
+                    waiting = coro.throw(exc)
+                else:
+                    waiting = coro.send(None)
+        except StopIteration:
+            pass
+        except Exception:
+            self._writing = False
+            logger.info("session %s: websocket write failed", self.sid)
+            self.close(CloseReason.TRANSPORT_ERROR.value)
+            return
+        except BaseException:
+            self._writing = False
+            raise
+        await self._drain_to_websocket()
+
     async def _drain_to_websocket(self) -> None:
         writer = self._ws_writer
         try:
-            while self.queue and writer is not None:
-                await writer(self.queue.popleft())
+            while self._queue and writer is not None:
+                await writer(self._queue.popleft())
         except Exception:
             logger.info("session %s: websocket write failed", self.sid)
             self.close(CloseReason.TRANSPORT_ERROR.value)
         finally:
             self._writing = False
-        if not self.queue:
+        if not self._queue:
+            self._queue = None
             self._notify_drained()
 
     async def wait_drained(self) -> None:
         """Wait until every queued frame was handed to the transport (or the session closed):
         lets a long burst, such as a recovery replay, be queued a part at a time."""
-        while self.queue and not self.closed:
+        while self._queue and not self.closed:
             if self._drained is None:
                 self._drained = asyncio.Event()
             await self._drained.wait()
@@ -229,7 +297,7 @@ class EngineSession:
             # (close), this one a 400, and the session is gone.
             self.close(CloseReason.TRANSPORT_ERROR.value)
             raise PollError("Overlapping GET requests")
-        if not self.queue:
+        if not self._queue:
             if self.state is SessionState.UPGRADING:
                 # Like the reference server's fast-upgrade noop: never hold a GET while the
                 # client is moving to the websocket.
@@ -245,8 +313,8 @@ class EngineSession:
 
     def _take_polling_payload(self) -> str:
         items = []
-        while self.queue:
-            item = self.queue.popleft()
+        queue, self._queue = self._queue or (), None
+        for item in queue:
             items.append(
                 item if isinstance(item, str) else Packet(PacketType.MESSAGE, item).encode_polling()
             )
@@ -320,7 +388,7 @@ class EngineSession:
         self.attach_websocket(writer, closer)
         metrics.connections.labels(transport=Transport.POLLING.value).dec()
         metrics.connections.labels(transport=Transport.WEBSOCKET.value).inc()
-        if self.queue and not self._writing:
+        if self._queue and not self._writing:
             self._writing = True
             self._loop.create_task(self._drain_to_websocket())
 

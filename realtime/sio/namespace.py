@@ -52,7 +52,9 @@ class Socket:
         self.data: dict[str, Any] = {}
         #: Set once the socket has left its namespace; it joins no room after that.
         self.disconnected = False
-        self._after_ack: list[Callable[[], None]] = []
+        #: Callbacks to run once the current event's ACK is queued; None while there are
+        #: none (most sockets never have any: an idle socket stays small).
+        self._after_ack: list[Callable[[], None]] | None = None
         #: Connection state recovery (realtime/sio/recovery.py): the private session id the
         #: client keeps, and the history offset to replay from when it comes back without
         #: one (it had received no room event).
@@ -110,12 +112,14 @@ class Socket:
         """Run `callback` right after the ACK of the event being handled is queued (right
         after the handler when the client asked for none): e.g. to emit initial state that
         must reach the client after its `subscribed` answer."""
+        if self._after_ack is None:
+            self._after_ack = []
         self._after_ack.append(callback)
 
     def run_after_ack(self) -> None:
         """Called by the connection once the handler's ACK is queued."""
-        callbacks, self._after_ack = self._after_ack, []
-        for callback in callbacks:
+        callbacks, self._after_ack = self._after_ack, None
+        for callback in callbacks or ():
             if self.disconnected or self.connection.engine.closed:
                 return
             try:

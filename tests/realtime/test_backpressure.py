@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import socket
 import time
 from contextlib import AsyncExitStack
@@ -21,7 +22,9 @@ from tests.realtime.wire import RECOVERY_CONNECT_REPLY, engine_websocket, recv_s
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 EVENTS = 300
-PAD = "x" * 32_000  # 300 events of 32 kB: ~10 MB, more than the kernel buffers hold
+# 300 events of 32 kB: ~10 MB, more than the kernel buffers hold. Random, so that a server
+# negotiating permessage-deflate (uvicorn does) cannot shrink it to nothing.
+PAD = secrets.token_urlsafe(24_000)
 QUEUE_BOUND = 50
 
 
