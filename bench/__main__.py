@@ -12,9 +12,11 @@ import asyncio
 import os
 import sys
 import time
+from urllib.parse import urlsplit
 
 import orjson
 
+from . import machine
 from .context import MODES, RESULTS, Context, git_sha
 from .procs import PYTHON, ROOT, Proc, raise_nofile
 from .report import environment, write_reports
@@ -23,6 +25,8 @@ SCENARIOS = ["fanout", "idle", "ingest", "storm", "rooms"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/vendhub_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 TIME_BUDGET = {"quick": 180, "full": 600}
+#: a scenario still running after this many seconds is cancelled (its processes stopped)
+SCENARIO_CAP = {"quick": 150, "full": 420}
 
 
 async def prepare(
@@ -83,7 +87,8 @@ async def main(args) -> int:
     ctx.partial = bool(args.scenario or args.target)
     if args.target:
         ctx.only_targets = set(args.target)
-    os.environ["BENCH_QUIET_PATIENCE"] = "3" if mode == "quick" else "10"
+    os.environ["BENCH_QUIET_PATIENCE"] = str(MODES[mode]["quiet"][1])
+    machine.OWN_DATABASES.add(urlsplit(ctx.database_url).path.lstrip("/"))
     started = time.monotonic()
     print(f"bench {mode}: {', '.join(scenarios)} (run {ctx.run_id})", flush=True)
     clean_redis(ctx.redis_url)
@@ -96,7 +101,8 @@ async def main(args) -> int:
         device_keys=50,
         room_counts=p["rooms_counts"] if "rooms" in scenarios else [],
     )
-    print(f"fixtures ready in {time.monotonic() - started:.1f}s", flush=True)
+    ctx.timings["fixtures"] = round(time.monotonic() - started, 1)
+    print(f"fixtures ready in {ctx.timings['fixtures']}s", flush=True)
     from importlib import import_module
 
     from . import scenarios as pkg  # noqa: F401
@@ -105,10 +111,13 @@ async def main(args) -> int:
         module = import_module(f"bench.scenarios.{name}")
         t0 = time.monotonic()
         try:
-            await module.run(ctx)
+            await asyncio.wait_for(module.run(ctx), SCENARIO_CAP[mode])
+        except TimeoutError:
+            ctx.record(f"{name}-summary", error=f"stopped after {SCENARIO_CAP[mode]} s")
         except Exception as exc:
             ctx.record(f"{name}-summary", error=f"{type(exc).__name__}: {exc}"[:2000])
-        print(f"{name}: {time.monotonic() - t0:.1f}s", flush=True)
+        ctx.timings[name] = round(time.monotonic() - t0, 1)
+        print(f"{name}: {ctx.timings[name]}s", flush=True)
     clean_redis(ctx.redis_url)
     elapsed = time.monotonic() - started
     env = environment(ctx, elapsed)

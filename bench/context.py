@@ -19,12 +19,19 @@ MODES = {
     "quick": {
         "fanout_clients": 1000,
         "fanout_probes": 8,
-        "step_seconds": 2.0,
-        "drain_max": 4.0,
-        "half_knee_seconds": 3.0,
+        "step_seconds": 1.5,
+        "drain_max": 1.5,
+        #: a step is over when no byte arrived for this long after the last publish
+        "drain_quiet": 0.3,
+        "half_knee_seconds": 2.0,
         "bisect": 1,
         "rounds": 1,
-        "max_steps": 9,
+        "max_steps": 6,
+        #: the ladder starts at the target's knee in the latest earlier run, when there
+        #: is one, and climbs by this factor (×2 without an earlier knee)
+        "prior_growth": 1.25,
+        #: a ladder step that failed on a busy machine is run again, this many times per target
+        "busy_retries": 1,
         "fanout_targets": [
             "project-uvicorn",
             "ref-websockets",
@@ -33,25 +40,33 @@ MODES = {
             "ref-channels",
         ],
         "idle_clients": 0,  # quick: idle figures come from the fan-out connection phase
-        "idle_seconds": 4.0,
+        "idle_seconds": 2.0,
+        "idle_budget": None,
         "idle_targets": [],
-        "ingest_seconds": 3.0,
+        "ingest_seconds": 2.0,
         "ingest_batch": 500,
         "ingest_concurrency": 4,
-        "storm_clients": 500,
+        "storm_clients": 200,
+        #: seconds: no connection starts later than this in a connect phase of the storm
+        "storm_budget": 30.0,
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
-        "rooms_seconds": 2.0,
+        "rooms_seconds": 1.5,
+        #: bounded wait for a quiet machine before each step: (window, patience) seconds
+        "quiet": (0.25, 0.75),
     },
     "full": {
         "fanout_clients": 1000,
         "fanout_probes": 8,
-        "step_seconds": 4.0,
-        "drain_max": 6.0,
-        "half_knee_seconds": 10.0,
+        "step_seconds": 2.5,
+        "drain_max": 3.0,
+        "drain_quiet": 0.5,
+        "half_knee_seconds": 5.0,
         "bisect": 2,
         "rounds": 1,
-        "max_steps": 12,
+        "max_steps": 8,
+        "prior_growth": 1.5,
+        "busy_retries": 2,
         "fanout_targets": [
             "project-uvicorn",
             "ref-websockets",
@@ -62,15 +77,22 @@ MODES = {
             "project-daphne",
         ],
         "idle_clients": 10000,
-        "idle_seconds": 30.0,
+        "idle_seconds": 5.0,
+        #: idle CPU of the 1,000 fan-out clients (the idle scenario measures 10,000)
+        "setup_idle_seconds": 2.0,
+        #: seconds: no connection starts later than this (a slow server is reported as
+        #: fewer connections, and the run stays within its budget)
+        "idle_budget": 75.0,
         "idle_targets": ["project-uvicorn", "ref-websockets", "ref-socketio", "ref-channels"],
-        "ingest_seconds": 10.0,
+        "ingest_seconds": 5.0,
         "ingest_batch": 500,
         "ingest_concurrency": 4,
         "storm_clients": 5000,
+        "storm_budget": 60.0,
         "rooms_counts": [1000, 10000],
         "rooms_rate": 200,
-        "rooms_seconds": 8.0,
+        "rooms_seconds": 4.0,
+        "quiet": (0.5, 1.0),
     },
 }
 
@@ -90,6 +112,8 @@ class Context:
     partial: bool = False
     #: extra environment of the project's server processes (--server-env KEY=VALUE)
     project_env: dict = field(default_factory=dict)
+    #: seconds taken by the fixtures and by each scenario
+    timings: dict = field(default_factory=dict)
 
     def targets(self, names: list[str]) -> list[str]:
         """`names` (the mode's default), or the --target names when given."""

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import orjson
 
+from .machine import OWN_DATABASES, POSTGRES, MachineMeter, backend_database, snapshot, wait_quiet
+
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "bench" / "results" / "logs"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -34,7 +36,18 @@ def raise_nofile() -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (threads included), in seconds."""
+    """CPU time of one process (all its threads), in seconds: the nanosecond run time of
+    /proc/<pid>/task/*/schedstat (a thread that ended is lost), else utime + stime from
+    /proc/<pid>/stat (10 ms ticks: too coarse for an idle server over a few seconds)."""
+    try:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError):
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                    total += int(f.read().split()[0])
+        return total / 1e9
+    except (FileNotFoundError, NotADirectoryError, ValueError, IndexError):
+        pass
     with open(f"/proc/{pid}/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -100,7 +113,7 @@ class Proc:
                 stdin=asyncio.subprocess.PIPE if self.control else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE if self.control else log,
                 stderr=log,
-                preexec_fn=raise_nofile,
+                preexec_fn=child_setup,
                 limit=2**24,
             )
         finally:
@@ -179,97 +192,38 @@ class Procs:
         return self
 
     async def __aexit__(self, *exc) -> None:
+        # A server holding 10,000 sockets may take long to shut down gracefully; its
+        # figures are taken by now, so it gets 2 s before SIGKILL.
         for proc in reversed(self.started):
-            await proc.stop()
+            await proc.stop(grace=2.0)
         self.started.clear()
-
-
-def _all_procs() -> dict[int, tuple[int, str, float]]:
-    """pid -> (ppid, command name, cpu seconds) of every process on the machine."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        head, _, tail = raw.rpartition(b")")
-        comm = head.split(b"(", 1)[1].decode(errors="replace")
-        fields = tail.split()
-        table[int(entry.name)] = (
-            int(fields[1]),
-            comm,
-            (int(fields[11]) + int(fields[12])) / CLK_TCK,
-        )
-    return table
-
-
-#: Shared services: their CPU is part of what is measured, not someone else's load.
-SERVICES = ("redis-server", "postgres")
-
-
-class MachineMeter:
-    """CPU used on the machine by processes that are neither ours (the harness and its
-    descendants) nor the shared services: another job running on the same machine."""
-
-    def start(self) -> MachineMeter:
-        self.t0 = time.monotonic()
-        self.before = _all_procs()
-        return self
-
-    def stop(self) -> float:
-        """Foreign CPU, in cores, since `start()`."""
-        after = _all_procs()
-        wall = max(time.monotonic() - self.t0, 1e-6)
-        ours = {os.getpid()}
-        changed = True
-        while changed:
-            changed = False
-            for pid, (ppid, _, _) in after.items():
-                if ppid in ours and pid not in ours:
-                    ours.add(pid)
-                    changed = True
-        foreign = 0.0
-        for pid, (_, comm, cpu) in after.items():
-            if pid in ours or comm.startswith(SERVICES):
-                continue
-            foreign += cpu - self.before.get(pid, (0, "", 0.0))[2] if pid in self.before else cpu
-        return foreign / wall
-
-
-async def wait_quiet(
-    limit: float = 0.25, window: float = 0.5, patience: float | None = None
-) -> float:
-    """Wait (bounded) until other jobs use less than `limit` cores; returns the last reading."""
-    if patience is None:
-        patience = float(os.environ.get("BENCH_QUIET_PATIENCE", "3"))
-    deadline = time.monotonic() + patience
-    while True:
-        meter = MachineMeter().start()
-        await asyncio.sleep(window)
-        load = meter.stop()
-        if load < limit or time.monotonic() > deadline:
-            return load
 
 
 def service_cpu(name: str) -> float:
     """CPU seconds of a service whose processes are named `name` (e.g. postgres), including
     its short-lived children already reaped (cutime/cstime of the parent): PostgreSQL runs
-    a backend process per connection, and a backend may live for one request only."""
+    a backend process per connection, and a backend may live for one request only. Live
+    PostgreSQL backends of other databases (other people's test runs) are left out."""
     total = 0.0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+    for pid, s in snapshot().items():
+        if not s.comm.startswith(name):
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        head, _, tail = raw.rpartition(b")")
-        if not head.split(b"(", 1)[1].startswith(name.encode()):
-            continue
-        fields = tail.split()
-        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
+        if name == POSTGRES:
+            db = backend_database(pid, s.start)
+            if db is not None and db not in OWN_DATABASES:
+                continue
+        total += s.own + s.children
     return total
+
+
+def child_setup() -> None:
+    """In each child: the harness's file limit, and SIGTERM when the harness dies, so that
+    nothing it started outlives it (even when it is killed)."""
+    raise_nofile()
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+__all__ = ["MachineMeter", "wait_quiet"]

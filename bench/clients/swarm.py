@@ -257,15 +257,23 @@ class Swarm:
         await asyncio.wait_for(conn.ready, timeout)
         return conn
 
-    async def open_all(self, inflight: int, timeout: float) -> dict:
+    async def open_all(self, inflight: int, timeout: float, budget: float | None = None) -> dict:
+        """Open every planned connection, `inflight` at a time; none starts after `budget`
+        seconds (those are reported as `skipped`)."""
         sem = asyncio.Semaphore(inflight)
         errors: dict[str, int] = {}
         durations: list[float] = []
         conns: list[Conn] = []
+        skipped = 0
+        stop_at = time.monotonic() + budget if budget else float("inf")
 
         async def one(i: int, spec: dict) -> None:
+            nonlocal skipped
             async with sem:
                 t0 = time.monotonic()
+                if t0 > stop_at:
+                    skipped += 1
+                    return
                 try:
                     conn = await self.open_one(spec, i < self.nprobes, timeout)
                 except (TimeoutError, OSError, ConnectFailed) as exc:
@@ -282,6 +290,7 @@ class Swarm:
         return {
             "connected": len(conns),
             "failed": sum(errors.values()),
+            "skipped": skipped,
             "errors": errors,
             "seconds": round(time.monotonic() - t0, 3),
             "connect_p50_ms": _ms(percentile(durations, 50)),
@@ -291,7 +300,9 @@ class Swarm:
     # -- commands --------------------------------------------------------------------
 
     async def cmd_connect(self, command: dict) -> dict:
-        return await self.open_all(command.get("inflight", 200), command.get("timeout", 60))
+        return await self.open_all(
+            command.get("inflight", 200), command.get("timeout", 60), command.get("budget")
+        )
 
     async def cmd_reset(self, command: dict) -> dict:
         stats = self.stats
@@ -340,7 +351,9 @@ class Swarm:
                 conn.transport.abort()
         self.conns = []
         await asyncio.sleep(command.get("pause", 0.0))
-        return await self.open_all(command.get("inflight", 1000), command.get("timeout", 30))
+        return await self.open_all(
+            command.get("inflight", 1000), command.get("timeout", 30), command.get("budget")
+        )
 
     async def cmd_close(self, command: dict) -> dict:
         for conn in self.conns:

@@ -22,7 +22,9 @@ async def run(ctx: Context) -> None:
         try:
             async with Procs() as procs:
                 server = await procs.start(target.server_proc(ctx, tag="-idle"))
-                _, _, idle = await connect_swarms(ctx, procs, target, server, n, 1, tag="-idle")
+                _, _, idle = await connect_swarms(
+                    ctx, procs, target, server, n, 1, tag="-idle", budget=ctx.p["idle_budget"]
+                )
                 idle["server_cpu_idle"] = round(
                     await measure_idle_cpu(server, ctx.p["idle_seconds"]), 4
                 )

@@ -10,7 +10,8 @@ import time
 import orjson
 
 from ..context import Context, Procs
-from ..procs import PYTHON, CpuMeter, MachineMeter, Proc, service_cpu, wait_quiet
+from ..machine import MachineMeter, wait_quiet
+from ..procs import PYTHON, CpuMeter, Proc, service_cpu
 from ..targets import all_targets
 from . import profiling
 from .fanout import FOREIGN_LIMIT, GENERATOR_LIMIT
@@ -19,7 +20,8 @@ from .fanout import FOREIGN_LIMIT, GENERATOR_LIMIT
 async def measure(
     ctx, server, client, *, path: str, batch: int, concurrency: int, seconds: float
 ) -> dict:
-    await wait_quiet()
+    window, patience = ctx.p["quiet"]
+    await wait_quiet(window=window, patience=patience)
     meter = CpuMeter([server.pid, client.pid]).start()
     machine = MachineMeter().start()
     db0 = service_cpu("postgres")
@@ -29,7 +31,8 @@ async def measure(
     )
     wall, (server_cpu, client_cpu) = meter.stop()
     db_cpu = service_cpu("postgres") - db0
-    foreign = machine.stop()
+    load = machine.stop()
+    foreign = load.foreign
     accepted = result["accepted"]
     invalid = []
     if client_cpu / wall > GENERATOR_LIMIT:
@@ -52,6 +55,7 @@ async def measure(
         db_cpu=round(db_cpu / wall, 3),
         client_cpu=round(client_cpu / wall, 3),
         foreign_cpu=round(foreign, 3),
+        foreign_top=load.top,
         contended=foreign > FOREIGN_LIMIT,
         server_us_per_reading=round(server_cpu * 1e6 / accepted, 1) if accepted else None,
         db_us_per_reading=round(db_cpu * 1e6 / accepted, 1) if accepted else None,
@@ -166,15 +170,17 @@ async def postgres_reference(ctx: Context, seconds: float) -> dict:
             str(seconds),
         ],
     )
-    proc.control = False
-    await wait_quiet()
+    window, patience = ctx.p["quiet"]
+    await wait_quiet(window=window, patience=patience)
     t0 = time.monotonic()
+    machine = MachineMeter().start()
     await proc.start()
     try:
         await asyncio.wait_for(proc.process.wait(), seconds * 3 * 2 + 60)
     except TimeoutError:
         await proc.stop()
         return {"error": "timeout"}
+    load = machine.stop()
     lines = [ln for ln in proc.log_tail(4000).splitlines() if ln.startswith("{")]
     if not lines:
         return {"error": proc.log_tail(500)}
@@ -186,6 +192,9 @@ async def postgres_reference(ctx: Context, seconds: float) -> dict:
             path=name,
             readings_per_s=rate,
             valid=True,
+            foreign_cpu=round(load.foreign, 3),
+            foreign_top=load.top,
+            contended=load.foreign > FOREIGN_LIMIT,
             seconds=round(time.monotonic() - t0, 1),
         )
     return results

@@ -7,11 +7,35 @@ from __future__ import annotations
 import re
 
 from ..context import Context, Procs, swarm_proc
-from ..procs import CpuMeter, MachineMeter, wait_quiet
+from ..machine import MachineMeter, wait_quiet
+from ..procs import CpuMeter
 from ..targets import all_targets
-from .fanout import FOREIGN_LIMIT
+from .fanout import FOREIGN_LIMIT, GENERATOR_LIMIT
 
-SERVER_ERRORS = re.compile(r"MaxConnectionsError|ChannelFull|Traceback|ERROR")
+#: a log record at ERROR or above (`2026-01-01 12:00:00,123 ERROR ...`), or an uncaught
+#: traceback printed on its own; a record's traceback is part of the record, not another error
+RECORD = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:,.]+ (?P<level>[A-Z]+)\b", re.M)
+EXCEPTION = re.compile(r"\b(?P<name>[A-Z]\w*(?:Error|Exception|Full|Disconnected))\b")
+
+
+def server_errors(log: str) -> tuple[int, dict[str, int]]:
+    """How many errors the server logged, and how many of each exception (or message) kind."""
+    count = 0
+    kinds: dict[str, int] = {}
+    records = list(RECORD.finditer(log))
+    bounds = [m.start() for m in records] + [len(log)]
+    blocks = [(m.group("level"), log[m.start() : bounds[i + 1]]) for i, m in enumerate(records)]
+    head = log[: bounds[0]]
+    if "Traceback" in head:
+        blocks.insert(0, ("ERROR", head))
+    for level, text in blocks:
+        if level not in ("ERROR", "CRITICAL"):
+            continue
+        count += 1
+        names = [m.group("name") for m in EXCEPTION.finditer(text)]
+        kind = names[-1] if names else text.splitlines()[0][24:100].strip()
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return count, kinds
 
 
 async def run(ctx: Context) -> None:
@@ -31,18 +55,32 @@ async def storm(ctx: Context, target, n: int) -> None:
         swarm = await procs.start(
             swarm_proc(f"{target.name}-storm", target, server, ctx.plan(target, n, name="storm"))
         )
-        first = await swarm.ask({"cmd": "connect", "inflight": 200, "timeout": 60}, timeout=400)
+        # Bounded: the first connection phase stops starting connections after `budget`
+        # seconds, and the storm gives up on the clients not back within `budget`.
+        budget = ctx.p["storm_budget"]
+        first = await swarm.ask(
+            {"cmd": "connect", "inflight": 200, "timeout": 60, "budget": budget},
+            timeout=budget + 120,
+        )
         if first["connected"] == 0:
             raise RuntimeError(f"nothing connected: {first}")
-        await wait_quiet()
+        window, patience = ctx.p["quiet"]
+        await wait_quiet(window=window, patience=patience)
         log_before = len(server.log_tail(10**9))
         meter = CpuMeter([server.pid, swarm.pid]).start()
         machine = MachineMeter().start()
-        result = await swarm.ask({"cmd": "storm", "inflight": 1000, "timeout": 60}, timeout=400)
+        result = await swarm.ask(
+            {"cmd": "storm", "inflight": 1000, "timeout": budget, "budget": budget},
+            timeout=budget + 120,
+        )
         wall, (server_cpu, swarm_cpu) = meter.stop()
-        foreign = machine.stop()
+        load = machine.stop()
+        foreign = load.foreign
         new_log = server.log_tail(10**9)[log_before:]
-        errors = SERVER_ERRORS.findall(new_log)
+        errors, kinds = server_errors(new_log)
+        invalid = []
+        if swarm_cpu / wall > GENERATOR_LIMIT:
+            invalid.append(f"storm client at {swarm_cpu / wall:.0%} of a core")
         ctx.record(
             "storm",
             target=target.name,
@@ -50,9 +88,10 @@ async def storm(ctx: Context, target, n: int) -> None:
             seconds=result["seconds"],
             reconnected=result["connected"],
             failed=result["failed"],
+            not_started=result.get("skipped", 0),
             client_errors=result["errors"],
-            server_errors=len(errors),
-            server_error_kinds=sorted(set(errors)),
+            server_errors=errors,
+            server_error_kinds=kinds,
             first_connect_seconds=first["seconds"],
             connect_p50_ms=result["connect_p50_ms"],
             connect_p99_ms=result["connect_p99_ms"],
@@ -60,5 +99,8 @@ async def storm(ctx: Context, target, n: int) -> None:
             server_ms_per_reconnect=round(server_cpu * 1000 / max(1, result["connected"]), 2),
             swarm_cpu=round(swarm_cpu / wall, 3),
             foreign_cpu=round(foreign, 3),
+            foreign_top=load.top,
             contended=foreign > FOREIGN_LIMIT,
+            valid=not invalid,
+            invalid_reason="; ".join(invalid),
         )
