@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -14,6 +15,10 @@ from .engine.server import header, query_params
 
 class AuthenticationFailed(Exception):
     pass
+
+
+#: The answer to a token whose user is gone or deactivated.
+INACTIVE_USER = "Invalid token: user not found or inactive"
 
 
 @dataclass(frozen=True)
@@ -34,16 +39,23 @@ def token_from(auth: object, scope: dict) -> str | None:
     return query_params(scope).get("token") or None
 
 
-def verify_access_token(token: str | None) -> TokenIdentity:
-    """Validate a token and its user. Raises AuthenticationFailed with a client-facing reason."""
+def decode_access_token(token: str | None) -> TokenIdentity:
+    """Check a token's signature, type and expiry: no database. Raises AuthenticationFailed
+    with a client-facing reason. Whether its user may still connect is `load_viewer`'s
+    question."""
     if not token:
         raise AuthenticationFailed("Authentication required: send an access token as auth.token")
     try:
         access = AccessToken(token)
     except TokenError as exc:
         raise AuthenticationFailed(f"Invalid token: {exc}") from None
-    user_id = access.get(api_settings.USER_ID_CLAIM)
-    user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-    if user is None or not user.is_active:
-        raise AuthenticationFailed("Invalid token: user not found or inactive")
-    return TokenIdentity(user_id=user.pk, expires_at=float(access["exp"]))
+    try:
+        # simplejwt writes the id (USER_ID_FIELD, the primary key `id`) as a string; viewers
+        # are keyed by the primary key itself.
+        user_id = get_user_model()._meta.pk.to_python(access.get(api_settings.USER_ID_CLAIM))
+    except ValidationError:
+        user_id = None
+    if user_id is None:
+        raise AuthenticationFailed("Invalid token: no user id")
+    return TokenIdentity(user_id=user_id, expires_at=float(access["exp"]))
+

@@ -2,12 +2,16 @@
 `database_sync_to_async`); the consumer layer only asks.
 
 Every room is checked against the viewer's organizations: nobody joins a room that
-would show another organization's events.
+would show another organization's events. The viewer is loaded once per connect, so a
+revoked membership (or a deactivated user) takes effect at the next connect at the latest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
 
 from machines.models import MANAGING_ROLES, Machine, Membership
 
@@ -27,35 +31,46 @@ class Viewer:
     managed_organization_ids: frozenset[str]
 
 
-def load_viewer(user_id: int) -> Viewer:
-    memberships = list(
-        Membership.objects.filter(user_id=user_id).values_list("organization_id", "role")
+def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:
+    """The viewers of the active users among `user_ids` (a missing key: no such user, or
+    deactivated). One query, whatever the number of users: connects that arrive together
+    share it."""
+    rows = (
+        get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)
+        .values_list("pk", "memberships__organization_id", "memberships__role")
     )
-    return Viewer(
-        user_id=user_id,
-        organization_ids=frozenset(str(org) for org, _ in memberships),
-        managed_organization_ids=frozenset(
-            str(org) for org, role in memberships if role in MANAGING_ROLES
-        ),
-    )
+    memberships: dict[int, list[tuple[str, str]]] = {}
+    for user_id, organization_id, role in rows:
+        found = memberships.setdefault(user_id, [])
+        if organization_id is not None:  # a user of no organization still gets a viewer
+            found.append((str(organization_id), role))
+    return {
+        user_id: Viewer(
+            user_id=user_id,
+            organization_ids=frozenset(org for org, _ in found),
+            managed_organization_ids=frozenset(
+                org for org, role in found if role in MANAGING_ROLES),
+        )
+        for user_id, found in memberships.items()
+    }
 
 
-def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
-    """The internal rooms a subscription to `room` stands for, or RoomRefused.
+def load_viewer(user_id: int) -> Viewer | None:
+    """The viewer of an active user; None when the user is gone or deactivated."""
+    return load_viewers([user_id]).get(user_id)
 
-    Unknown ids and other organizations' objects get the same answer, so a refusal does
-    not reveal whether something exists.
-    """
+
+_TASKS_REFUSAL = "you may only join your own task room, or your operators' as a manager"
+
+
+def rooms_known_to_viewer(viewer: Viewer, room: Room) -> list[str] | None:
+    """`rooms_to_join` when the viewer loaded at connect settles it without a query (the
+    live map, the viewer's own user, organization and task rooms, and every refusal that
+    follows from the viewer alone); None when the database must be asked."""
     if room.kind is RoomKind.LIVE_MAP:
         if not viewer.organization_ids:
             raise RoomRefused("you belong to no organization")
         return [map_room(org) for org in sorted(viewer.organization_ids)]
-    if room.kind is RoomKind.MACHINE:
-        if not Machine.objects.filter(
-            id=room.key, organization_id__in=viewer.organization_ids
-        ).exists():
-            raise RoomRefused("no such machine")
-        return [room.name]
     if room.kind is RoomKind.USER:
         if room.key != str(viewer.user_id):
             raise RoomRefused("you may only join your own user room")
@@ -67,9 +82,34 @@ def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
     if room.kind is RoomKind.TASKS:
         if room.key == str(viewer.user_id):
             return [room.name]
-        if viewer.managed_organization_ids and Membership.objects.filter(
-            user_id=int(room.key), organization_id__in=viewer.managed_organization_ids
-        ).exists():
-            return [room.name]
-        raise RoomRefused("you may only join your own task room, or your operators' as a manager")
+        if not viewer.managed_organization_ids:
+            raise RoomRefused(_TASKS_REFUSAL)
+        return None
+    if room.kind is RoomKind.MACHINE:
+        if not viewer.organization_ids:
+            raise RoomRefused("no such machine")
+        return None
     raise RoomRefused("unknown room")
+
+
+def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
+    """The internal rooms a subscription to `room` stands for, or RoomRefused.
+
+    Unknown ids and other organizations' objects get the same answer, so a refusal does
+    not reveal whether something exists.
+    """
+    rooms = rooms_known_to_viewer(viewer, room)
+    if rooms is not None:
+        return rooms
+    if room.kind is RoomKind.MACHINE:
+        if not Machine.objects.filter(
+            id=room.key, organization_id__in=viewer.organization_ids
+        ).exists():
+            raise RoomRefused("no such machine")
+        return [room.name]
+    # RoomKind.TASKS of another user, asked by a manager.
+    if Membership.objects.filter(
+        user_id=int(room.key), organization_id__in=viewer.managed_organization_ids
+    ).exists():
+        return [room.name]
+    raise RoomRefused(_TASKS_REFUSAL)

@@ -7,9 +7,12 @@ rooms through the hub. It holds no business rules.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 from django.db import DatabaseError
@@ -17,8 +20,14 @@ from django.db import DatabaseError
 from machines.selectors import machine_statuses_in
 from telemetry.selectors import machine_telemetry_in
 
-from .authentication import AuthenticationFailed, token_from, verify_access_token
-from .authorization import RoomRefused, Viewer, load_viewer, rooms_to_join
+from .authentication import INACTIVE_USER, AuthenticationFailed, decode_access_token, token_from
+from .authorization import (
+    RoomRefused,
+    Viewer,
+    load_viewers,
+    rooms_known_to_viewer,
+    rooms_to_join,
+)
 from .conf import realtime_config
 from .engine.session import CloseReason
 from .events import MACHINE_TELEMETRY, MACHINES_SNAPSHOT
@@ -27,27 +36,105 @@ from .sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BatchedLoad(Generic[K, V]):
+    """Database reads that concurrent callers share: keys asked for while a read runs wait
+    for the next one, which fetches all of them in one `database_sync_to_async` call of
+    `load_many` (keys -> values; a missing key reads as None).
+
+    A reconnect storm thus costs a few thread hops and queries instead of several per
+    client. A key is always read by a call that starts after it was asked for, so callers
+    get data as fresh as a read of their own (what the snapshot-after-join rule needs, and
+    why a revoked membership is seen at the next connect)."""
+
+    def __init__(self, load_many: Callable[[frozenset[K]], dict[K, V]], *,
+                 max_keys: int = 1000) -> None:
+        self._load_many = database_sync_to_async(load_many)
+        self.max_keys = max_keys
+        #: Per event loop (tests run several): the keys waiting, and whether a read runs.
+        self._waiting: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[K, list[asyncio.Future]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def load(self, key: K) -> V | None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = {}
+            loop.create_task(self._read_while_waiting(loop, waiting))
+        waiting.setdefault(key, []).append(future)
+        return await future
+
+    async def _read_while_waiting(self, loop: asyncio.AbstractEventLoop,
+                                  waiting: dict[K, list[asyncio.Future]]) -> None:
+        try:
+            while waiting:
+                keys = list(itertools.islice(waiting, self.max_keys))
+                batch = {key: waiting.pop(key) for key in keys}
+                try:
+                    values = await self._load_many(frozenset(batch))
+                except Exception as exc:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for key, futures in batch.items():
+                    value = values.get(key)
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(value)
+        finally:
+            del self._waiting[loop]
+
+
+def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
+    return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
+
+
+_viewers = BatchedLoad(load_viewers)
+_map_snapshot = BatchedLoad(_map_snapshots)
+
+
+async def _authenticate(token: str | None) -> tuple[float, Viewer]:
+    """Raises AuthenticationFailed, or DatabaseError when PostgreSQL is unreachable."""
+    identity = decode_access_token(token)
+    viewer = await _viewers.load(identity.user_id)
+    if viewer is None:
+        raise AuthenticationFailed(INACTIVE_USER)
+    return identity.expires_at, viewer
+
 
 @database_sync_to_async
-def _authenticate(token: str | None) -> tuple[float, Viewer]:
-    identity = verify_access_token(token)
-    return identity.expires_at, load_viewer(identity.user_id)
-
-
-@database_sync_to_async
-def _authorize(viewer: Viewer, room) -> list[str]:
+def _authorize_with_database(viewer: Viewer, room: Room) -> list[str]:
     return rooms_to_join(viewer, room)
 
 
+async def _authorize(viewer: Viewer, room: Room) -> list[str]:
+    """The internal rooms of `room` for `viewer`, or RoomRefused: a thread hop only for the
+    rooms that need a query (machine rooms, another user's task room)."""
+    rooms = rooms_known_to_viewer(viewer, room)
+    if rooms is not None:
+        return rooms
+    return await _authorize_with_database(viewer, room)
+
+
 @database_sync_to_async
-def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
+def _machine_snapshot(viewer: Viewer, room: Room) -> Any:
+    return machine_telemetry_in(machine_id=room.key, organization_ids=viewer.organization_ids)
+
+
+async def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
     """(event, payload) that brings a new subscriber of `room` up to date, or None."""
     if room.kind is RoomKind.MACHINE:
-        payload = machine_telemetry_in(machine_id=room.key,
-                                       organization_ids=viewer.organization_ids)
+        payload = await _machine_snapshot(viewer, room)
         return (MACHINE_TELEMETRY, payload) if payload is not None else None
     if room.kind is RoomKind.LIVE_MAP:
-        return MACHINES_SNAPSHOT, machine_statuses_in(viewer.organization_ids)
+        return MACHINES_SNAPSHOT, await _map_snapshot.load(viewer.organization_ids)
     return None
 
 

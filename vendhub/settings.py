@@ -99,6 +99,20 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+if (DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        and env_bool("DB_POOL", True) and not DATABASES["default"]["CONN_MAX_AGE"]):
+    # A psycopg connection pool per process. Without it, every `database_sync_to_async`
+    # call of the gateway (and every HTTP request, each in its own thread under ASGI) opens
+    # and closes a PostgreSQL connection: ~5 ms and a backend fork per connect, which made a
+    # reconnect storm wait on the database. Django returns a connection to the pool where it
+    # would close it. DB_CONN_MAX_AGE > 0 (persistent per-thread connections) or DB_POOL=0
+    # turn it off.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+        "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "10")),
+        # Seconds a request waits for a free connection before a database error.
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+    }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -10,10 +10,16 @@ import pytest
 from machines.models import Role
 from realtime.authentication import (
     AuthenticationFailed,
+    decode_access_token,
     token_from,
-    verify_access_token,
 )
-from realtime.authorization import RoomRefused, load_viewer, rooms_to_join
+from realtime.authorization import (
+    RoomRefused,
+    load_viewer,
+    load_viewers,
+    rooms_known_to_viewer,
+    rooms_to_join,
+)
 from realtime.rooms import map_room, parse_room
 from tests.factories import make_machine, make_organization, make_user
 from tests.realtime.conftest import expired_token_for, token_for
@@ -22,7 +28,9 @@ pytestmark = pytest.mark.django_db
 
 
 def join(user, room: str) -> list[str]:
-    return rooms_to_join(load_viewer(user.pk), parse_room(room))
+    viewer = load_viewer(user.pk)
+    assert viewer is not None
+    return rooms_to_join(viewer, parse_room(room))
 
 
 def refused(user, room: str) -> bool:
@@ -170,20 +178,68 @@ def test_token_sources_in_order(personas):
     assert token_from({"token": 42}, {"headers": []}) is None
 
 
-def test_verify_access_token(personas):
-    identity = verify_access_token(token_for(personas.operator))
+def test_decode_access_token(personas):
+    identity = decode_access_token(token_for(personas.operator))
     assert identity.user_id == personas.operator.pk
     with pytest.raises(AuthenticationFailed, match="Authentication required"):
-        verify_access_token(None)
+        decode_access_token(None)
     with pytest.raises(AuthenticationFailed, match="Invalid token"):
-        verify_access_token("garbage")
+        decode_access_token("garbage")
     with pytest.raises(AuthenticationFailed, match="expired"):
-        verify_access_token(expired_token_for(personas.operator))
+        decode_access_token(expired_token_for(personas.operator))
 
 
-def test_token_of_an_inactive_user_is_refused(personas):
-    token = token_for(personas.operator)
+def test_an_inactive_or_deleted_user_has_no_viewer(personas):
     personas.operator.is_active = False
     personas.operator.save()
-    with pytest.raises(AuthenticationFailed, match="inactive"):
-        verify_access_token(token)
+    assert load_viewer(personas.operator.pk) is None
+    stranger_id = personas.stranger.pk
+    personas.stranger.delete()
+    assert load_viewer(stranger_id) is None
+
+
+# -- one query per connect, none per room the viewer settles ---------------------------------
+
+
+def test_the_viewers_of_many_users_are_one_query(personas, django_assert_num_queries):
+    loner = make_user("loner")
+    users = [personas.manager, personas.operator, personas.stranger, loner]
+    with django_assert_num_queries(1):
+        viewers = load_viewers(user.pk for user in users)
+    assert set(viewers) == {user.pk for user in users}
+    assert viewers[personas.manager.pk] == load_viewer(personas.manager.pk)
+    assert viewers[personas.stranger.pk].organization_ids == {str(personas.rival.id)}
+    assert viewers[loner.pk].organization_ids == frozenset()
+
+
+def test_a_revoked_membership_is_gone_from_the_next_viewer(personas):
+    from machines.models import Membership
+
+    assert join(personas.operator, f"org:{personas.acme.id}")
+    Membership.objects.filter(user=personas.operator).delete()
+    assert refused(personas.operator, f"org:{personas.acme.id}")
+    assert refused(personas.operator, "machines:all")
+    assert refused(personas.operator, f"machine:{personas.machine.id}")
+
+
+@pytest.mark.parametrize("room", ["machines:all", "user:{me}", "org:{acme}", "tasks:{me}",
+                                  "user:{other}", "org:{rival}", "tasks:{other}"])
+def test_rooms_of_the_connect_path_need_no_query(personas, room, django_assert_num_queries):
+    """What a dashboard joins on every (re)connect is settled by the viewer loaded at
+    connect, refusals included (the operator manages nothing)."""
+    viewer = load_viewer(personas.operator.pk)
+    name = room.format(me=personas.operator.pk, other=personas.manager.pk,
+                       acme=personas.acme.id, rival=personas.rival.id)
+    with django_assert_num_queries(0):
+        try:
+            rooms = rooms_known_to_viewer(viewer, parse_room(name))
+        except RoomRefused:
+            rooms = "refused"
+    assert rooms == ("refused" if "other" in room or "rival" in room
+                     else rooms_to_join(viewer, parse_room(name)))
+
+
+def test_machine_rooms_and_a_managers_task_rooms_ask_the_database(personas):
+    manager = load_viewer(personas.manager.pk)
+    assert rooms_known_to_viewer(manager, parse_room(f"machine:{personas.machine.id}")) is None
+    assert rooms_known_to_viewer(manager, parse_room(f"tasks:{personas.operator.id}")) is None

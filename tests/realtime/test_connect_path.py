@@ -1,0 +1,197 @@
+"""The connect path under load: connects that arrive together share their database reads,
+a dashboard's usual rooms cost no query, and what a viewer may join is read afresh at each
+connect (a revoked membership takes effect at the next connect)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from machines.models import Membership
+from realtime.events import MACHINES_SNAPSHOT
+from realtime.namespaces import BatchedLoad
+from tests.factories import make_user
+from tests.realtime.conftest import token_for
+from tests.realtime.product import raw_client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Reads:
+    """A `load_many` that records the key sets it was called with; `gate` holds a read."""
+
+    def __init__(self) -> None:
+        self.calls: list[frozenset] = []
+        self.gate: asyncio.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.fail_next = False
+
+    def __call__(self, keys: frozenset) -> dict:
+        self.calls.append(keys)
+        if self.gate is not None:
+            asyncio.run_coroutine_threadsafe(self.gate.wait(), self.loop).result(timeout=10)
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("database unavailable")
+        return {key: f"value of {key}" for key in keys if key != "missing"}
+
+
+# -- BatchedLoad ---------------------------------------------------------------------------
+
+
+async def test_loads_asked_together_share_one_read():
+    reads = Reads()
+    loader = BatchedLoad(reads)
+    values = await asyncio.gather(*(loader.load(key) for key in ["a", "b", "a", "c"]))
+    assert values == ["value of a", "value of b", "value of a", "value of c"]
+    assert reads.calls == [frozenset({"a", "b", "c"})]
+
+
+async def test_a_missing_key_loads_as_none():
+    loader = BatchedLoad(Reads())
+    assert await asyncio.gather(loader.load("missing"), loader.load("a")) == [None, "value of a"]
+
+
+async def test_a_key_asked_during_a_read_waits_for_the_next_read():
+    """Never an answer read before the question: the caller may have just joined a room
+    (snapshot after join) or just had its membership revoked."""
+    reads = Reads()
+    reads.loop = asyncio.get_running_loop()
+    reads.gate = asyncio.Event()
+    loader = BatchedLoad(reads)
+    first = asyncio.ensure_future(loader.load("a"))
+    while not reads.calls:
+        await asyncio.sleep(0.01)
+    later = [asyncio.ensure_future(loader.load(key)) for key in ["a", "b"]]
+    await asyncio.sleep(0.05)
+    assert reads.calls == [frozenset({"a"})]
+    reads.gate.set()
+    assert await first == "value of a"
+    assert [await f for f in later] == ["value of a", "value of b"]
+    assert reads.calls == [frozenset({"a"}), frozenset({"a", "b"})]
+
+
+async def test_a_read_that_fails_fails_its_callers_only():
+    reads = Reads()
+    reads.fail_next = True
+    loader = BatchedLoad(reads)
+    results = await asyncio.gather(loader.load("a"), loader.load("b"), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await loader.load("a") == "value of a"
+
+
+async def test_a_read_fetches_at_most_max_keys():
+    reads = Reads()
+    loader = BatchedLoad(reads, max_keys=2)
+    values = await asyncio.gather(*(loader.load(key) for key in "abcde"))
+    assert values == [f"value of {key}" for key in "abcde"]
+    assert [len(keys) for keys in reads.calls] == [2, 2, 1]
+
+
+# -- the connection pool -------------------------------------------------------------------
+
+
+PROBE = """
+import json
+from django.conf import settings
+print(json.dumps(settings.DATABASES["default"].get("OPTIONS", {}).get("pool")))
+"""
+
+
+def pool_setting(**env: str):
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("DATABASE_URL", "DB_POOL", "DB_CONN_MAX_AGE")}
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, timeout=60,
+                            env={**clean, "DJANGO_SETTINGS_MODULE": "vendhub.settings",
+                                 "DEBUG": "1", **env}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_gets_a_connection_pool_and_the_embedded_sqlite_none():
+    postgres = "postgres://postgres@127.0.0.1:5432/vendhub"
+    assert pool_setting(DATABASE_URL=postgres)["max_size"] >= 2
+    assert pool_setting() is None
+    assert pool_setting(DATABASE_URL=postgres, DB_POOL="0") is None
+    # Persistent per-thread connections and a pool exclude each other.
+    assert pool_setting(DATABASE_URL=postgres, DB_CONN_MAX_AGE="60") is None
+
+
+@pytest.mark.django_db
+def test_the_test_database_is_reached_through_the_pool_on_postgresql():
+    pooled = getattr(connection, "pool", None) is not None
+    assert pooled == (connection.vendor == "postgresql")
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_dashboards_connecting_at_once_get_their_own_rooms_and_snapshots(gateway):
+    people = gateway.people
+    acme = str(people.acme.id)
+    rival = str(people.rival.id)
+
+    async def dashboard(name: str, org: str):
+        user = getattr(people, name)
+        async with raw_client(gateway, gateway.tokens[name]) as client:
+            answers = [await client.subscribe(room) for room in
+                       ("machines:all", f"user:{user.pk}", f"org:{org}")]
+            foreign = await client.subscribe(f"org:{rival if org == acme else acme}")
+            return answers, client.snapshots["machines:all"], foreign
+
+    crowd = ["manager", "operator", "viewer", "stranger"] * 5
+    results = await asyncio.gather(*(
+        dashboard(name, rival if name == "stranger" else acme) for name in crowd))
+    for name, (answers, snapshot, foreign) in zip(crowd, results, strict=True):
+        assert [a["event"] for a in answers] == ["subscribed"] * 3, (name, answers)
+        event, machines = snapshot
+        assert event == MACHINES_SNAPSHOT
+        own = people.rival_machine if name == "stranger" else people.machine
+        other = people.machine if name == "stranger" else people.rival_machine
+        ids = {m["machineId"] for m in machines}
+        assert str(own.id) in ids and str(other.id) not in ids
+        assert foreign["event"] == "error", (name, foreign)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_a_revoked_membership_takes_effect_at_the_next_connect(gateway):
+    people = gateway.people
+    member = await sync_to_async(make_user, thread_sensitive=False)(
+        "soon-gone", organization=people.acme)
+    token = await sync_to_async(token_for, thread_sensitive=False)(member)
+    org_room = f"org:{people.acme.id}"
+    async with raw_client(gateway, token) as client:
+        assert (await client.subscribe(org_room))["event"] == "subscribed"
+    await sync_to_async(
+        lambda: Membership.objects.filter(user=member).delete(), thread_sensitive=False)()
+    async with raw_client(gateway, token) as client:
+        refused = await client.subscribe(org_room)
+        assert refused["event"] == "error"
+        assert (await client.subscribe("machines:all"))["event"] == "error"
+        assert (await client.subscribe(f"user:{member.pk}"))["event"] == "subscribed"
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_a_deactivated_user_cannot_connect_again(gateway):
+    people = gateway.people
+    token = gateway.tokens["operator"]
+    async with raw_client(gateway, token) as client:
+        assert (await client.subscribe(f"user:{people.operator.pk}"))["event"] == "subscribed"
+    people.operator.is_active = False
+    await sync_to_async(people.operator.save, thread_sensitive=False)()
+    from tests.realtime.product import connect_error
+
+    refusal = await connect_error(gateway, "40" + json.dumps({"token": token}))
+    assert "inactive" in refusal["message"]
