@@ -9,6 +9,7 @@ import * as realtime from "./realtime.js";
 
 const API = "/api/v1/notifications/";
 const LIST_SIZE = 20;
+const UNREAD_PAGE = 100; // the badge shows "99+" beyond
 
 const button = document.getElementById("bell-button");
 const panel = document.getElementById("notification-panel");
@@ -77,10 +78,12 @@ function renderItem(notification) {
 }
 
 async function loadCount() {
-  // The newest unread ones with the total: their ids tell which live ones are counted.
-  const [page, newer] = await arrived.fetch(() => api(`${API}?read=false&page_size=${LIST_SIZE}`));
+  // The unread ones themselves, not just a total: their ids tell which live ones are counted.
+  const [page, newer] = await arrived.fetch(() => api(`${API}?read=false&page_size=${UNREAD_PAGE}`));
   counted = new Set(page.results.map((notification) => notification.id));
-  let count = page.count;
+  // The API counts and lists in two queries, which a new notification may fall between; the
+  // list is the later view, and complete unless there is a next page (99+ shows then).
+  let count = page.next ? page.count : page.results.length;
   for (const notification of newer) {
     if (notification.read || counted.has(notification.id)) continue;
     counted.add(notification.id);
