@@ -22,9 +22,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from machines.models import MachineStatus, Priority, TaskKind, TaskStatus
+from machines.models import MachineStatus, Priority, Role, TaskKind, TaskStatus
 from tests.conftest import require_service
-from tests.factories import PASSWORD, make_machine, make_reading, make_task
+from tests.factories import PASSWORD, make_machine, make_reading, make_task, make_user
 from tests.live import ROOT, LiveServer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -253,3 +253,12 @@ def tasks(people, fleet):
         "others": make_task(people.machine, assignee=None, kind=TaskKind.REPAIR,
                             title="Unassigned repair"),
     }
+
+
+@pytest.fixture
+def second_operator(people, fleet):
+    """Another Acme operator (after the first in the manager's picker) with one task."""
+    other = make_user("acme-operator-zz", organization=people.acme, role=Role.OPERATOR)
+    task = make_task(fleet[2], assignee=other, kind=TaskKind.REPAIR, title="Fix the grinder",
+                     priority=Priority.HIGH)
+    return other, task

@@ -331,6 +331,36 @@ def test_a_manager_picks_an_operator_and_moves_their_cards(people, tasks, browse
     screenshot(page, "tasks-manager")
 
 
+def test_a_manager_switching_operators_follows_the_new_board_live(people, tasks, api_as,
+                                                                 second_operator, browser):
+    other, other_task = second_operator
+    manager = api_as(people.manager)
+    page = browser.signed_in(people.manager, "/tasks/")
+    page.wait_for_selector("#board[data-loaded=true]")
+    expect(page.locator("#operator-select option")).to_have_text(
+        [people.operator.username, other.username])
+
+    page.select_option("#operator-select", str(other.pk))
+    page.wait_for_selector("#board[data-loaded=true]")
+    expect(page).to_have_url(f"{browser.server.url}/tasks/?operator={other.pk}")
+    expect(page.locator(".task-card")).to_have_count(1)
+    expect(in_column(page, other_task, "todo")).to_be_visible()
+    # The page left the first operator's room and joined the second's.
+    page.wait_for_function(
+        """([left, joined]) => {
+            const rooms = window.vendhubRealtime.rooms;
+            return !(left in rooms) && rooms[joined] === "subscribed";
+        }""",
+        arg=[f"tasks:{people.operator.pk}", f"tasks:{other.pk}"],
+    )
+
+    manager.patch(f"/api/v1/tasks/{tasks['clean'].id}/", {"status": "done"})  # first's board
+    manager.patch(f"/api/v1/tasks/{other_task.id}/", {"status": "in_progress"})
+    expect(in_column(page, other_task, "in_progress")).to_be_visible()
+    expect(page.locator(".task-card")).to_have_count(1)
+    screenshot(page, "tasks-manager-other-operator")
+
+
 # -- reconnects -------------------------------------------------------------------------------
 
 
