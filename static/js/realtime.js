@@ -186,6 +186,9 @@ function connect() {
   // refetch every page's state over REST.
   socket.on("resync", (why) => runResync(why || { reason: "server" }));
   window.addEventListener("offline", () => setState("offline"));
+  // Back online: a socket that survived the outage is live again; otherwise the Manager's
+  // next attempt (or ours) connects and says so.
+  window.addEventListener("online", () => setState(socket.connected ? "live" : "reconnecting"));
 }
 
 // Connect once the page's modules (imported in the same tick) have registered their rooms.

@@ -433,6 +433,19 @@ def test_a_socket_closed_by_the_server_reconnects_with_a_fresh_token(people, tas
            ).to_be_visible()
 
 
+def test_the_connection_indicator_shows_offline_then_live_again(people, browser):
+    page = browser.signed_in(people.operator, "/map/")
+    indicator = page.locator("#connection")
+    expect(indicator.locator(".conn-label")).to_have_text("Live")
+    page.context.set_offline(True)
+    expect(indicator).to_have_attribute("data-state", "offline")
+    expect(indicator.locator(".conn-label")).to_have_text("Offline")
+    screenshot(page, "connection-offline")
+    page.context.set_offline(False)
+    expect(indicator).to_have_attribute("data-state", "live", timeout=15_000)
+    wait_live(page)
+
+
 def test_the_token_is_refreshed_on_the_open_socket(people, browser):
     page = browser.signed_in(people.operator, "/map/")
     sid = page.evaluate("() => window.vendhubRealtime.socket.id")
