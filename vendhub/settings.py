@@ -110,9 +110,13 @@ if (DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
         "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "10")),
-        # Seconds a request waits for a free connection before a database error.
-        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        # Seconds a request waits for a connection before a database error (then a 503):
+        # short, so a database outage is answered quickly instead of holding requests.
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
     }
+    # Check a pooled connection before handing it out: after a PostgreSQL restart the pool
+    # still holds connections the server closed (Django passes the pool its `check`).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
