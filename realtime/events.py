@@ -30,6 +30,7 @@ MACHINE_STATUS = "machine:status"
 MACHINE_TELEMETRY = "machine:telemetry"
 INVENTORY_LOW = "inventory:low"
 NOTIFICATION = "notification"
+NOTIFICATIONS_READ = "notifications:read"
 TASK_UPDATED = "task:updated"
 
 
@@ -77,6 +78,15 @@ class NotificationEvent(TypedDict):
     machineId: str | None
 
 
+class NotificationsReadEvent(TypedDict):
+    """`notifications:read` (v1), to `user:{recipientId}`: notifications of that user changed
+    read state in one bulk update ("mark all read", an admin action), so the user's other
+    tabs and devices update their unread count. Not in the reference design."""
+
+    ids: list[str]
+    read: bool
+
+
 class TaskUpdatedEvent(TypedDict):
     """`task:updated` (v1), to `tasks:{assigneeId}` and `org:{id}`: the task as
     GET /api/v1/tasks/{id}/ serves it."""
@@ -102,6 +112,7 @@ EVENT_SCHEMAS: dict[str, type] = {
     MACHINE_TELEMETRY: MachineTelemetryEvent,
     INVENTORY_LOW: InventoryLowEvent,
     NOTIFICATION: NotificationEvent,
+    NOTIFICATIONS_READ: NotificationsReadEvent,
     TASK_UPDATED: TaskUpdatedEvent,
 }
 
@@ -214,6 +225,11 @@ def emit_notification(notification) -> None:
     publish(user_room(notification.recipient_id), NOTIFICATION, notification_event(notification))
 
 
+def emit_notifications_read(*, recipient_id: int, ids: list, read: bool) -> None:
+    payload: NotificationsReadEvent = {"ids": [str(pk) for pk in ids], "read": read}
+    publish(user_room(recipient_id), NOTIFICATIONS_READ, payload)
+
+
 def emit_task_updated(task, *, previous_assignee_id: int | None = None) -> None:
     """To the assignee's board, the previous assignee's (the task left it) and the org."""
     payload = task_event(task)
@@ -261,6 +277,6 @@ def task_saved(task) -> None:
 
 
 def notification_saved(notification, *, created: bool) -> None:
-    """A new notification reaches its recipient; marking it read is not re-sent."""
-    if created:
-        emit_notification(notification)
+    """Every saved notification reaches its recipient: a new one, and one marked read or
+    unread, so the recipient's other tabs keep an accurate unread count."""
+    emit_notification(notification)

@@ -1,6 +1,8 @@
 // The notification centre in the header of every page: the bell with the unread count,
 // the dropdown list, toasts for high-priority notifications, mark read / mark all read.
-// Live from the `notification` event of the user's room `user:{id}`; the count and the list
+// Live from the user's room `user:{id}`: `notification` (a new one, or one marked read or
+// unread anywhere) and `notifications:read` (ids changed by "mark all read"), so every tab
+// and device of the user shows the same count. The count and the list
 // are refetched over REST after every reconnect. A refetch may answer after a notification
 // it predates: the ids it counted tell what to add on top, and what not to count twice.
 
@@ -84,10 +86,13 @@ async function loadCount() {
   // The API counts and lists in two queries, which a new notification may fall between; the
   // list is the later view, and complete unless there is a next page (99+ shows then).
   let count = page.next ? page.count : page.results.length;
-  for (const notification of newer) {
-    if (notification.read || counted.has(notification.id)) continue;
-    counted.add(notification.id);
-    count += 1;
+  for (const change of newer) {
+    if (change.read) {
+      if (counted.delete(change.id)) count -= 1;
+    } else if (!counted.has(change.id)) {
+      counted.add(change.id);
+      count += 1;
+    }
   }
   setUnread(count);
 }
@@ -95,8 +100,10 @@ async function loadCount() {
 async function loadList() {
   const [page, newer] = await arrived.fetch(() => api(`${API}?page_size=${LIST_SIZE}`));
   items = page.results;
-  for (const notification of newer) {
-    if (!items.some((item) => item.id === notification.id)) items.unshift(notification);
+  for (const change of newer) {
+    const item = items.find((candidate) => candidate.id === change.id);
+    if (item) Object.assign(item, change);
+    else if ("title" in change && !change.read) items.unshift(change);
   }
   items = items.slice(0, LIST_SIZE);
   loaded = true;
@@ -108,13 +115,22 @@ async function resync() {
   if (loaded || !panel.hidden) await loadList();
 }
 
+/** A notification became read (or unread): count it once, whichever tab or event says so. */
+function applyRead(id, read) {
+  const item = items.find((candidate) => candidate.id === id);
+  if (item) item.read = read;
+  if (read) {
+    if (counted.delete(id)) setUnread(unread - 1);
+  } else if (!counted.has(id)) {
+    counted.add(id);
+    setUnread(unread + 1);
+  }
+}
+
 async function markRead(notification) {
   try {
     await api(`${API}${notification.id}/read/`, { method: "POST" });
-    if (!notification.read) {
-      notification.read = true;
-      setUnread(unread - 1);
-    }
+    applyRead(notification.id, true);
     render();
   } catch (error) {
     toast(gettext("Could not mark the notification read"), error.detail || "", { kind: "error" });
@@ -125,6 +141,7 @@ async function markAllRead() {
   try {
     await api(`${API}read-all/`, { method: "POST" });
     for (const item of items) item.read = true;
+    counted.clear();
     setUnread(0);
     render();
   } catch (error) {
@@ -135,21 +152,27 @@ async function markAllRead() {
 function onNotification(notification) {
   if (!notification || !notification.id) return;
   arrived.record(notification);
-  // Each one once, even if a refetch in between already brought it (or it is replayed).
-  if (!notification.read && !counted.has(notification.id)) {
-    counted.add(notification.id);
-    setUnread(unread + 1);
-  }
-  if (!items.some((item) => item.id === notification.id)) {
-    items = [notification, ...items].slice(0, LIST_SIZE);
-    render();
-  }
-  if (notification.priority === "high" && !toasted.has(notification.id)) {
+  const item = items.find((candidate) => candidate.id === notification.id);
+  if (item) Object.assign(item, notification);
+  else if (!notification.read) items = [notification, ...items].slice(0, LIST_SIZE);
+  // Each one counted once, even if a refetch in between already brought it (or it is replayed).
+  applyRead(notification.id, notification.read);
+  render();
+  if (!notification.read && notification.priority === "high" && !toasted.has(notification.id)) {
     toasted.add(notification.id);
     const kind = ["error", "warning", "success"].includes(notification.type) ? notification.type : "info";
     const el = toast(notification.title, notification.message || "", { kind, timeout: 10000 });
     if (el) el.dataset.notificationId = notification.id;
   }
+}
+
+function onNotificationsRead(change) {
+  if (!change || !Array.isArray(change.ids)) return;
+  for (const id of change.ids) {
+    arrived.record({ id, read: Boolean(change.read) });
+    applyRead(id, Boolean(change.read));
+  }
+  render();
 }
 
 function openPanel(open) {
@@ -170,6 +193,7 @@ if (button && config.userId) {
 
   realtime.subscribe(`user:${config.userId}`);
   realtime.on("notification", onNotification);
+  realtime.on("notifications:read", onNotificationsRead);
   realtime.onResync(resync);
   loadCount().catch((error) => console.warn("unread count:", error));
 }

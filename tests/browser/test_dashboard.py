@@ -226,6 +226,30 @@ def test_the_bell_is_on_every_page(people, browser):
         expect(page.locator("#unread-count")).to_have_text("1")
 
 
+def test_reading_notifications_on_one_device_updates_the_count_on_another(people, browser):
+    make = lambda **fields: make_notification(people.manager, people.acme, **fields)  # noqa: E731
+    in_thread(make, title="Coffee is low at Amir Temur Square")
+    in_thread(make, title="Cleaning due")
+    in_thread(make, title="Inspection due")
+    phone = browser.signed_in(people.manager, "/tasks/")
+    desk = browser.signed_in(people.manager, "/map/")
+    for page in (phone, desk):
+        expect(page.locator("#unread-count")).to_have_text("3")
+    desk.click("#bell-button")
+    expect(desk.locator("#notification-list .notification.unread")).to_have_count(3)
+
+    phone.click("#bell-button")
+    phone.locator('.notification:has-text("Coffee is low") .mark-read').click()
+    expect(phone.locator("#unread-count")).to_have_text("2")
+    expect(desk.locator("#unread-count")).to_have_text("2")
+    expect(desk.locator("#notification-list .notification.unread")).to_have_count(2)
+
+    phone.click("#mark-all-read")
+    expect(desk.locator("#unread-count")).to_be_hidden()
+    expect(desk.locator("#notification-list .notification.unread")).to_have_count(0)
+    expect(phone.locator("#unread-count")).to_be_hidden()
+
+
 # -- task board ---------------------------------------------------------------------------------
 
 

@@ -11,8 +11,9 @@ import pytest
 from machines import services as machine_services
 from machines.models import Machine, MachineStatus, TaskKind, TaskStatus
 from machines.serializers import TaskSerializer
+from notifications.models import Notification
 from notifications.serializers import NotificationSerializer
-from notifications.services import mark_read
+from notifications.services import mark_all_read, mark_read, set_read
 from realtime import broadcast
 from realtime.events import (
     EVENT_SCHEMA_VERSION,
@@ -21,6 +22,7 @@ from realtime.events import (
     MACHINE_STATUS,
     MACHINE_TELEMETRY,
     NOTIFICATION,
+    NOTIFICATIONS_READ,
     TASK_UPDATED,
     InventoryLowEvent,
     MachineStatusEvent,
@@ -86,7 +88,9 @@ def test_schema_checker_rejects_extra_and_missing_keys():
 
 def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
     assert set(EVENT_SCHEMAS) == {"machine:status", "machine:telemetry", "inventory:low",
-                                  "notification", "task:updated"}
+                                  "notification", "task:updated",
+                                  # ours: bulk read-state changes, for the other tabs
+                                  "notifications:read"}
     assert EVENT_SCHEMA_VERSION == 1
 
 
@@ -168,12 +172,54 @@ def test_a_new_notification_reaches_its_recipient_only_after_commit(personas, se
 
 
 @pytest.mark.django_db
-def test_marking_a_notification_read_is_not_sent_again(personas, sent):
+def test_marking_a_notification_read_sends_it_again_read(personas, sent):
     records, capture = sent
     notification = make_notification(personas.manager, personas.acme)
     with capture(execute=True):
         mark_read(notification=notification)
+    assert [(room, event, payload["id"], payload["read"]) for room, event, payload in records] \
+        == [(user_room(personas.manager.pk), NOTIFICATION, str(notification.pk), True)]
+    _check(records)
+    records.clear()
+    with capture(execute=True):
+        mark_read(notification=notification)  # already read: no write, nothing sent
     assert records == []
+
+
+@pytest.mark.django_db
+def test_mark_all_read_sends_the_changed_ids_once_to_their_recipient(personas, sent):
+    records, capture = sent
+    unread = [make_notification(personas.manager, personas.acme) for _ in range(3)]
+    already_read = make_notification(personas.manager, personas.acme)
+    Notification.objects.filter(pk=already_read.pk).update(read=True)
+    someone_else = make_notification(personas.operator, personas.acme)
+    records.clear()
+    with capture(execute=False) as callbacks:
+        assert mark_all_read(recipient=personas.manager) == 3
+        assert records == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert len(records) == 1
+    room, event, payload = records[0]
+    assert (room, event, payload["read"]) == (user_room(personas.manager.pk),
+                                              NOTIFICATIONS_READ, True)
+    assert sorted(payload["ids"]) == sorted(str(n.pk) for n in unread)
+    _check(records)
+    assert not Notification.objects.get(pk=someone_else.pk).read
+
+
+@pytest.mark.django_db
+def test_marking_unread_in_bulk_names_each_recipients_own_ids(personas, sent):
+    records, capture = sent
+    mine = make_notification(personas.manager, personas.acme)
+    theirs = make_notification(personas.operator, personas.acme)
+    Notification.objects.update(read=True)
+    with capture(execute=True):
+        set_read(notifications=Notification.objects.all(), read=False)
+    assert sorted((room, tuple(payload["ids"]), payload["read"])
+                  for room, _, payload in records) == sorted([
+        (user_room(personas.manager.pk), (str(mine.pk),), False),
+        (user_room(personas.operator.pk), (str(theirs.pk),), False)])
 
 
 @pytest.mark.django_db
