@@ -129,6 +129,8 @@ async def main(args) -> int:
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
+    again = sub.add_parser("report", help="write the Markdown of a results file again")
+    again.add_argument("jsonl", help="e.g. bench/results/quick-latest.jsonl")
     run = sub.add_parser("run", help="run scenarios")
     speed = run.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true", help="under 3 minutes (default)")
@@ -154,6 +156,13 @@ def cli() -> int:
     run.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     run.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
+    if args.command == "report":
+        from pathlib import Path
+
+        from .report import rerender
+
+        print(rerender(Path(args.jsonl).resolve()))
+        return 0
     os.chdir(ROOT)
     raise_nofile()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ MODES = {
         "half_knee_seconds": 2.0,
         "bisect": 1,
         "rounds": 1,
-        "max_steps": 6,
+        "max_steps": 5,
         #: the ladder starts at the target's knee in the latest earlier run, when there
         #: is one, and climbs by this factor (×2 without an earlier knee)
         "prior_growth": 1.25,
@@ -51,7 +51,7 @@ MODES = {
         "storm_budget": 30.0,
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
-        "rooms_seconds": 1.5,
+        "rooms_seconds": 2.0,
         #: bounded wait for a quiet machine before each step: (window, patience) seconds
         "quiet": (0.25, 0.75),
     },
@@ -66,7 +66,7 @@ MODES = {
         "rounds": 1,
         "max_steps": 8,
         "prior_growth": 1.5,
-        "busy_retries": 2,
+        "busy_retries": 1,
         "fanout_targets": [
             "project-uvicorn",
             "ref-websockets",

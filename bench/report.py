@@ -182,25 +182,25 @@ def error_kinds(ctx) -> list[str]:
 
 
 README = RESULTS.parent / "README.md"
-BEGIN, END = "<!-- latest-results:begin -->", "<!-- latest-results:end -->"
 
 
 def update_readme(ctx, env, md_text: str) -> None:
-    """Put the goals table of the latest complete run in bench/README.md (between markers)."""
+    """Put the goals table of the latest complete run of this mode in bench/README.md,
+    between `<!-- latest-<mode>:begin -->` and `<!-- latest-<mode>:end -->`."""
+    begin, end = f"<!-- latest-{ctx.mode}:begin -->", f"<!-- latest-{ctx.mode}:end -->"
     if ctx.partial or not README.exists():
         return
     text = README.read_text()
-    if BEGIN not in text or END not in text:
+    if begin not in text or end not in text:
         return
     goals_table = md_text.split("### Goals (project-uvicorn)", 1)[-1].split("\n### ", 1)[0]
-    goals_table = goals_table.strip()
     block = (
-        f"{BEGIN}\nLatest {ctx.mode} run ({ctx.run_id}, git `{env['git'][:12]}`, "
-        f"{env['elapsed_s']} s; full tables in `bench/results/{ctx.mode}-latest.md`):\n\n"
-        f"{goals_table}\n{END}"
+        f"{begin}\nLatest {ctx.mode} run ({ctx.run_id}, git `{env['git'][:12]}`, "
+        f"{env['elapsed_s']} s; all tables in `bench/results/{ctx.mode}-latest.md`):\n\n"
+        f"{goals_table.strip()}\n{end}"
     )
-    head, rest = text.split(BEGIN, 1)
-    README.write_text(head + block + rest.split(END, 1)[1])
+    head, rest = text.split(begin, 1)
+    README.write_text(head + block + rest.split(end, 1)[1])
 
 
 def write_reports(ctx: Context, env: dict, scenarios) -> list[Path]:
@@ -215,3 +215,26 @@ def write_reports(ctx: Context, env: dict, scenarios) -> list[Path]:
     md_path.write_text(md_text)
     update_readme(ctx, env, md_text)
     return [jsonl, md_path]
+
+
+def rerender(jsonl: Path) -> Path:
+    """Write the Markdown of a results file again (and the README table of a complete run),
+    with the current report code: `python -m bench report bench/results/quick-latest.jsonl`."""
+    rows = [orjson.loads(line) for line in jsonl.read_bytes().splitlines() if line.strip()]
+    env, records = rows[0], rows[1:]
+    ctx = Context(
+        mode=env["mode"],
+        run_id=env["run_id"],
+        database_url="",
+        redis_url="",
+        server_loop=env.get("server_loop", "asyncio"),
+    )
+    ctx.records = records
+    ctx.partial = bool(env.get("partial")) or "partial" in jsonl.name
+    for key in ("budget_s", "timings_s"):
+        env.setdefault(key, {} if key == "timings_s" else 0)
+    md_text = markdown(ctx, env, [])
+    md_path = jsonl.with_suffix(".md")
+    md_path.write_text(md_text)
+    update_readme(ctx, env, md_text)
+    return md_path

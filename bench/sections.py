@@ -171,8 +171,15 @@ def generic_section(ctx, scenario: str, title: str, keys: list[str]) -> list[str
 def goals(ctx, best) -> list[str]:
     out = []
 
-    def add(goal, measured, met):
-        out.append([goal, measured, "met" if met else ("missed" if met is False else "n/a")])
+    def add(goal, measured, met, busy=None):
+        status = "met" if met else ("missed" if met is False else "n/a")
+        out.append([goal, measured, status, {True: "yes", False: "no"}.get(busy, "—")])
+
+    def fan_busy(*names):
+        rows = [best.get(n) for n in names]
+        if any(r is None for r in rows):
+            return None
+        return any(r.get("contended") or r.get("half_knee_contended") for r in rows)
 
     pu = best.get("project-uvicorn", {})
     sio = best.get("ref-socketio", {}).get("knee_fps")
@@ -182,17 +189,20 @@ def goals(ctx, best) -> list[str]:
         "fan-out ≥ 5× python-socketio",
         f"{k / sio:.1f}×" if k and sio else "—",
         (k / sio >= 5) if k and sio else None,
+        fan_busy("project-uvicorn", "ref-socketio"),
     )
     add(
         "fan-out ≥ ½ raw ASGI (uvicorn)",
         f"{k / asgi:.2f}×" if k and asgi else "—",
         (k / asgi >= 0.5) if k and asgi else None,
+        fan_busy("project-uvicorn", "ref-asgi-uvicorn"),
     )
     p99 = pu.get("half_knee_p99_ms")
     add(
         "p99 < 50 ms and 0 lost at ½ knee",
         f"p99 {_fmt(p99)} ms, lost {_fmt(pu.get('half_knee_lost'))}",
         (p99 < 50 and pu.get("half_knee_lost") == 0) if p99 is not None else None,
+        pu.get("half_knee_contended"),
     )
     idle = [r for r in rows_of(ctx, "idle") if r["target"] == "project-uvicorn"]
     big = _best(idle, "connections")
@@ -215,12 +225,14 @@ def goals(ctx, best) -> list[str]:
             "ingest ≥ 5,000 readings/s (HTTP batches)",
             f"{_fmt(r['batched_rps'])}/s",
             r["batched_rps"] >= 5000,
+            r.get("contended"),
         )
         ratio = r.get("ratio_to_naive")
         add(
             "ingest ≥ 10× naive per-row commit",
             f"{ratio}×" if ratio else "—",
             (ratio >= 10) if ratio else None,
+            r.get("contended"),
         )
     storm = [
         r
@@ -240,6 +252,7 @@ def goals(ctx, best) -> list[str]:
             f"{r['clients']} in {r['seconds']} s, {r['failed']} failed, "
             f"{r.get('server_errors', 0)} server errors",
             ok if r["clients"] >= 5000 else None,
+            r.get("contended"),
         )
     rooms = [r for r in rows_of(ctx, "rooms-summary") if r.get("cost_ratio") is not None]
     if rooms:
@@ -248,8 +261,11 @@ def goals(ctx, best) -> list[str]:
             f"publish cost {r['rooms_small']} vs {r['rooms_large']} rooms within 10 %",
             f"{r['cost_ratio']:.2f}×",
             abs(r["cost_ratio"] - 1) <= 0.10,
+            any(x.get("contended") for x in rows_of(ctx, "rooms")),
         )
-    return ["### Goals (project-uvicorn)", ""] + table(["goal", "measured", "status"], out)
+    return ["### Goals (project-uvicorn)", ""] + table(
+        ["goal", "measured", "status", "machine busy"], out
+    )
 
 
 def _ratio(a, b, digits=2) -> str:

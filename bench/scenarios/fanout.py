@@ -11,6 +11,7 @@ publisher fell behind schedule, is recorded as invalid and never counted as a re
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 import orjson
@@ -215,20 +216,21 @@ async def step(
     )
 
 
-def prior_knee(ctx: Context, name: str) -> float | None:
-    """The publish rate at the knee of `name` in the latest earlier run that found one."""
+def prior_knee(ctx: Context, name: str, runs: int = 3) -> float | None:
+    """The median publish rate at the knee of `name` over the latest earlier runs that
+    found one (one run on a busy machine does not send the next ladder far off)."""
     path = RESULTS / "history.jsonl"
     if not path.exists():
         return None
-    knee = None
+    knees = []
     with open(path, "rb") as f:
         for line in f:
             if b'"fanout-summary"' not in line or name.encode() not in line:
                 continue
             row = orjson.loads(line)
             if row.get("target") == name and row.get("knee_rate") and row["run_id"] != ctx.run_id:
-                knee = row["knee_rate"]
-    return knee
+                knees.append(row["knee_rate"])
+    return statistics.median(knees[-runs:]) if knees else None
 
 
 async def ladder(ctx: Context, target, run_step) -> tuple[dict | None, dict | None]:
