@@ -23,6 +23,7 @@ from bench.__main__ import DEFAULT_DB, DEFAULT_REDIS, clean_redis, prepare
 from bench.context import Context, Procs
 from bench.procs import raise_nofile
 from bench.scenarios.fanout import connect_swarms, measure_idle_cpu
+from bench.scenarios.profiling import py_spy
 from bench.targets import all_targets
 
 TRACEMALLOC_APP = "bench.experiments.tracemalloc_deep:application"
@@ -55,7 +56,15 @@ async def main(args) -> None:
             await asyncio.sleep(1.0)
             os.kill(server.pid, signal.SIGUSR1)  # baseline snapshot
         _, _, idle = await connect_swarms(ctx, procs, target, server, args.n, 8, tag="-idlemem")
+        spy = None
+        if args.profile:  # what an idle server spends its CPU on (pings, timers, GC...)
+            spy = await asyncio.create_subprocess_exec(
+                py_spy(), "record", "--pid", str(server.pid), "--rate", "200", "--nonblocking",
+                "--format", "raw", "--gil", "--duration", str(int(args.idle_seconds)),
+                "--output", args.profile)
         idle["server_cpu_idle"] = round(await measure_idle_cpu(server, args.idle_seconds), 4)
+        if spy is not None:
+            await asyncio.wait_for(spy.wait(), 30)
         for key in ("connections", "connect_failed", "rss_before_mb", "rss_after_mb",
                     "rss_per_conn_kb", "server_cpu_ms_per_connect", "server_cpu_idle"):
             print(f"{key:28} {idle[key]}")
@@ -76,5 +85,7 @@ if __name__ == "__main__":
     parser.add_argument("--idle-seconds", type=float, default=4.0)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--profile", metavar="PATH", help="py-spy collapsed stacks of the idle "
+                        "window (GIL holder only) to PATH")
     raise_nofile()
     asyncio.run(main(parser.parse_args()))
