@@ -32,11 +32,13 @@ MODES = {
         "prior_growth": 1.25,
         #: a ladder step that failed on a busy machine is run again, this many times per target
         "busy_retries": 1,
+        # Each project target sits between the references its goals compare it with, so
+        # that they run minutes apart at most, on the same machine load.
         "fanout_targets": [
-            "project-uvicorn",
-            "ref-websockets",
-            "ref-asgi-uvicorn",
             "ref-socketio",
+            "project-uvicorn",
+            "ref-asgi-uvicorn",
+            "ref-websockets",
             "ref-channels",
         ],
         "idle_clients": 0,  # quick: idle figures come from the fan-out connection phase
@@ -46,9 +48,9 @@ MODES = {
         "ingest_seconds": 2.0,
         "ingest_batch": 500,
         "ingest_concurrency": 4,
-        "storm_clients": 200,
+        "storm_clients": 500,
         #: seconds: no connection starts later than this in a connect phase of the storm
-        "storm_budget": 30.0,
+        "storm_budget": 20.0,
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
         "rooms_seconds": 2.0,
@@ -68,13 +70,13 @@ MODES = {
         "prior_growth": 1.5,
         "busy_retries": 1,
         "fanout_targets": [
+            "ref-socketio",
             "project-uvicorn",
-            "ref-websockets",
             "ref-asgi-uvicorn",
             "ref-asgi-daphne",
-            "ref-socketio",
-            "ref-channels",
             "project-daphne",
+            "ref-websockets",
+            "ref-channels",
         ],
         "idle_clients": 10000,
         "idle_seconds": 5.0,
