@@ -187,7 +187,7 @@ def goals(ctx, best) -> list[str]:
     k = pu.get("knee_fps")
     add(
         "fan-out ≥ 5× python-socketio",
-        f"{k / sio:.1f}×" if k and sio else "—",
+        f"{k / sio:.2f}×" if k and sio else "—",
         (k / sio >= 5) if k and sio else None,
         fan_busy("project-uvicorn", "ref-socketio"),
     )
