@@ -88,6 +88,20 @@ async def test_a_read_that_fails_fails_its_callers_only():
     assert await loader.load("a") == "value of a"
 
 
+async def test_keys_asked_soon_after_a_read_share_the_next_one():
+    """Reads are spaced by `min_interval`: under a storm, callers arriving one by one are
+    batched instead of each getting a read of its own."""
+    reads = Reads()
+    loader = BatchedLoad(reads, min_interval=0.5)
+    assert await loader.load("a") == "value of a"
+    later = []
+    for key in "bcd":
+        later.append(asyncio.ensure_future(loader.load(key)))
+        await asyncio.sleep(0.02)  # one by one, each after the previous one was asked
+    assert [await f for f in later] == ["value of b", "value of c", "value of d"]
+    assert reads.calls == [frozenset("a"), frozenset("bcd")]
+
+
 async def test_a_read_fetches_at_most_max_keys():
     reads = Reads()
     loader = BatchedLoad(reads, max_keys=2)
