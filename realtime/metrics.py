@@ -6,6 +6,8 @@ observability costs nothing on the fan-out hot path.
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -41,20 +43,57 @@ ingest_seconds = Histogram(
 
 #: Reasons of `messages_dropped`: a frame not queued for a slow or closed client, a failed
 #: channel-layer receive (messages may be lost), a publish that could not reach the channel
-#: layer, an event not written to the recovery history.
+#: layer, an event not written to the recovery history, a message a full channel-layer
+#: channel refused (channels_redis only logs those).
 DROP_SLOW_CLIENT = "slow_client"
 DROP_RECEIVE_FAILURE = "receive_failure"
 DROP_PUBLISH_FAILURE = "publish_failure"
 DROP_HISTORY_FAILURE = "history_failure"
+DROP_CHANNEL_FULL = "channel_full"
 
 # Known label values start at 0, so a scrape shows every series before anything happens.
 for _transport in ("polling", "websocket"):
     connections.labels(transport=_transport)
 for _reason in (DROP_SLOW_CLIENT, DROP_RECEIVE_FAILURE, DROP_PUBLISH_FAILURE,
-                DROP_HISTORY_FAILURE):
+                DROP_HISTORY_FAILURE, DROP_CHANNEL_FULL):
     messages_dropped.labels(reason=_reason)
 for _outcome in ("hit", "miss"):
     recoveries.labels(outcome=_outcome)
+
+
+#: The only trace channels_redis leaves when `group_send` finds channels at capacity: an
+#: INFO line, and the message is gone for those channels.
+_OVER_CAPACITY_MESSAGE = "%s of %s channels over capacity in group %s"
+
+
+class ChannelFullCounter(logging.Filter):
+    """Counts the messages channels_redis drops at capacity as `channel_full` drops, and
+    raises its log line to WARNING: a lost event must never be silent. Other records pass
+    only from `level` up (the logger's level before it was lowered to see the INFO line)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _OVER_CAPACITY_MESSAGE and record.args:
+            try:
+                messages_dropped.labels(reason=DROP_CHANNEL_FULL).inc(int(record.args[0]))
+            except (TypeError, ValueError):
+                return True
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            return True
+        return record.levelno >= self.level
+
+
+def count_channel_layer_drops() -> None:
+    """Install `ChannelFullCounter` (once) on channels_redis's logger, which must then let
+    INFO records through to the filter."""
+    channel_layer_logger = logging.getLogger("channels_redis.core")
+    if any(isinstance(f, ChannelFullCounter) for f in channel_layer_logger.filters):
+        return
+    channel_layer_logger.addFilter(ChannelFullCounter(channel_layer_logger.getEffectiveLevel()))
+    channel_layer_logger.setLevel(logging.INFO)
 
 
 def snapshot() -> dict[str, float]:
