@@ -84,7 +84,8 @@ class EngineSession:
 
     __slots__ = ("server", "config", "sid", "scope", "transport", "state", "_queue", "handler",
                  "_loop", "_poll_waiter", "_ws_writer", "_ws_close", "_writing", "_ping_timer",
-                 "_pong_timer", "_upgrade_timer", "_drained", "close_reason", "__weakref__")
+                 "_ping_due", "_pong_timer", "_upgrade_timer", "_drained", "close_reason",
+                 "__weakref__")
 
     def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
         self.server = server
@@ -101,6 +102,10 @@ class EngineSession:
         self._ws_close: Callable[[], Awaitable[None]] | None = None
         self._writing = False
         self._ping_timer: asyncio.TimerHandle | None = None
+        # The heartbeat runs from the moment the session exists (before its open packet is
+        # written), on due times rather than on when timers happened to fire: a busy loop
+        # must not stretch the interval + timeout a client is promised.
+        self._ping_due = self._loop.time() + self.config.ping_interval_ms / 1000
         self._pong_timer: asyncio.TimerHandle | None = None
         self._upgrade_timer: asyncio.TimerHandle | None = None
         #: Set when the queue empties; created only while someone waits (`wait_drained`).
@@ -161,16 +166,15 @@ class EngineSession:
     # -- heartbeat ---------------------------------------------------------------
 
     def _schedule_ping(self) -> None:
-        self._ping_timer = self._loop.call_later(
-            self.config.ping_interval_ms / 1000, self._send_ping
-        )
+        self._ping_timer = self._loop.call_at(self._ping_due, self._send_ping)
 
     def _send_ping(self) -> None:
         if self.closed:
             return
         self.enqueue(PING_FRAME)
-        self._pong_timer = self._loop.call_later(
-            self.config.ping_timeout_ms / 1000, self.close, CloseReason.PING_TIMEOUT.value
+        self._pong_timer = self._loop.call_at(
+            self._ping_due + self.config.ping_timeout_ms / 1000,
+            self.close, CloseReason.PING_TIMEOUT.value,
         )
 
     def _on_pong(self) -> None:
@@ -179,6 +183,7 @@ class EngineSession:
             self._pong_timer = None
             if self._ping_timer is not None:
                 self._ping_timer.cancel()
+            self._ping_due = self._loop.time() + self.config.ping_interval_ms / 1000
             self._schedule_ping()
 
     # -- outbound ----------------------------------------------------------------
