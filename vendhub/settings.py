@@ -240,6 +240,12 @@ REALTIME = {
     "MAP_TICK_MS": int(os.environ.get("REALTIME_MAP_TICK_MS", "1000")),
 }
 
+#: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three
+#: generation thresholds (empty: keep CPython's 700,10,10), and whether the objects created
+#: at startup are frozen out of every later collection. See vendhub/asgi.py for why.
+GC_THRESHOLDS = tuple(int(value) for value in env_list("GC_THRESHOLDS", "10000,10,10"))
+GC_FREEZE = env_bool("GC_FREEZE", True)
+
 #: Bearer token of GET /metrics (Prometheus). Unset: only loopback clients may scrape.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 

@@ -145,6 +145,32 @@ def test_the_test_database_is_reached_through_the_pool_on_postgresql():
     assert pooled == (connection.vendor == "postgresql")
 
 
+GC_PROBE = """
+import gc, json
+import vendhub.asgi
+print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))
+"""
+
+
+def server_gc(**env: str) -> list:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("DATABASE_URL", "REDIS_URL", "GC_THRESHOLDS", "GC_FREEZE")}
+    result = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=ROOT, timeout=60,
+                            env={**clean, "DJANGO_SETTINGS_MODULE": "vendhub.settings",
+                                 "DEBUG": "1", **env}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_server_process_tunes_its_garbage_collector():
+    """Rarer collections, and the objects of startup frozen out of them (a storm of
+    reconnects otherwise spends a third of its CPU in full collections)."""
+    thresholds, frozen = server_gc()
+    assert thresholds[0] > 700 and frozen > 10_000
+    assert server_gc(GC_THRESHOLDS="", GC_FREEZE="0") == [[700, 10, 10], 0]
+    assert server_gc(GC_THRESHOLDS="20000,5,5")[0] == [20000, 5, 5]
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 
