@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as in_database  # gives its connection back
 from django.db import connection
 
 from machines.models import Membership
@@ -110,33 +110,40 @@ async def test_a_read_fetches_at_most_max_keys():
     assert [len(keys) for keys in reads.calls] == [2, 2, 1]
 
 
-# -- the connection pool -------------------------------------------------------------------
+# -- process settings (each read by a fresh interpreter with a controlled environment) -----
 
-
-PROBE = """
-import json
+#: Variables of the environment the probes below set themselves.
+PROBED = ("DATABASE_URL", "REDIS_URL", "DB_POOL", "DB_CONN_MAX_AGE", "GC_THRESHOLDS",
+          "GC_FREEZE")
+POOL_PROBE = """
 from django.conf import settings
 print(json.dumps(settings.DATABASES["default"].get("OPTIONS", {}).get("pool")))
 """
+GC_PROBE = """
+import gc
+import vendhub.asgi
+print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))
+"""
 
 
-def pool_setting(**env: str):
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("DATABASE_URL", "DB_POOL", "DB_CONN_MAX_AGE")}
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, timeout=60,
-                            env={**clean, "DJANGO_SETTINGS_MODULE": "vendhub.settings",
-                                 "DEBUG": "1", **env}, capture_output=True, text=True)
+def probe(code: str, **env: str):
+    """What `code` prints (JSON), run with Django set up from the settings and `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in PROBED}
+    result = subprocess.run(
+        [sys.executable, "-c", "import json, django; django.setup()\n" + code], cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "vendhub.settings", "DEBUG": "1", **env},
+        capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_postgresql_gets_a_connection_pool_and_the_embedded_sqlite_none():
     postgres = "postgres://postgres@127.0.0.1:5432/vendhub"
-    assert pool_setting(DATABASE_URL=postgres)["max_size"] >= 2
-    assert pool_setting() is None
-    assert pool_setting(DATABASE_URL=postgres, DB_POOL="0") is None
+    assert probe(POOL_PROBE, DATABASE_URL=postgres)["max_size"] >= 2
+    assert probe(POOL_PROBE) is None
+    assert probe(POOL_PROBE, DATABASE_URL=postgres, DB_POOL="0") is None
     # Persistent per-thread connections and a pool exclude each other.
-    assert pool_setting(DATABASE_URL=postgres, DB_CONN_MAX_AGE="60") is None
+    assert probe(POOL_PROBE, DATABASE_URL=postgres, DB_CONN_MAX_AGE="60") is None
 
 
 @pytest.mark.django_db
@@ -145,30 +152,13 @@ def test_the_test_database_is_reached_through_the_pool_on_postgresql():
     assert pooled == (connection.vendor == "postgresql")
 
 
-GC_PROBE = """
-import gc, json
-import vendhub.asgi
-print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))
-"""
-
-
-def server_gc(**env: str) -> list:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("DATABASE_URL", "REDIS_URL", "GC_THRESHOLDS", "GC_FREEZE")}
-    result = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=ROOT, timeout=60,
-                            env={**clean, "DJANGO_SETTINGS_MODULE": "vendhub.settings",
-                                 "DEBUG": "1", **env}, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def test_the_server_process_tunes_its_garbage_collector():
     """Rarer collections, and the objects of startup frozen out of them (a storm of
     reconnects otherwise spends a third of its CPU in full collections)."""
-    thresholds, frozen = server_gc()
+    thresholds, frozen = probe(GC_PROBE)
     assert thresholds[0] > 700 and frozen > 10_000
-    assert server_gc(GC_THRESHOLDS="", GC_FREEZE="0") == [[700, 10, 10], 0]
-    assert server_gc(GC_THRESHOLDS="20000,5,5")[0] == [20000, 5, 5]
+    assert probe(GC_PROBE, GC_THRESHOLDS="", GC_FREEZE="0") == [[700, 10, 10], 0]
+    assert probe(GC_PROBE, GC_THRESHOLDS="20000,5,5")[0] == [20000, 5, 5]
 
 
 # -- end to end ------------------------------------------------------------------------------
@@ -207,14 +197,12 @@ async def test_dashboards_connecting_at_once_get_their_own_rooms_and_snapshots(g
 @pytest.mark.postgres
 async def test_a_revoked_membership_takes_effect_at_the_next_connect(gateway):
     people = gateway.people
-    member = await sync_to_async(make_user, thread_sensitive=False)(
-        "soon-gone", organization=people.acme)
-    token = await sync_to_async(token_for, thread_sensitive=False)(member)
+    member = await in_database(make_user)("soon-gone", organization=people.acme)
+    token = await in_database(token_for)(member)
     org_room = f"org:{people.acme.id}"
     async with raw_client(gateway, token) as client:
         assert (await client.subscribe(org_room))["event"] == "subscribed"
-    await sync_to_async(
-        lambda: Membership.objects.filter(user=member).delete(), thread_sensitive=False)()
+    await in_database(lambda: Membership.objects.filter(user=member).delete())()
     async with raw_client(gateway, token) as client:
         refused = await client.subscribe(org_room)
         assert refused["event"] == "error"
@@ -230,7 +218,7 @@ async def test_a_deactivated_user_cannot_connect_again(gateway):
     async with raw_client(gateway, token) as client:
         assert (await client.subscribe(f"user:{people.operator.pk}"))["event"] == "subscribed"
     people.operator.is_active = False
-    await sync_to_async(people.operator.save, thread_sensitive=False)()
+    await in_database(people.operator.save)()
     from tests.realtime.product import connect_error
 
     refusal = await connect_error(gateway, "40" + json.dumps({"token": token}))
