@@ -151,6 +151,11 @@ class SocketIOConnection:
             await self._on_disconnect(name, self.engine.close_reason or "")
             return
         self.sockets[name] = socket
+        if self._connect_timer is not None:
+            # Connected: no timer per connection for the rest of the connect timeout (after a
+            # reconnect storm, thousands of them would sit in the loop's heap).
+            self._connect_timer.cancel()
+            self._connect_timer = None
         reply = {"sid": socket.sid} if socket.pid is None else {"sid": socket.sid,
                                                                  "pid": socket.pid}
         self.send_packet(Packet(PacketType.CONNECT, name, reply))

@@ -110,6 +110,34 @@ async def test_a_read_fetches_at_most_max_keys():
     assert [len(keys) for keys in reads.calls] == [2, 2, 1]
 
 
+# -- connect timeout -------------------------------------------------------------------------
+
+
+async def test_the_connect_timeout_ends_with_the_first_connect():
+    """As the reference server: once a namespace is connected the connect timer is gone, so
+    a client that leaves its namespace is not closed by it (and a connected socket keeps no
+    timer for the rest of the timeout)."""
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from realtime.conf import RealtimeConfig
+    from realtime.routing import endpoints, socketio_server
+    from realtime.sio import Namespace
+    from tests.realtime.wire import CONNECT_REPLY, parse_open
+
+    config = RealtimeConfig(connect_timeout_ms=100, ping_interval_ms=60_000)
+    _, websocket = endpoints("socket.io", socketio_server(config, {"/": Namespace()}))
+    communicator = WebsocketCommunicator(URLRouter(websocket),
+                                         "/socket.io/?EIO=4&transport=websocket")
+    assert (await communicator.connect())[0]
+    parse_open((await communicator.receive_output(1))["text"])
+    await communicator.send_to(text_data="40")
+    assert CONNECT_REPLY.match((await communicator.receive_output(1))["text"])
+    await communicator.send_to(text_data="41")
+    assert await communicator.receive_nothing(0.4)
+    await communicator.disconnect()
+
+
 # -- process settings (each read by a fresh interpreter with a controlled environment) -----
 
 #: Variables of the environment the probes below set themselves.
