@@ -120,8 +120,12 @@ class RedisEventHistory:
     def __init__(self, url: str, *, max_entries: int = 100_000, key: str = STREAM_KEY) -> None:
         import redis.asyncio as redis
 
-        self.redis = redis.Redis.from_url(url, max_connections=64, socket_timeout=5,
-                                          socket_connect_timeout=2, retry_on_timeout=True)
+        # A blocking pool: in a reconnect storm every connect reads the history head, and a
+        # connect must wait for one of the 64 connections rather than fail.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=2,
+            retry_on_timeout=True)
+        self.redis = redis.Redis.from_pool(pool)  # aclose() closes the pool too
         self.max_entries = max_entries
         self.key = key
 
