@@ -8,6 +8,7 @@ revoked membership (or a deactivated user) takes effect at the next connect at t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,13 +23,32 @@ class RoomRefused(Exception):
     """The viewer may not join this room; the message is shown to the client."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Viewer:
-    """What the gateway knows of an authenticated user, loaded once at connect."""
+    """What the gateway knows of an authenticated user, loaded once at connect (kept by each
+    of its sockets: slots, and organization sets shared between viewers, see `_shared`)."""
 
     user_id: int
     organization_ids: frozenset[str]
     managed_organization_ids: frozenset[str]
+
+
+#: Organization-id sets by value, so that the viewers of one organization share one set
+#: (and one string per organization id) instead of a copy each: a process holds a viewer
+#: per socket (issue 6, memory per connection). Few distinct sets exist; the cap only bounds
+#: a pathological mix.
+_organization_sets: dict[frozenset[str], frozenset[str]] = {}
+MAX_SHARED_ORGANIZATION_SETS = 10_000
+
+
+def _shared(organization_ids: frozenset[str]) -> frozenset[str]:
+    shared = _organization_sets.get(organization_ids)
+    if shared is None:
+        if len(_organization_sets) >= MAX_SHARED_ORGANIZATION_SETS:
+            _organization_sets.clear()
+        shared = _organization_sets[organization_ids] = frozenset(
+            sys.intern(org) for org in organization_ids)
+    return shared
 
 
 def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:
@@ -47,9 +67,9 @@ def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:
     return {
         user_id: Viewer(
             user_id=user_id,
-            organization_ids=frozenset(org for org, _ in found),
-            managed_organization_ids=frozenset(
-                org for org, role in found if role in MANAGING_ROLES),
+            organization_ids=_shared(frozenset(org for org, _ in found)),
+            managed_organization_ids=_shared(frozenset(
+                org for org, role in found if role in MANAGING_ROLES)),
         )
         for user_id, found in memberships.items()
     }

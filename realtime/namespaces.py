@@ -7,8 +7,11 @@ rooms through the hub. It holds no business rules.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
+import math
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -111,6 +114,61 @@ class BatchedLoad(Generic[K, V]):
             reads.reading = False
 
 
+class ExpiryClock:
+    """When each socket's access token expires, for every socket of the process: sockets
+    grouped by the second their token expires in, and ONE timer, armed for the earliest
+    second, instead of a timer handle per socket (issue 6, memory per connection). JWT
+    expiry times are whole seconds, so a socket expires at the same time as with its own
+    timer."""
+
+    def __init__(self, on_expired: Callable[[Any], None]) -> None:
+        self.on_expired = on_expired
+        self._due: dict[int, set] = {}  # second -> sockets
+        self._seconds: list[int] = []  # heap of the keys of `_due`
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: int | None = None
+
+    def arm(self, socket: Any, expires_at: float, previous: int | None = None) -> int:
+        """Watch `socket` until `expires_at` (unix time); returns the second to pass as
+        `previous` (or to `disarm`) later."""
+        if previous is not None:
+            self.disarm(socket, previous)
+        second = math.ceil(expires_at)
+        sockets = self._due.get(second)
+        if sockets is None:
+            sockets = self._due[second] = set()
+            heapq.heappush(self._seconds, second)
+        sockets.add(socket)
+        if self._timer is None or self._timer_at > second:
+            self._schedule(second)
+        return second
+
+    def disarm(self, socket: Any, second: int) -> None:
+        sockets = self._due.get(second)
+        if sockets is not None:
+            sockets.discard(socket)
+            # The empty set stays until its second comes: the heap keeps no stale keys.
+
+    def _schedule(self, second: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = second
+        self._timer = asyncio.get_running_loop().call_later(
+            max(0.0, second - time.time()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = self._timer_at = None
+        now = time.time()
+        while self._seconds and self._seconds[0] <= now:
+            for socket in self._due.pop(heapq.heappop(self._seconds)):
+                try:
+                    self.on_expired(socket)
+                except Exception:
+                    logger.exception("socket %s: expiring its token failed", socket.sid)
+        if self._seconds:
+            self._schedule(self._seconds[0])
+
+
 def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
     return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
 
@@ -157,6 +215,26 @@ async def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
     return None
 
 
+#: Subscriptions' internal rooms by value, shared by the sockets of the process.
+_room_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+MAX_SHARED_ROOM_TUPLES = 10_000
+
+
+def _shared(rooms: list[str]) -> tuple[str, ...]:
+    """The internal rooms of a subscription as a socket keeps them: one tuple of interned
+    names per distinct subscription for all the sockets of the process, not one copy per
+    socket (issue 6, memory per connection). Only authorized rooms get here, so there are
+    few distinct ones; the cap only bounds a pathological mix."""
+    key = tuple(rooms)
+    shared = _room_tuples.get(key)
+    if shared is None:
+        if len(_room_tuples) >= MAX_SHARED_ROOM_TUPLES:
+            _room_tuples.clear()
+        shared = tuple(sys.intern(room) for room in rooms)
+        _room_tuples[shared] = shared
+    return shared
+
+
 def _refusal(event: str, room: Any, message: str) -> dict:
     return {"event": "error", "data": {"request": event, "room": room, "message": message}}
 
@@ -166,6 +244,16 @@ class FleetNamespace(Namespace):
 
     def __init__(self) -> None:
         self.config = realtime_config()
+        #: Per event loop (tests run several): a timer belongs to one.
+        self._clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ExpiryClock] = (
+            weakref.WeakKeyDictionary())
+
+    def _clock(self) -> ExpiryClock:
+        loop = asyncio.get_running_loop()
+        clock = self._clocks.get(loop)
+        if clock is None:
+            clock = self._clocks[loop] = ExpiryClock(self._expire)
+        return clock
 
     async def on_connect(self, socket: Socket, auth: dict | None) -> None:
         try:
@@ -176,15 +264,15 @@ class FleetNamespace(Namespace):
             logger.warning("socket %s: cannot authenticate, database unavailable: %s",
                            socket.sid, exc)
             raise ConnectionRefused("Service temporarily unavailable, try again") from None
+        # No "requests" list until the first room request (`_over_rate_limit`).
         socket.data["viewer"] = viewer
         socket.data["subscriptions"] = {}
-        socket.data["requests"] = []
         self._arm_expiry(socket, expires_at)
 
     async def on_disconnect(self, socket: Socket, reason: str) -> None:
-        timer = socket.data.pop("expiry_timer", None)
-        if timer is not None:
-            timer.cancel()
+        second = socket.data.pop("expires", None)
+        if second is not None:
+            self._clock().disarm(socket, second)
 
     # -- connection state recovery (realtime/sio/recovery.py) --------------------------
 
@@ -201,7 +289,7 @@ class FleetNamespace(Namespace):
         viewer: Viewer = socket.data["viewer"]
         if state.get("user_id") != viewer.user_id:
             return False
-        subscriptions: dict[str, list[str]] = socket.data["subscriptions"]
+        subscriptions: dict[str, tuple[str, ...]] = socket.data["subscriptions"]
         for name in state.get("subscriptions") or ():
             try:
                 room = parse_room(name)
@@ -209,9 +297,10 @@ class FleetNamespace(Namespace):
             except (InvalidRoom, RoomRefused) as exc:
                 logger.info("socket %s: room %s not restored: %s", socket.sid, name, exc)
                 continue
+            rooms = _shared(rooms)
             for internal in rooms:
                 await socket.join(internal)
-            subscriptions[room.name] = rooms
+            subscriptions[sys.intern(room.name)] = rooms
         return True
 
     def forget_state(self, socket: Socket) -> None:
@@ -220,15 +309,13 @@ class FleetNamespace(Namespace):
     # -- token lifetime --------------------------------------------------------------
 
     def _arm_expiry(self, socket: Socket, expires_at: float) -> None:
-        old = socket.data.get("expiry_timer")
-        if old is not None:
-            old.cancel()
-        delay = max(0.0, expires_at - time.time())
-        socket.data["expiry_timer"] = asyncio.get_running_loop().call_later(
-            delay, self._expire, socket
-        )
+        socket.data["expires"] = self._clock().arm(socket, expires_at,
+                                                   socket.data.get("expires"))
 
     def _expire(self, socket: Socket) -> None:
+        socket.data.pop("expires", None)
+        if socket.disconnected:
+            return
         logger.info("socket %s: access token expired, disconnecting", socket.sid)
         socket.emit("auth:expired", {"message": "Access token expired: reconnect with a new one"})
         socket.disconnect()
@@ -251,7 +338,7 @@ class FleetNamespace(Namespace):
 
     def _over_rate_limit(self, socket: Socket) -> bool:
         now = time.monotonic()
-        recent = [t for t in socket.data["requests"] if now - t < 1.0]
+        recent = [t for t in socket.data.get("requests", ()) if now - t < 1.0]
         recent.append(now)
         socket.data["requests"] = recent
         return len(recent) > self.config.max_room_requests_per_second
@@ -266,13 +353,13 @@ class FleetNamespace(Namespace):
             room = parse_room(room_name)
         except InvalidRoom as exc:
             return _refusal("subscribe", room_name, f"invalid room: {exc}")
-        subscriptions: dict[str, list[str]] = socket.data["subscriptions"]
+        subscriptions: dict[str, tuple[str, ...]] = socket.data["subscriptions"]
         if room.name in subscriptions:
             return {"event": "subscribed", "data": {"room": room.name}}
         if len(socket.rooms) >= self.config.max_rooms_per_socket:
             return _refusal("subscribe", room.name, "too many rooms")
         try:
-            rooms = await _authorize(socket.data["viewer"], room)
+            rooms = _shared(await _authorize(socket.data["viewer"], room))
         except RoomRefused as exc:
             return _refusal("subscribe", room.name, str(exc))
         joined: list[str] = []
@@ -286,7 +373,7 @@ class FleetNamespace(Namespace):
                 if not any(internal in other for other in subscriptions.values()):
                     await socket.leave(internal)
             return _refusal("subscribe", room.name, "temporarily unavailable, try again")
-        subscriptions[room.name] = rooms
+        subscriptions[sys.intern(room.name)] = rooms
         await self._send_snapshot(socket, room)
         return {"event": "subscribed", "data": {"room": room.name}}
 

@@ -17,6 +17,32 @@ def socketio_server(config: RealtimeConfig, namespaces: dict[str, Namespace]) ->
     )
 
 
+class WebSocketPaths:
+    """The websocket endpoints, by exact path (`/socket.io/`...): what Channels' URLRouter
+    does for these routes, without its copy of the scope and its coroutine, which every open
+    websocket keeps for its whole life (issue 6, memory per connection). An unknown path
+    raises the same ValueError as URLRouter."""
+
+    def __init__(self, routes: list) -> None:
+        #: `path()` routes of `endpoints`: "/socket.io/" -> the consumer.
+        self.routes = {"/" + str(route.pattern): route.callback for route in routes}
+
+    def __call__(self, scope, receive, send):
+        # Not a coroutine function: the caller (ProtocolTypeRouter) awaits the consumer's.
+        path = scope.get("path")
+        if path is None:
+            raise ValueError("No 'path' key in connection scope, cannot route URLs")
+        root_path = scope.get("root_path", "")
+        if root_path:
+            if not path.startswith(root_path):
+                raise ValueError(f"No route found for path {path!r}.")
+            path = path[len(root_path):]
+        application = self.routes.get("/" + path.lstrip("/"))
+        if application is None:
+            raise ValueError(f"No route found for path {path!r}.")
+        return application(scope, receive, send)
+
+
 def endpoints(prefix: str, server: EngineServer) -> tuple[list, list]:
     """(http routes, websocket routes) of one Engine.IO endpoint."""
     return (
@@ -44,7 +70,7 @@ def build_application(django_asgi_app, *, profile: str = "product"):
         raise ValueError(f"unknown realtime profile {profile!r}")
     application = ProtocolTypeRouter({
         "http": URLRouter([*http, re_path(r"", django_asgi_app)]),
-        "websocket": URLRouter(websocket),
+        "websocket": WebSocketPaths(websocket),
     })
     application.gateway = gateway
     return application

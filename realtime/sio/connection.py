@@ -25,6 +25,11 @@ MAX_PENDING_PACKETS = 1000
 
 
 class SocketIOConnection:
+    # Slots, and no inbox or worker task while no packet waits: an idle connection is one
+    # of thousands held by a process (issue 6, memory per connection).
+    __slots__ = ("engine", "namespaces", "sockets", "decoder", "pending_acks", "_next_ack_id",
+                 "_connect_timer", "_inbox", "_worker")
+
     def __init__(self, engine: EngineSession, namespaces: dict[str, Namespace]) -> None:
         self.engine = engine
         self.namespaces = namespaces
@@ -33,7 +38,10 @@ class SocketIOConnection:
         self.pending_acks: dict[int, asyncio.Future] = {}
         self._next_ack_id = 0
         self._connect_timer: asyncio.TimerHandle | None = None
-        self._inbox: deque[Packet] = deque()
+        #: Packets waiting for the worker; None when there are none.
+        self._inbox: deque[Packet] | None = None
+        #: The task handling the inbox; None once it has emptied it (a finished task would
+        #: otherwise stay referenced for the life of the connection).
         self._worker: asyncio.Task | None = None
 
     # -- engine session handler ----------------------------------------------------
@@ -60,23 +68,33 @@ class SocketIOConnection:
         if packet.type is PacketType.ACK:
             self._on_ack(packet)
             return
-        if len(self._inbox) >= MAX_PENDING_PACKETS:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
+        elif len(inbox) >= MAX_PENDING_PACKETS:
             logger.warning("session %s: %d packets waiting for their handlers, closing",
-                           self.engine.sid, len(self._inbox))
+                           self.engine.sid, len(inbox))
             self.engine.close(CloseReason.FORCED.value)
             return
-        self._inbox.append(packet)
-        if self._worker is None or self._worker.done():
+        inbox.append(packet)
+        if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work())
 
     async def _work(self) -> None:
-        while self._inbox and not self.engine.closed:
-            packet = self._inbox.popleft()
-            try:
-                await self._dispatch(packet)
-            except Exception:
-                logger.exception("session %s: handling a %s packet failed", self.engine.sid,
-                                 packet.type.name)
+        try:
+            while self._inbox and not self.engine.closed:
+                packet = self._inbox.popleft()
+                try:
+                    await self._dispatch(packet)
+                except Exception:
+                    logger.exception("session %s: handling a %s packet failed",
+                                     self.engine.sid, packet.type.name)
+        finally:
+            # No await between the last check of the inbox and here: a packet queued after
+            # it finds no worker and starts one.
+            self._worker = None
+            if not self._inbox:
+                self._inbox = None
 
     async def _dispatch(self, packet: Packet) -> None:
         kind = packet.type
@@ -95,10 +113,10 @@ class SocketIOConnection:
             self._connect_timer.cancel()
         # A client that sent `41` and closed at once left on purpose: its session must not
         # be parked for recovery, though the close overtook the `41` in the inbox.
-        for packet in self._inbox:
+        inbox, self._inbox = self._inbox or (), None
+        for packet in inbox:
             if packet.type is PacketType.DISCONNECT:
                 await self._on_disconnect(packet.namespace, "client namespace disconnect")
-        self._inbox.clear()
         for namespace in list(self.sockets):
             await self._on_disconnect(namespace, reason)
         for future in self.pending_acks.values():

@@ -1,0 +1,150 @@
+"""What keeps an idle connection small (issue 6): one expiry timer for all sockets, viewers
+that share their organization sets, no inbox or finished worker task kept by an idle
+connection, and websocket routing without a copy of the scope."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from channels.routing import ProtocolTypeRouter
+
+from realtime.authorization import load_viewers
+from realtime.namespaces import ExpiryClock, _shared
+from realtime.routing import WebSocketPaths
+from realtime.sio.connection import SocketIOConnection
+
+
+class Named:
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
+
+
+async def test_sockets_expiring_in_the_same_second_share_one_timer():
+    expired: list[str] = []
+    clock = ExpiryClock(lambda socket: expired.append(socket.sid))
+    later = time.time() + 3600
+    first, second, third = Named("first"), Named("second"), Named("third")
+    for socket in (first, second, third):
+        clock.arm(socket, later)
+    assert len(clock._due) == 1
+    timer = clock._timer
+    clock.arm(Named("much later"), later + 60)
+    assert clock._timer is timer  # still armed for the earliest second only
+    clock._timer.cancel()
+
+
+async def test_expired_sockets_are_expired_once_and_disarmed_ones_not_at_all():
+    expired: list[str] = []
+    done = asyncio.Event()
+    clock = ExpiryClock(lambda socket: (expired.append(socket.sid), done.set()))
+    now = time.time()
+    leaving, staying, refreshed = Named("leaving"), Named("staying"), Named("refreshed")
+    left_at = clock.arm(leaving, now - 1)
+    clock.arm(staying, now - 1)
+    old = clock.arm(refreshed, now - 1)
+    clock.arm(refreshed, now + 3600, previous=old)  # `auth:refresh`
+    clock.disarm(leaving, left_at)  # disconnected before its token expired
+    await asyncio.wait_for(done.wait(), 5)
+    assert expired == ["staying"]
+    assert clock._timer is not None  # now armed for the refreshed socket
+    clock._timer.cancel()
+
+
+async def test_a_late_arm_for_an_earlier_second_rearms_the_timer():
+    expired: list[str] = []
+    done = asyncio.Event()
+    clock = ExpiryClock(lambda socket: (expired.append(socket.sid), done.set()))
+    clock.arm(Named("late"), time.time() + 3600)
+    clock.arm(Named("early"), time.time() - 1)
+    await asyncio.wait_for(done.wait(), 5)
+    assert expired == ["early"]
+    clock._timer.cancel()
+
+
+@pytest.mark.django_db
+def test_viewers_of_one_organization_share_its_sets():
+    from machines.models import Role
+    from tests.factories import make_organization, make_user
+
+    acme = make_organization("Acme")
+    one = make_user("one", organization=acme, role=Role.OPERATOR)
+    two = make_user("two", organization=acme, role=Role.VIEWER)
+    viewers = load_viewers([one.pk, two.pk])
+    assert viewers[one.pk].organization_ids == {str(acme.pk)}
+    assert viewers[one.pk].organization_ids is viewers[two.pk].organization_ids
+    assert viewers[one.pk].managed_organization_ids is viewers[two.pk].managed_organization_ids
+    assert not hasattr(viewers[one.pk], "__dict__")
+
+
+class Engine:
+    """What a SocketIOConnection uses of its Engine.IO session, to watch its inbox."""
+
+    sid = "engine"
+    closed = False
+    close_reason = None
+
+    def __init__(self) -> None:
+        from realtime.conf import RealtimeConfig
+
+        self.config = RealtimeConfig()
+        self.sent: list = []
+
+    def send_message(self, part) -> None:
+        self.sent.append(part)
+
+    def close(self, reason: str) -> None:
+        self.closed = True
+
+
+async def test_an_idle_connection_keeps_no_inbox_nor_finished_worker():
+    from realtime.sio import Namespace
+
+    connection = SocketIOConnection(Engine(), {"/": Namespace()})
+    assert connection._inbox is None and connection._worker is None
+    await connection.on_message("0")
+    await connection.on_message('2["unknown",1]')
+    worker = connection._worker
+    assert worker is not None
+    await worker
+    assert connection.engine.sent[0].startswith('0{"sid":')
+    assert connection._inbox is None and connection._worker is None
+    await connection.on_message('2["unknown",2]')  # a later packet gets a new worker
+    await connection._worker
+    assert connection._inbox is None and connection._worker is None
+    await connection.on_close("transport close")
+    assert connection.sockets == {}
+
+
+async def test_websocket_paths_route_by_exact_path_without_copying_the_scope():
+    seen: list[dict] = []
+
+    async def endpoint(scope, receive, send):
+        seen.append(scope)
+
+    class Route:
+        pattern = "socket.io/"
+        callback = staticmethod(endpoint)
+
+    router = ProtocolTypeRouter({"websocket": WebSocketPaths([Route()])})
+    scope = {"type": "websocket", "path": "/socket.io/"}
+    await router(scope, None, None)
+    assert seen == [scope] and seen[0] is scope
+    await router({"type": "websocket", "path": "/api/socket.io/", "root_path": "/api"},
+                 None, None)
+    assert len(seen) == 2
+    for path in ("/engine.io/", "/socket.io", "/socket.io/x"):
+        with pytest.raises(ValueError, match="No route found"):
+            await router({"type": "websocket", "path": path}, None, None)
+    with pytest.raises(ValueError, match="No route found"):
+        await router({"type": "websocket", "path": "/socket.io/", "root_path": "/api"},
+                     None, None)
+
+
+def test_subscriptions_to_the_same_rooms_share_one_tuple_of_names():
+    org = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    first = _shared([f"map:{org}"])
+    second = _shared(["map:" + org])
+    assert first == ("map:" + org,)
+    assert first is second and first[0] is second[0]
