@@ -148,3 +148,35 @@ def test_subscriptions_to_the_same_rooms_share_one_tuple_of_names():
     second = _shared(["map:" + org])
     assert first == ("map:" + org,)
     assert first is second and first[0] is second[0]
+
+
+async def test_a_room_of_one_local_member_keeps_no_set_until_a_second_joins():
+    from channels.layers import InMemoryChannelLayer
+
+    from realtime.hub import Hub, OnlyMember
+
+    frames: list[tuple[str, str]] = []
+
+    class Member(Named):
+        def deliver(self, frame: str) -> bool:
+            frames.append((self.sid, frame))
+            return True
+
+    hub = Hub(InMemoryChannelLayer())
+    first, second = Member("first"), Member("second")
+    try:
+        await hub.join(first, "user:1")
+        await hub.join(first, "user:1")
+        assert isinstance(hub.members["user:1"], OnlyMember)
+        assert hub.deliver_local("user:1", "42[]") == 1
+        await hub.join(second, "user:1")
+        assert hub.members["user:1"] == {first, second}
+        await hub.leave(first, "user:1")
+        await hub.leave(first, "user:1")
+        assert list(hub.members["user:1"]) == [second]
+        await hub.leave(second, "user:1")
+        assert "user:1" not in hub.members
+        assert hub.deliver_local("user:1", "42[]") == 0
+        assert frames == [("first", "42[]")]
+    finally:
+        await hub.stop()
