@@ -35,7 +35,8 @@ class SocketIOConnection:
         self.namespaces = namespaces
         self.sockets: dict[str, Socket] = {}
         self.decoder = Decoder()
-        self.pending_acks: dict[int, asyncio.Future] = {}
+        #: Futures of the server's emits that await the client's ACK; None while there are none.
+        self.pending_acks: dict[int, asyncio.Future] | None = None
         self._next_ack_id = 0
         self._connect_timer: asyncio.TimerHandle | None = None
         #: Packets waiting for the worker; None when there are none.
@@ -119,9 +120,9 @@ class SocketIOConnection:
                 await self._on_disconnect(packet.namespace, "client namespace disconnect")
         for namespace in list(self.sockets):
             await self._on_disconnect(namespace, reason)
-        for future in self.pending_acks.values():
+        pending, self.pending_acks = self.pending_acks or {}, None
+        for future in pending.values():
             future.cancel()
-        self.pending_acks.clear()
 
     # -- outbound --------------------------------------------------------------------
 
@@ -132,10 +133,18 @@ class SocketIOConnection:
     def send_packet(self, packet: Packet) -> None:
         self.send_parts(packet.encode())
 
+    def forget_ack(self, ack_id: int) -> None:
+        if self.pending_acks:
+            self.pending_acks.pop(ack_id, None)
+            if not self.pending_acks:
+                self.pending_acks = None
+
     def new_ack(self) -> tuple[int, asyncio.Future]:
         ack_id = self._next_ack_id
         self._next_ack_id += 1
         future = asyncio.get_running_loop().create_future()
+        if self.pending_acks is None:
+            self.pending_acks = {}
         self.pending_acks[ack_id] = future
         return ack_id, future
 
@@ -212,7 +221,7 @@ class SocketIOConnection:
         socket.run_after_ack()
 
     def _on_ack(self, packet: Packet) -> None:
-        future = self.pending_acks.pop(packet.id, None)
+        future = self.pending_acks.pop(packet.id, None) if self.pending_acks else None
         if future is not None and not future.done():
             future.set_result(packet.data)
 

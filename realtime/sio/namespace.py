@@ -137,7 +137,7 @@ class Socket:
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
-            self.connection.pending_acks.pop(ack_id, None)
+            self.connection.forget_ack(ack_id)
 
     async def join(self, room: str) -> None:
         if self.disconnected or room in self.rooms:
