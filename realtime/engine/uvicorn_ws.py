@@ -1,0 +1,110 @@
+"""uvicorn's websocket protocol (websockets-sansio) with an idle connection a few KB smaller.
+
+Run uvicorn with `--ws realtime.engine.uvicorn_ws:WebSocketProtocol` instead of
+`--ws websockets-sansio`. The protocol is uvicorn's own; only its receive queue and its
+"writable" flag change. `asyncio.Queue` and `asyncio.Event` allocate their deques up front:
+five per connection (the queue's items, getters, putters and `join` event, and the flag's
+waiters), ~3.7 KB of an idle connection's memory that the gateway never uses while the
+connection is idle (issue 6, memory per connection). These allocate only while something
+waits.
+
+The gateway's websocket transport (realtime/engine/consumers.py) is the only receiver of a
+connection's events, one `receive()` at a time, which is all `ReceiveQueue` supports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class ReceiveQueue:
+    """What uvicorn uses of `asyncio.Queue` (`put_nowait`, `get`, `empty`, `qsize`) for
+    one receiver: unbounded, nothing allocated while empty."""
+
+    __slots__ = ("_items", "_getter")
+
+    def __init__(self) -> None:
+        self._items: deque | None = None
+        self._getter: asyncio.Future | None = None
+
+    def put_nowait(self, item) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+
+    async def get(self):
+        while not self._items:
+            if self._getter is not None:
+                raise RuntimeError("ReceiveQueue supports one receiver at a time")
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+
+class WritableFlag:
+    """What uvicorn uses of `asyncio.Event` (`set`, `clear`, `is_set`, `wait`), with no
+    list of waiters while nobody waits."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if self._value:
+            return
+        self._value = True
+        waiters, self._waiters = self._waiters or (), None
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Replaced before the connection is made: nothing has used uvicorn's yet.
+        self.queue = ReceiveQueue()
+        writable = WritableFlag()
+        writable.set()
+        self.writable = writable

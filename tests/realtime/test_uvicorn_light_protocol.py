@@ -1,0 +1,93 @@
+"""The product under uvicorn with realtime.engine.uvicorn_ws (a receive queue and a writable
+flag that allocate nothing while idle): the same behaviour as with uvicorn's own protocol,
+including the slow-reader backpressure case, and the queue and flag semantics uvicorn uses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from realtime.engine.uvicorn_ws import ReceiveQueue, WritableFlag
+from tests.live import LiveServer
+from tests.realtime import test_backpressure
+from tests.realtime.product import Gateway, publish, raw_client
+from tests.realtime.test_backpressure import QUEUE_BOUND
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+
+def uvicorn_argv(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--ws", "realtime.engine.uvicorn_ws:WebSocketProtocol",
+            "--lifespan", "off"]
+
+
+@pytest.fixture
+def tight_gateway(gateway):
+    """The product under uvicorn with the light protocol, 50 frames queued per client."""
+    env = {"REALTIME_MAX_QUEUED_FRAMES": str(QUEUE_BOUND)}
+    with LiveServer(env=env, argv=uvicorn_argv) as server:
+        yield Gateway(server, gateway.people, gateway.tokens)
+
+
+# The daphne test, run again with this module's `tight_gateway`.
+test_a_slow_reader_is_disconnected_without_delaying_the_others_with_the_light_protocol = (
+    test_backpressure.test_a_slow_reader_is_disconnected_without_delaying_the_others
+)
+
+
+async def test_subscribers_get_their_events_with_the_light_protocol(tight_gateway):
+    room = f"machine:{tight_gateway.people.machine.id}"
+    async with raw_client(tight_gateway, tight_gateway.tokens["operator"]) as client:
+        assert await client.subscribe(room) == {"event": "subscribed", "data": {"room": room}}
+        for number in range(3):
+            await publish(room, "test:event", number)
+            assert await client.next_event() == ["test:event", number]
+        assert await client.call("unknown-event", {"echo": "me"}) == []  # acked empty
+
+
+async def test_the_receive_queue_hands_items_over_in_order_and_keeps_nothing_when_empty():
+    queue = ReceiveQueue()
+    assert queue.empty() and queue.qsize() == 0
+    getter = asyncio.get_running_loop().create_task(queue.get())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError):
+        await queue.get()  # a second receiver at once
+    queue.put_nowait({"n": 1})
+    queue.put_nowait({"n": 2})
+    assert await getter == {"n": 1}
+    assert queue.qsize() == 1
+    assert await queue.get() == {"n": 2}
+    assert queue.empty() and queue._items is None and queue._getter is None
+
+
+async def test_a_cancelled_receive_loses_no_item():
+    queue = ReceiveQueue()
+    getter = asyncio.get_running_loop().create_task(queue.get())
+    await asyncio.sleep(0)
+    getter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await getter
+    queue.put_nowait("kept")
+    assert await queue.get() == "kept"
+
+
+async def test_the_writable_flag_wakes_every_writer_once_set():
+    flag = WritableFlag()
+    assert not flag.is_set()
+    writers = [asyncio.get_running_loop().create_task(flag.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    flag.set()
+    assert await asyncio.gather(*writers) == [True, True]
+    assert flag._waiters is None
+    flag.clear()
+    waiting = asyncio.get_running_loop().create_task(flag.wait())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not flag._waiters
+    flag.set()
+    assert await flag.wait() is True
