@@ -54,6 +54,7 @@ MODES = {
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
         "rooms_seconds": 2.0,
+        "rooms_repeats": 3,
         #: bounded wait for a quiet machine before each step: (window, patience) seconds
         "quiet": (0.25, 0.75),
     },
@@ -94,6 +95,7 @@ MODES = {
         "rooms_counts": [1000, 10000],
         "rooms_rate": 200,
         "rooms_seconds": 4.0,
+        "rooms_repeats": 5,
         "quiet": (0.5, 1.0),
     },
 }
