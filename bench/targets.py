@@ -132,17 +132,6 @@ def all_targets(run_id: str) -> dict[str, Target]:
             "project",
             10,
         ),
-        # Not in any default list: `--target project-uvicorn-eager` (bench/experiments/).
-        Target(
-            "project-uvicorn-eager",
-            "project",
-            "uvicorn",
-            "bench.experiments.eager_enqueue:application",
-            "sio",
-            SIO_PATH,
-            "project",
-            20,
-        ),
         Target(
             "ref-websockets",
             "reference",
