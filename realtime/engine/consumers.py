@@ -20,6 +20,7 @@ from ..protocol.engineio import Packet, PacketType, ProtocolError
 from .flow import TransportFlow, attach_flow
 from .server import EngineServer, RequestError, header, query_params
 from .session import CloseReason, EngineSession, IllegalTransition, PollError, Transport
+from .uvicorn_ws import direct_frame_writer
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class WebSocketConsumer:
         await self.accept()
         self.flow = attach_flow(self.base_send)
         session = await self.server.open(Transport.WEBSOCKET, self.scope)
-        session.attach_websocket(self.writer(), self.close_transport)
+        session.attach_websocket(self.writer(), self.close_transport, self.write_now())
         self.session = session
         await self.write(session.open_frame())
         await session.start()
@@ -216,6 +217,13 @@ class WebSocketConsumer:
         """The session's websocket writer: `send` itself when the server applies
         backpressure in `send` (uvicorn), one coroutine less per frame."""
         return self.write if self.flow is not None else self.send_frame
+
+    def write_now(self):
+        """A synchronous frame writer when the server offers one (uvicorn with
+        realtime.engine.uvicorn_ws); never with our own backpressure wrapper (daphne)."""
+        if self.flow is not None:
+            return None
+        return direct_frame_writer(self.base_send)
 
     def send_frame(self, frame: str | bytes):
         """The ASGI `send` of one frame (a coroutine, not awaited here)."""
@@ -268,7 +276,7 @@ class WebSocketConsumer:
                 session.begin_upgrade(self.close_transport)
                 await self.write("3probe")
             elif packet.type is PacketType.UPGRADE:
-                session.complete_upgrade(self.writer(), self.close_transport)
+                session.complete_upgrade(self.writer(), self.close_transport, self.write_now())
                 self.session, self.upgrading = session, None
             else:
                 raise IllegalTransition(f"unexpected {packet.type.name} during upgrade")

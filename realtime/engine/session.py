@@ -83,9 +83,9 @@ class EngineSession:
     """
 
     __slots__ = ("server", "config", "sid", "scope", "transport", "state", "_queue", "handler",
-                 "_loop", "_poll_waiter", "_ws_writer", "_ws_close", "_writing", "_ping_timer",
-                 "_ping_due", "_pong_timer", "_upgrade_timer", "_drained", "close_reason",
-                 "__weakref__")
+                 "_loop", "_poll_waiter", "_ws_writer", "_ws_write_now", "_ws_close", "_writing",
+                 "_ping_timer", "_ping_due", "_pong_timer", "_upgrade_timer", "_drained",
+                 "close_reason", "__weakref__")
 
     def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
         self.server = server
@@ -99,6 +99,9 @@ class EngineSession:
         self._loop = asyncio.get_running_loop()
         self._poll_waiter: asyncio.Future | None = None
         self._ws_writer: WebSocketWriter | None = None
+        #: Writes a frame synchronously when the server allows it (True), see
+        #: realtime/engine/uvicorn_ws.py; None under other servers.
+        self._ws_write_now: Callable[[str | bytes], bool] | None = None
         self._ws_close: Callable[[], Awaitable[None]] | None = None
         self._writing = False
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -205,6 +208,15 @@ class EngineSession:
             return False
         writer = self._ws_writer
         if writer is not None and not self._writing and not queue:
+            write_now = self._ws_write_now
+            if write_now is not None:
+                try:
+                    if write_now(item):
+                        return True
+                except Exception:
+                    logger.info("session %s: websocket write failed", self.sid)
+                    self.close(CloseReason.TRANSPORT_ERROR.value)
+                    return False
             return self._write_eagerly(writer, item)
         self.queue.append(item)
         if writer is not None:
@@ -361,10 +373,13 @@ class EngineSession:
     # -- websocket transport ---------------------------------------------------------
 
     def attach_websocket(self, writer: WebSocketWriter,
-                         closer: Callable[[], Awaitable[None]]) -> None:
-        """Use a websocket as this session's transport (direct websocket handshake)."""
+                         closer: Callable[[], Awaitable[None]],
+                         write_now: Callable[[str | bytes], bool] | None = None) -> None:
+        """Use a websocket as this session's transport (direct websocket handshake).
+        `write_now`, when the server offers one, writes a frame without a coroutine."""
         self.transport = Transport.WEBSOCKET
         self._ws_writer = writer
+        self._ws_write_now = write_now
         self._ws_close = closer
 
     def begin_upgrade(self, close_probe: Callable[[], Awaitable[None]]) -> None:
@@ -384,13 +399,14 @@ class EngineSession:
             self._poll_waiter.set_result(NOOP_FRAME)
 
     def complete_upgrade(self, writer: WebSocketWriter,
-                         closer: Callable[[], Awaitable[None]]) -> None:
+                         closer: Callable[[], Awaitable[None]],
+                         write_now: Callable[[str | bytes], bool] | None = None) -> None:
         """The client sent `5`: the websocket is the transport from now on."""
         if self.state is not SessionState.UPGRADING:
             raise IllegalTransition(f"cannot complete an upgrade from {self.state.value}")
         self._cancel_upgrade_timer()
         self.state = SessionState.OPEN
-        self.attach_websocket(writer, closer)
+        self.attach_websocket(writer, closer, write_now)
         metrics.connections.labels(transport=Transport.POLLING.value).dec()
         metrics.connections.labels(transport=Transport.WEBSOCKET.value).inc()
         if self._queue and not self._writing:

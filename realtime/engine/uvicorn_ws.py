@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -108,3 +109,28 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         writable = WritableFlag()
         writable.set()
         self.writable = writable
+
+    def send_frame_now(self, frame: str | bytes) -> bool:
+        """Write one websocket data frame now, in the caller's stack, as `send` does for a
+        `websocket.send` message, but with no coroutine to create and step: a broadcast
+        writes one frame to each of thousands of sockets, and stepping `send` cost ~15 % of
+        the fan-out (issue 6). Returns False, having written nothing, when the frame must
+        go through `send` instead: the transport pushes back, or the connection is not open.
+        Raises what the websockets protocol raises for a connection it considers closed."""
+        if (not self.writable.is_set() or self.disconnected or not self.handshake_complete
+                or self.close_sent or self.initial_response is not None):
+            return False
+        if isinstance(frame, str):
+            self.conn.send_text(frame.encode())
+        else:
+            self.conn.send_binary(frame)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
+
+
+def direct_frame_writer(send) -> Callable[[str | bytes], bool] | None:
+    """`WebSocketProtocol.send_frame_now` of the connection whose ASGI `send` this is, or None
+    when the server is another one (daphne, stock uvicorn): the ASGI `send` that uvicorn
+    hands to the application is the protocol's bound `send` method."""
+    protocol = getattr(send, "__self__", None)
+    return protocol.send_frame_now if isinstance(protocol, WebSocketProtocol) else None

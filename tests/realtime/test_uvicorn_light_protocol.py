@@ -91,3 +91,19 @@ async def test_the_writable_flag_wakes_every_writer_once_set():
     assert not flag._waiters
     flag.set()
     assert await flag.wait() is True
+
+
+def test_only_the_light_protocols_send_offers_a_direct_frame_writer():
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    from realtime.engine.uvicorn_ws import WebSocketProtocol, direct_frame_writer
+
+    light = WebSocketProtocol.__new__(WebSocketProtocol)
+    stock = WebSocketsSansIOProtocol.__new__(WebSocketsSansIOProtocol)
+    assert direct_frame_writer(light.send) == light.send_frame_now
+    assert direct_frame_writer(stock.send) is None
+
+    async def daphne_send(message):  # any other server's send callable
+        return None
+
+    assert direct_frame_writer(daphne_send) is None
