@@ -8,6 +8,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vendhub.settings")
 django_asgi_app = get_asgi_application()
 
+from vendhub.startup import require_secret_key  # noqa: E402
+
+require_secret_key()
+
 from django.conf import settings  # noqa: E402
 
 from realtime.routing import build_application  # noqa: E402  (needs Django set up first)

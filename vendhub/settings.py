@@ -5,10 +5,10 @@ REDIS_URL are unset, so a fresh checkout runs with nothing else installed.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,12 +28,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+#: False in production mode without SECRET_KEY. The servers then refuse to start
+#: (vendhub/startup.py, called by vendhub/asgi.py and vendhub/wsgi.py), while management
+#: commands that sign nothing (check, makemigrations, migrate) still run, on a throwaway key
+#: (simplejwt reads the key when it is imported, so it cannot stay empty).
+SECRET_KEY_CONFIGURED = bool(SECRET_KEY) or DEBUG
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY for production, or DEBUG=1 for development."
-        )
-    SECRET_KEY = "django-insecure-vendhub-development-only-key"  # noqa: S105 - DEBUG only
+    SECRET_KEY = ("django-insecure-vendhub-development-only-key" if DEBUG  # noqa: S105
+                  else secrets.token_urlsafe(50))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

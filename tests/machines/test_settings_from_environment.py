@@ -33,11 +33,16 @@ print(json.dumps({
 """
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess:
+def run_python(argv: list[str], **env: str) -> subprocess.CompletedProcess:
+    """`python *argv` in the project with only `env` of the configuration variables."""
     clean = {k: v for k, v in os.environ.items() if k not in CONFIGURED}
     clean["DJANGO_SETTINGS_MODULE"] = "vendhub.settings"
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env},
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, env={**clean, **env},
                           capture_output=True, text=True, timeout=60)
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess:
+    return run_python(["-c", PROBE], **env)
 
 
 def settings_with(**env: str) -> dict:
@@ -46,10 +51,17 @@ def settings_with(**env: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_without_secret_key_production_mode_refuses_to_start():
-    result = load_settings()
+@pytest.mark.parametrize("entry_point", ["vendhub.asgi", "vendhub.wsgi"])
+def test_without_secret_key_production_mode_refuses_to_start(entry_point):
+    result = run_python(["-c", f"import {entry_point}"])
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["makemigrations", "--check", "--dry-run"]])
+def test_management_commands_run_without_secret_key_in_production_mode(command):
+    result = run_python(["manage.py", *command])
+    assert result.returncode == 0, result.stderr
 
 
 def test_debug_mode_gets_a_development_secret_key():
