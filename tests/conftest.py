@@ -10,15 +10,28 @@ from rest_framework.test import APIClient
 from tests.factories import Personas, make_personas
 
 
+def unavailable(message: str) -> None:
+    """A test cannot run here. CI must run every test: fail there, skip locally (the
+    embedded fallback of scripts/run-tests.sh)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_service(env_var: str, what: str) -> str:
-    """The URL of a real service a test needs. CI must run such tests: fail there, skip locally."""
+    """The URL of a real service a test needs."""
     url = os.environ.get(env_var, "")
     if not url:
-        message = f"{what} is not configured ({env_var} unset); run the suite with `make test`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{what} is not configured ({env_var} unset); run the suite with `make test`")
     return url
+
+
+def require_postgresql(why: str = "needs PostgreSQL") -> None:
+    """The test database must be PostgreSQL (DATABASE_URL), not the embedded SQLite."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        unavailable(f"{why}: run the suite with `make test` (DATABASE_URL)")
 
 
 def pytest_sessionfinish(session, exitstatus):

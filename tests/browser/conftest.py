@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from machines.models import MachineStatus, Priority, Role, TaskKind, TaskStatus
-from tests.conftest import require_service
+from tests.conftest import require_service, unavailable
 from tests.factories import PASSWORD, make_machine, make_reading, make_task, make_user
 from tests.live import ROOT, LiveServer
 
@@ -62,10 +62,7 @@ def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        message = f"Debian's chromium is not installed at {CHROMIUM} (run `make .stamp-chromium`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Debian's chromium is not at {CHROMIUM}: run `make .stamp-chromium`")
     return CHROMIUM
 
 

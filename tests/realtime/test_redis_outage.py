@@ -25,6 +25,7 @@ from realtime.hub import Hub
 from realtime.rooms import group_name
 from telemetry.device_keys import issue_device_key
 from telemetry.models import TelemetryReading
+from tests.conftest import unavailable
 from tests.live import LiveServer, free_port
 from tests.realtime.conftest import token_for
 from tests.realtime.product import Gateway, raw_client
@@ -74,7 +75,7 @@ class PrivateRedis:
 @pytest.fixture
 def private_redis():
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        unavailable("redis-server is not installed")
     redis = PrivateRedis(free_port()).start()
     yield redis
     redis.stop()

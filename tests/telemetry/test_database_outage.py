@@ -20,6 +20,7 @@ from telemetry import services
 from telemetry.device_keys import issue_device_key
 from telemetry.models import TelemetryReading
 from tests import live
+from tests.conftest import require_postgresql
 from tests.live import LiveServer, free_port
 from tests.realtime.conftest import token_for
 from tests.realtime.product import Gateway, publish, raw_client
@@ -116,8 +117,7 @@ class TcpProxy:
 
 @pytest.fixture
 def database_proxy(transactional_db):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
+    require_postgresql()
     settings = connection.settings_dict
     proxy = TcpProxy((settings.get("HOST") or "127.0.0.1", int(settings.get("PORT") or 5432)))
     proxy.restore()
@@ -199,8 +199,7 @@ async def test_ingest_answers_503_while_the_database_is_down_and_sockets_stay_up
 @pytest.mark.postgres
 def test_a_server_started_without_its_database_answers_ingest_with_503(transactional_db,
                                                                          personas):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL")
+    require_postgresql()
     key = issue_device_key(machine=personas.machine).plaintext  # well formed: looked up
     nowhere = f"postgres://postgres@127.0.0.1:{free_port()}/vendhub"
     with LiveServer(env={"DATABASE_URL": nowhere}) as server:

@@ -5,7 +5,6 @@ test table cannot make the planner prefer one."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from telemetry.models import TelemetryReading
 from telemetry.selectors import latest_reading
+from tests.conftest import require_postgresql
 from tests.factories import make_reading
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +27,7 @@ def index_columns() -> dict[str, list[str]]:
 
 
 def plan_of(queryset) -> str:
-    if connection.vendor != "postgresql":
-        # Like every PostgreSQL-only test: skipped on the embedded fallback, an error in CI.
-        message = "EXPLAIN plans are PostgreSQL's: run with DATABASE_URL (scripts/run-tests.sh)"
-        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    require_postgresql("EXPLAIN plans are PostgreSQL's")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")

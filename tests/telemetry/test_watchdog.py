@@ -19,6 +19,7 @@ from realtime.rooms import machine_room, map_room
 from telemetry import watchdog
 from telemetry.watchdog import check_silent_machines
 from tests import live
+from tests.conftest import require_postgresql
 
 
 def silent(machine: Machine, seconds: float, **fields) -> Machine:
@@ -112,8 +113,7 @@ def test_watch_machines_once_reports_what_it_flipped(personas):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_sweeps_flip_and_notify_once(personas):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL's row locks (SQLite serializes every write anyway)")
+    require_postgresql("needs PostgreSQL's row locks (SQLite serializes every write anyway)")
     silent(personas.machine, 300)
     barrier = threading.Barrier(4)
     results: list[list] = []
