@@ -14,6 +14,7 @@ from realtime.engine.server import EngineServer
 from realtime.engine.session import Transport
 from realtime.hub import FRAME_MESSAGE_TYPE, Hub
 from realtime.rooms import group_name
+from tests.realtime.doubles import QuietHandler
 
 
 class Member:
@@ -35,20 +36,6 @@ class SessionMember:
 
     def deliver(self, frame: str) -> bool:
         return self.session.enqueue(frame)
-
-
-class QuietHandler:
-    def __init__(self, session) -> None:
-        pass
-
-    async def on_open(self) -> None:
-        pass
-
-    async def on_message(self, data) -> None:
-        pass
-
-    async def on_close(self, reason: str) -> None:
-        pass
 
 
 @pytest.fixture

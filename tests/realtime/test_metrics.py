@@ -19,8 +19,9 @@ from realtime.hub import Hub
 from realtime.views import RateMeter
 from telemetry.device_keys import issue_device_key
 from tests.factories import make_user
+from tests.realtime.doubles import QuietHandler
 from tests.realtime.product import publish, raw_client
-from tests.realtime.test_hub import Member, QuietHandler, eventually
+from tests.realtime.test_hub import Member, eventually
 from tests.realtime.test_recovery import wait_parked
 from tests.telemetry.conftest import device_client, reading_body
 

@@ -10,20 +10,7 @@ import asyncio
 from realtime.conf import RealtimeConfig
 from realtime.engine.server import EngineServer
 from realtime.engine.session import Transport
-
-
-class QuietHandler:
-    def __init__(self, session) -> None:
-        pass
-
-    async def on_open(self) -> None:
-        pass
-
-    async def on_message(self, data) -> None:
-        pass
-
-    async def on_close(self, reason: str) -> None:
-        pass
+from tests.realtime.doubles import QuietHandler
 
 
 class WebSocketStub:
