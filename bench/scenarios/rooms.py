@@ -49,45 +49,22 @@ async def run(ctx: Context) -> None:
             proc.argv += ["--rooms-file", str(rooms_file)]
             publisher = await procs.start(proc)
             await publisher.ask({"cmd": "warm"})
+            # One publisher -> one subscriber step at the rooms rate, for `seconds`.
+            run_step = functools.partial(step, ctx, target, server, publisher, sink, probe,
+                                         ctx.p["rooms_rate"])
             steps = [
-                await step(
-                    ctx,
-                    target,
-                    server,
-                    publisher,
-                    sink,
-                    probe,
-                    ctx.p["rooms_rate"],
-                    ctx.p["rooms_seconds"],
-                    1,
-                    kind=f"rooms-{count}",
-                )
+                await run_step(ctx.p["rooms_seconds"], 1, kind=f"rooms-{count}")
                 for _ in range(ctx.p.get("rooms_repeats", 1))
             ]
             per_publish = [s["server_us_per_frame"] for s in steps if s["server_us_per_frame"]]
-            row = steps[-1]
             if ctx.profile:
                 ctx.record(
                     "profile",
                     target=target.name,
                     label=f"rooms-{count}",
                     profile=await profiling.profile_step(
-                        ctx,
-                        target,
-                        server,
-                        functools.partial(
-                            step,
-                            ctx,
-                            target,
-                            server,
-                            publisher,
-                            sink,
-                            probe,
-                            ctx.p["rooms_rate"],
-                            6.0,
-                            1,
-                            kind="profiled",
-                        ),
+                        ctx, target, server,
+                        functools.partial(run_step, 6.0, 1, kind="profiled"),
                         label=f"rooms-{count}",
                     ),
                 )
@@ -102,8 +79,8 @@ async def run(ctx: Context) -> None:
                 steps_us_per_publish=per_publish,
                 delivered=sum(s["delivered"] for s in steps),
                 expected=sum(s["expected"] for s in steps),
-                lat_p50_ms=row["lat_p50_ms"],
-                lat_p99_ms=row["lat_p99_ms"],
+                lat_p50_ms=steps[-1]["lat_p50_ms"],
+                lat_p99_ms=steps[-1]["lat_p99_ms"],
                 join_seconds=joined["seconds"],
                 valid=all(s["valid"] for s in steps),
                 contended=any(s["contended"] for s in steps),
