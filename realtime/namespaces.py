@@ -7,15 +7,11 @@ rooms through the hub. It holds no business rules.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
-import math
 import sys
 import time
 import weakref
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.db import DatabaseError
@@ -31,143 +27,15 @@ from .authorization import (
     rooms_known_to_viewer,
     rooms_to_join,
 )
+from .batching import BatchedLoad
 from .conf import realtime_config
 from .engine.session import CloseReason
 from .events import MACHINE_TELEMETRY, MACHINES_SNAPSHOT
+from .expiry import ExpiryClock
 from .rooms import InvalidRoom, Room, RoomKind, parse_room
 from .sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Reads:
-    """A BatchedLoad's state on one event loop."""
-
-    __slots__ = ("waiting", "reading", "last_start")
-
-    def __init__(self) -> None:
-        self.waiting: dict = {}  # key -> futures of its callers
-        self.reading = False
-        self.last_start = float("-inf")
-
-
-class BatchedLoad(Generic[K, V]):
-    """Database reads that concurrent callers share: keys asked for while a read runs wait
-    for the next one, which fetches all of them in one `database_sync_to_async` call of
-    `load_many` (keys -> values; a missing key reads as None).
-
-    A key is always read by a call that starts after it was asked for, so callers get data
-    as fresh as a read of their own (what the snapshot-after-join rule needs, and why a
-    revoked membership is seen at the next connect). Reads start at least `min_interval`
-    seconds apart: a lone caller is read at once, but under a reconnect storm the reads do
-    not run back to back, each serving the few callers that came during the previous one
-    (and holding the GIL that the event loop needs); they batch hundreds instead."""
-
-    def __init__(self, load_many: Callable[[frozenset[K]], dict[K, V]], *,
-                 max_keys: int = 1000, min_interval: float = 0.05) -> None:
-        self._load_many = database_sync_to_async(load_many)
-        self.max_keys = max_keys
-        self.min_interval = min_interval
-        #: Per event loop: tests run several, and futures belong to one.
-        self._reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Reads] = (
-            weakref.WeakKeyDictionary())
-
-    async def load(self, key: K) -> V | None:
-        loop = asyncio.get_running_loop()
-        reads = self._reads.get(loop)
-        if reads is None:
-            reads = self._reads[loop] = _Reads()
-        future = loop.create_future()
-        reads.waiting.setdefault(key, []).append(future)
-        if not reads.reading:
-            reads.reading = True
-            loop.create_task(self._read_while_waiting(loop, reads))
-        return await future
-
-    async def _read_while_waiting(self, loop: asyncio.AbstractEventLoop, reads: _Reads) -> None:
-        try:
-            while reads.waiting:
-                pause = reads.last_start + self.min_interval - loop.time()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                reads.last_start = loop.time()
-                keys = list(itertools.islice(reads.waiting, self.max_keys))
-                batch = {key: reads.waiting.pop(key) for key in keys}
-                try:
-                    values = await self._load_many(frozenset(batch))
-                except Exception as exc:
-                    values, error = {}, exc
-                else:
-                    error = None
-                for key, futures in batch.items():
-                    for future in futures:
-                        if future.done():  # the caller was cancelled
-                            continue
-                        if error is not None:
-                            future.set_exception(error)
-                        else:
-                            future.set_result(values.get(key))
-        finally:
-            reads.reading = False
-
-
-class ExpiryClock:
-    """When each socket's access token expires, for every socket of the process: sockets
-    grouped by the second their token expires in, and ONE timer, armed for the earliest
-    second, instead of a timer handle per socket (issue 6, memory per connection). JWT
-    expiry times are whole seconds, so a socket expires at the same time as with its own
-    timer."""
-
-    def __init__(self, on_expired: Callable[[Any], None]) -> None:
-        self.on_expired = on_expired
-        self._due: dict[int, set] = {}  # second -> sockets
-        self._seconds: list[int] = []  # heap of the keys of `_due`
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: int | None = None
-
-    def arm(self, socket: Any, expires_at: float, previous: int | None = None) -> int:
-        """Watch `socket` until `expires_at` (unix time); returns the second to pass as
-        `previous` (or to `disarm`) later."""
-        if previous is not None:
-            self.disarm(socket, previous)
-        second = math.ceil(expires_at)
-        sockets = self._due.get(second)
-        if sockets is None:
-            sockets = self._due[second] = set()
-            heapq.heappush(self._seconds, second)
-        sockets.add(socket)
-        if self._timer is None or self._timer_at > second:
-            self._schedule(second)
-        return second
-
-    def disarm(self, socket: Any, second: int) -> None:
-        sockets = self._due.get(second)
-        if sockets is not None:
-            sockets.discard(socket)
-            # The empty set stays until its second comes: the heap keeps no stale keys.
-
-    def _schedule(self, second: int) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = second
-        self._timer = asyncio.get_running_loop().call_later(
-            max(0.0, second - time.time()), self._fire)
-
-    def _fire(self) -> None:
-        self._timer = self._timer_at = None
-        now = time.time()
-        while self._seconds and self._seconds[0] <= now:
-            for socket in self._due.pop(heapq.heappop(self._seconds)):
-                try:
-                    self.on_expired(socket)
-                except Exception:
-                    logger.exception("socket %s: expiring its token failed", socket.sid)
-        if self._seconds:
-            self._schedule(self._seconds[0])
-
 
 def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
     return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
