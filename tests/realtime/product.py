@@ -115,11 +115,13 @@ class RawClient:
 
 @asynccontextmanager
 async def raw_client(gateway: Gateway, token: str | None, *, query: str = "", headers=None,
-                     **auth_extra):
+                     compression: str | None = "deflate", **auth_extra):
     """A raw client connected with `token` (and `auth_extra`, e.g. pid and offset) in the
-    CONNECT auth payload, or none."""
+    CONNECT auth payload, or none. `compression`: None offers no permessage-deflate (what
+    socket.io-client 4 does by default in node, and what the benchmark clients do)."""
     auth = {"token": token, **auth_extra} if token is not None else auth_extra
     kwargs = {"additional_headers": headers} if headers else {}
+    kwargs["compression"] = compression
     async with engine_websocket(gateway.url, query=query, **kwargs) as (ws, _):
         await ws.send("40" + (json.dumps(auth, separators=(",", ":")) if auth else ""))
         reply = await recv_skipping_pings(ws)

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from realtime.engine.uvicorn_ws import ReceiveQueue, WritableFlag
+from websockets.frames import Frame, Opcode
+
+from realtime.engine.uvicorn_ws import ReceiveQueue, WritableFlag, wire_text_frame
 from tests.live import LiveServer
 from tests.realtime import test_backpressure
 from tests.realtime.product import Gateway, publish, raw_client
@@ -46,6 +48,36 @@ async def test_subscribers_get_their_events_with_the_light_protocol(tight_gatewa
             await publish(room, "test:event", number)
             assert await client.next_event() == ["test:event", number]
         assert await client.call("unknown-event", {"echo": "me"}) == []  # acked empty
+
+
+async def test_compressed_and_uncompressed_subscribers_get_the_same_events(tight_gateway):
+    """A broadcast writes bytes serialized once to sockets without permessage-deflate, and
+    compresses per socket for the others: both get every event, whole, in order. The
+    sizes cross the frame header's length encodings (7 bits, 16 bits, 64 bits)."""
+    room = f"machine:{tight_gateway.people.machine.id}"
+    token = tight_gateway.tokens["operator"]
+    async with (raw_client(tight_gateway, token, compression=None) as plain,
+                raw_client(tight_gateway, token, compression="deflate") as deflated):
+        assert not plain.ws.protocol.extensions
+        assert deflated.ws.protocol.extensions  # the server accepted permessage-deflate
+        for client in (plain, deflated):
+            await client.subscribe(room)
+        payloads = ["s", "m" * 200, "é" * 40_000]
+        for payload in payloads:
+            await publish(room, "test:event", payload)
+        for client in (plain, deflated):
+            assert [await client.next_event() for _ in payloads] == [
+                ["test:event", payload] for payload in payloads]
+
+
+def test_a_wire_text_frame_is_what_websockets_serializes_and_is_reused_for_the_same_text():
+    for text in ["", "42[\"a\"]", "x" * 125, "x" * 126, "x" * 65_535, "é" * 40_000]:
+        wire = wire_text_frame(text)
+        assert wire == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+        assert wire_text_frame(text) is wire  # the same str: serialized once
+    first = "42" + "[1]"
+    equal_but_distinct = "".join(["42", "[1]"])
+    assert wire_text_frame(first) == wire_text_frame(equal_but_distinct)
 
 
 async def test_the_receive_queue_hands_items_over_in_order_and_keeps_nothing_when_empty():
