@@ -1,11 +1,12 @@
-"""Database reads that concurrent callers share (the connect path of a reconnect storm)."""
+"""Reads that concurrent callers share (the connect path of a reconnect storm): database
+reads by key (`BatchedLoad`) and a read without arguments (`SharedRead`)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from channels.db import database_sync_to_async
@@ -81,5 +82,57 @@ class BatchedLoad(Generic[K, V]):
                             future.set_exception(error)
                         else:
                             future.set_result(values.get(key))
+        finally:
+            reads.reading = False
+
+
+class _SharedReads:
+    """A SharedRead's state on one event loop."""
+
+    __slots__ = ("waiting", "reading")
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future] = []
+        self.reading = False
+
+
+class SharedRead(Generic[V]):
+    """An async read without arguments (e.g. the head of the event history) that concurrent
+    callers share: callers asking while a read runs wait for the next one, which serves
+    them all. As with BatchedLoad, a caller always gets the result of a read that started
+    after it asked, as fresh as a read of its own; a reconnect storm makes a read per round
+    trip instead of one per client."""
+
+    def __init__(self, read: Callable[[], Awaitable[V]]) -> None:
+        self._read = read
+        self._reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedReads] = (
+            weakref.WeakKeyDictionary())
+
+    async def __call__(self) -> V:
+        loop = asyncio.get_running_loop()
+        reads = self._reads.get(loop)
+        if reads is None:
+            reads = self._reads[loop] = _SharedReads()
+        future = loop.create_future()
+        reads.waiting.append(future)
+        if not reads.reading:
+            reads.reading = True
+            loop.create_task(self._read_while_waiting(reads))
+        return await future
+
+    async def _read_while_waiting(self, reads: _SharedReads) -> None:
+        try:
+            while reads.waiting:
+                batch, reads.waiting = reads.waiting, []
+                try:
+                    value = await self._read()
+                except Exception as exc:
+                    for future in batch:
+                        if not future.done():  # done: the caller was cancelled
+                            future.set_exception(exc)
+                else:
+                    for future in batch:
+                        if not future.done():
+                            future.set_result(value)
         finally:
             reads.reading = False

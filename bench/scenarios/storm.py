@@ -10,6 +10,7 @@ from ..context import Context, Procs, swarm_proc
 from ..machine import MachineMeter, wait_quiet
 from ..procs import CpuMeter
 from ..targets import all_targets
+from . import profiling
 from .fanout import FOREIGN_LIMIT, GENERATOR_LIMIT
 
 #: a log record at ERROR or above (`2026-01-01 12:00:00,123 ERROR ...`), or an uncaught
@@ -69,10 +70,8 @@ async def storm(ctx: Context, target, n: int) -> None:
         log_before = len(server.log_tail(10**9))
         meter = CpuMeter([server.pid, swarm.pid]).start()
         machine = MachineMeter().start()
-        result = await swarm.ask(
-            {"cmd": "storm", "inflight": 1000, "timeout": budget, "budget": budget},
-            timeout=budget + 120,
-        )
+        storm_command = {"cmd": "storm", "inflight": 1000, "timeout": budget, "budget": budget}
+        result = await swarm.ask(storm_command, timeout=budget + 120)
         wall, (server_cpu, swarm_cpu) = meter.stop()
         load = machine.stop()
         foreign = load.foreign
@@ -104,3 +103,15 @@ async def storm(ctx: Context, target, n: int) -> None:
             valid=not invalid,
             invalid_reason="; ".join(invalid),
         )
+        if ctx.profile and target.kind == "project":
+            # Once more, under py-spy: the measured storm above ran without it.
+            ctx.record(
+                "profile",
+                target=target.name,
+                label="storm",
+                profile=await profiling.profile_step(
+                    ctx, target, server,
+                    lambda: swarm.ask(storm_command, timeout=budget + 120),
+                    label="storm",
+                ),
+            )

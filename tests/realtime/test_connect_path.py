@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async as in_database  # gives its conne
 from django.db import connection
 
 from machines.models import Membership
+from realtime.batching import SharedRead
 from realtime.events import MACHINES_SNAPSHOT
 from realtime.namespaces import BatchedLoad
 from tests.factories import make_user
@@ -108,6 +109,74 @@ async def test_a_read_fetches_at_most_max_keys():
     values = await asyncio.gather(*(loader.load(key) for key in "abcde"))
     assert values == [f"value of {key}" for key in "abcde"]
     assert [len(keys) for keys in reads.calls] == [2, 2, 1]
+
+
+# -- SharedRead ----------------------------------------------------------------------------
+
+
+class Head:
+    """An async read that counts its calls; `gate` holds the running one."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.gate: asyncio.Event | None = None
+        self.fail_next = False
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        call = self.calls
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("redis unavailable")
+        return f"head {call}"
+
+
+async def test_reads_asked_together_share_one_call():
+    head = Head()
+    shared = SharedRead(head)
+    assert await asyncio.gather(*(shared() for _ in range(50))) == ["head 1"] * 50
+    assert head.calls == 1
+
+
+async def test_a_read_asked_during_a_call_gets_the_next_call():
+    """Never a value read before the question (a session's history base must not predate
+    the session)."""
+    head = Head()
+    head.gate = asyncio.Event()
+    shared = SharedRead(head)
+    first = asyncio.ensure_future(shared())
+    while not head.calls:
+        await asyncio.sleep(0.01)
+    later = [asyncio.ensure_future(shared()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert head.calls == 1
+    head.gate.set()
+    assert await first == "head 1"
+    assert [await f for f in later] == ["head 2"] * 3
+    assert head.calls == 2
+
+
+async def test_a_failed_call_fails_its_callers_only():
+    head = Head()
+    head.fail_next = True
+    shared = SharedRead(head)
+    results = await asyncio.gather(shared(), shared(), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await shared() == "head 2"
+
+
+async def test_a_cancelled_caller_does_not_stop_the_others():
+    head = Head()
+    head.gate = asyncio.Event()
+    shared = SharedRead(head)
+    leaving, staying = asyncio.ensure_future(shared()), asyncio.ensure_future(shared())
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    head.gate.set()
+    assert await staying == "head 1"
+    assert leaving.cancelled()
 
 
 # -- connect timeout -------------------------------------------------------------------------

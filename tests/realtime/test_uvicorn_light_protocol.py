@@ -5,14 +5,15 @@ including the slow-reader backpressure case, and the queue and flag semantics uv
 from __future__ import annotations
 
 import asyncio
+import re
+import shlex
 import sys
 
 import pytest
-
 from websockets.frames import Frame, Opcode
 
 from realtime.engine.uvicorn_ws import ReceiveQueue, WritableFlag, wire_text_frame
-from tests.live import LiveServer
+from tests.live import ROOT, LiveServer
 from tests.realtime import test_backpressure
 from tests.realtime.product import Gateway, publish, raw_client
 from tests.realtime.test_backpressure import QUEUE_BOUND
@@ -32,6 +33,17 @@ def tight_gateway(gateway):
     env = {"REALTIME_MAX_QUEUED_FRAMES": str(QUEUE_BOUND)}
     with LiveServer(env=env, argv=uvicorn_argv) as server:
         yield Gateway(server, gateway.people, gateway.tokens)
+
+
+def readme_uvicorn_argv(port: int) -> list[str]:
+    """README's production uvicorn command (section "Serving"), on 127.0.0.1:`port`."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^uvicorn vendhub\.asgi:application(?:.*\\\n)*.*$", readme, re.MULTILINE)
+    assert match, "README lost its uvicorn command"
+    argv = shlex.split(match.group(0).replace("\\\n", " "))
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[argv.index("--port") + 1] = str(port)
+    return [sys.executable, "-m", *argv]
 
 
 # The daphne test, run again with this module's `tight_gateway`.
@@ -68,6 +80,19 @@ async def test_compressed_and_uncompressed_subscribers_get_the_same_events(tight
         for client in (plain, deflated):
             assert [await client.next_event() for _ in payloads] == [
                 ["test:event", payload] for payload in payloads]
+
+
+async def test_the_readme_uvicorn_command_serves_the_gateway_without_permessage_deflate(
+        gateway):
+    with LiveServer(argv=readme_uvicorn_argv) as server:
+        readme_gateway = Gateway(server, gateway.people, gateway.tokens)
+        room = f"machine:{gateway.people.machine.id}"
+        async with raw_client(readme_gateway, gateway.tokens["operator"],
+                              compression="deflate") as client:
+            assert not client.ws.protocol.extensions  # offered, declined
+            await client.subscribe(room)
+            await publish(room, "test:event", "through the README's server")
+            assert await client.next_event() == ["test:event", "through the README's server"]
 
 
 def test_a_wire_text_frame_is_what_websockets_serializes_and_is_reused_for_the_same_text():
