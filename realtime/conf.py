@@ -34,6 +34,10 @@ class RealtimeConfig:
     #: Live-map (`map:{orgId}`) status updates are coalesced per process and flushed as one
     #: `machines:status` batch per room every tick; 0 delivers each update at once.
     map_tick_ms: int = 1000
+    #: How long a process stays in a room's channel-layer group after its last local member
+    #: left: a client that reconnects (a page reload, a reconnect storm) rejoins without
+    #: two Redis round trips; 0 leaves the group at once.
+    room_linger_ms: int = 30_000
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)

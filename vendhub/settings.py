@@ -240,6 +240,7 @@ REALTIME = {
     "RECOVERY": env_bool("REALTIME_RECOVERY", True),
     "RECOVERY_WINDOW_MS": int(os.environ.get("REALTIME_RECOVERY_WINDOW_MS", "120000")),
     "MAP_TICK_MS": int(os.environ.get("REALTIME_MAP_TICK_MS", "1000")),
+    "ROOM_LINGER_MS": int(os.environ.get("REALTIME_ROOM_LINGER_MS", "30000")),
 }
 
 #: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three

@@ -19,7 +19,11 @@ def py_spy() -> str | None:
     return found if Path(found).exists() else None
 
 
-async def profile_step(ctx, target, server, run_step, label: str = "fanout") -> dict:
+async def profile_step(ctx, target, server, run_step, label: str = "fanout", *,
+                       gil: bool = False) -> dict:
+    """`gil`: sample only the thread holding the GIL (what runs Python code), when a
+    worker thread (database reads) would otherwise show the event loop's thread waiting
+    for the GIL at whatever line it stands."""
     exe = py_spy()
     if exe is None:
         return {"error": "py-spy is not installed"}
@@ -36,6 +40,7 @@ async def profile_step(ctx, target, server, run_step, label: str = "fanout") -> 
             "--rate",
             "250",
             "--nonblocking",
+            *(["--gil"] if gil else []),
             "--format",
             "raw",
             "--duration",

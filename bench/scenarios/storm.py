@@ -113,5 +113,6 @@ async def storm(ctx: Context, target, n: int) -> None:
                     ctx, target, server,
                     lambda: swarm.ask(storm_command, timeout=budget + 120),
                     label="storm",
+                    gil=True,
                 ),
             )

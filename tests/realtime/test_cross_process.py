@@ -67,7 +67,30 @@ async def test_a_process_joins_a_room_group_once_for_all_its_clients(gateway, re
         await second.assert_no_event(0.3)
         assert (await first.unsubscribe(room))["event"] == "unsubscribed"
         assert await group_members(redis_url, room) == 1  # the second client is still in
-    await asyncio.sleep(0.3)  # disconnect handling is asynchronous
+
+
+@pytest.fixture
+def short_linger_gateway(gateway):
+    """A product server that stays in a room's group for 0.5 s after its last member left."""
+    with LiveServer(env={"REALTIME_ROOM_LINGER_MS": "500"}) as server:
+        yield Gateway(server, gateway.people, gateway.tokens)
+
+
+async def test_a_process_leaves_a_room_group_a_linger_after_its_last_client(
+        short_linger_gateway, redis_url):
+    gateway = short_linger_gateway
+    room = f"org:{gateway.people.acme.id}"
+    async with raw_client(gateway, gateway.tokens["operator"]) as client:
+        assert (await client.subscribe(room))["event"] == "subscribed"
+    await asyncio.sleep(0.2)  # disconnect handling is asynchronous
+    assert await group_members(redis_url, room) == 1  # lingering: a reload comes back here
+    async with raw_client(gateway, gateway.tokens["operator"]) as client:
+        assert (await client.subscribe(room))["event"] == "subscribed"
+        await publish(room, "test:event", {"back": True})
+        assert await client.next_event() == ["test:event", {"back": True}]
+    deadline = asyncio.get_running_loop().time() + 5
+    while await group_members(redis_url, room) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
     assert await group_members(redis_url, room) == 0
 
 

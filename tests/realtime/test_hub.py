@@ -81,6 +81,75 @@ async def test_last_member_leaving_leaves_the_group(hub):
     assert "org:a" not in hub.members
 
 
+class CountingLayer(InMemoryChannelLayer):
+    """Counts the group operations that cost a Redis round trip with channels_redis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds = self.discards = 0
+
+    async def group_add(self, group, channel):
+        self.adds += 1
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        self.discards += 1
+        await super().group_discard(group, channel)
+
+
+async def test_a_member_back_within_the_linger_rejoins_without_touching_the_group():
+    layer = CountingLayer()
+    hub = Hub(layer, room_linger_ms=60_000)
+    first, back = Member(), Member()
+    try:
+        await hub.join(first, "user:1")
+        await hub.leave(first, "user:1")
+        assert "user:1" not in hub.members
+        assert hub.channel_name in layer.groups[group_name("user:1")]  # still subscribed
+        assert hub.stats()["lingering_rooms"] == 1
+        await hub.join(back, "user:1")
+        assert (layer.adds, layer.discards) == (1, 0)
+        assert hub.stats()["lingering_rooms"] == 0
+        await hub.publish("user:1", '42["e"]')
+        await eventually(lambda: back.frames)
+        assert back.frames == ['42["e"]'] and first.frames == []
+    finally:
+        await hub.stop()
+
+
+async def test_a_lingering_room_leaves_its_group_when_the_linger_is_over():
+    layer = CountingLayer()
+    hub = Hub(layer, room_linger_ms=50)
+    member = Member()
+    try:
+        for room in ("user:1", "user:2"):
+            await hub.join(member, room)
+            await hub.leave(member, room)
+        await eventually(lambda: layer.discards == 2)
+        assert not layer.groups.get(group_name("user:1")) and not layer.groups.get(
+            group_name("user:2"))
+        assert hub.stats()["lingering_rooms"] == 0
+        await hub.join(member, "user:1")  # a new join after the linger joins the group again
+        assert layer.adds == 3
+        assert hub.channel_name in layer.groups[group_name("user:1")]
+    finally:
+        await hub.stop()
+
+
+async def test_events_of_a_lingering_room_reach_nobody():
+    hub = Hub(InMemoryChannelLayer(), room_linger_ms=60_000)
+    member = Member()
+    try:
+        await hub.join(member, "org:a")
+        await hub.leave(member, "org:a")
+        await hub.publish("org:a", '42["e"]')
+        await hub.publish("org:a", '42["marker"]')
+        await asyncio.sleep(0.1)
+        assert member.frames == [] and hub.counters()["delivered"] == 0
+    finally:
+        await hub.stop()
+
+
 async def test_concurrent_first_joins_share_one_process_channel(hub):
     await asyncio.gather(*(hub.join(Member(), f"org:{n}") for n in range(5)))
     channels = {channel for group in hub.layer.groups.values() for channel in group}

@@ -245,3 +245,28 @@ async def test_the_hub_rejoins_its_groups_and_tells_each_socket_once_after_a_res
         assert bystander.frames == [RESYNC]
     finally:
         await hub.stop()
+
+
+async def test_a_room_left_before_a_restart_is_joined_again_after_it():
+    """A room lingering in its group when Redis restarts is forgotten with the rest: the
+    member who comes back must join the group again, or it would hear nothing."""
+    layer = RestartableLayer()
+    hub = Hub(layer, room_linger_ms=60_000)
+    member, keeper = Member(), Member()
+    try:
+        await hub.join(keeper, "org:o")  # something to resync, so that recovery is seen
+        await hub.join(member, "machine:m")
+        await hub.leave(member, "machine:m")
+        assert hub.stats()["lingering_rooms"] == 1
+        layer.down = True
+        await eventually(lambda: hub.receive_failures >= 1, timeout=2)
+        layer.restart()
+        await eventually(lambda: hub.layer_recoveries == 1, timeout=5)
+        assert hub.stats()["lingering_rooms"] == 0
+        await hub.join(member, "machine:m")
+        assert hub.channel_name in layer.groups[group_name("machine:m")]
+        await hub.publish("machine:m", '42["back"]', "back")
+        await eventually(lambda: '42["back"]' in member.frames, timeout=2)
+    finally:
+        await hub.stop()
+
