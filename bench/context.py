@@ -95,7 +95,7 @@ MODES = {
         "rooms_counts": [1000, 10000],
         "rooms_rate": 200,
         "rooms_seconds": 4.0,
-        "rooms_repeats": 5,
+        "rooms_repeats": 7,
         "quiet": (0.5, 1.0),
     },
 }

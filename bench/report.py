@@ -203,13 +203,26 @@ def update_readme(ctx, env, md_text: str) -> None:
     README.write_text(head + block + rest.split(end, 1)[1])
 
 
+#: Runs kept in history.jsonl (what the fan-out ladder starts from, and a record of recent
+#: runs): the file is committed, and grew ~50 KB per full run.
+HISTORY_RUNS = 40
+
+
+def append_history(path: Path, rows: list[dict], keep_runs: int = HISTORY_RUNS) -> None:
+    """Append a run's rows to `path`, keeping the rows of the latest `keep_runs` runs."""
+    lines = path.read_bytes().splitlines(keepends=True) if path.exists() else []
+    lines += [orjson.dumps(r) + b"\n" for r in rows]
+    run_of = [orjson.loads(line).get("run_id") for line in lines]
+    kept_runs = set(list(dict.fromkeys(run_of))[-keep_runs:])
+    path.write_bytes(b"".join(line for line, run in zip(lines, run_of) if run in kept_runs))
+
+
 def write_reports(ctx: Context, env: dict, scenarios) -> list[Path]:
     rows = [env] + ctx.records
     name = f"{ctx.mode}-{'partial-' if ctx.partial else ''}latest"
     jsonl = RESULTS / f"{name}.jsonl"
     jsonl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-    with open(RESULTS / "history.jsonl", "ab") as f:
-        f.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    append_history(RESULTS / "history.jsonl", rows)
     md_path = RESULTS / f"{name}.md"
     md_text = markdown(ctx, env, scenarios)
     md_path.write_text(md_text)
