@@ -214,7 +214,8 @@ def append_history(path: Path, rows: list[dict], keep_runs: int = HISTORY_RUNS) 
     lines += [orjson.dumps(r) + b"\n" for r in rows]
     run_of = [orjson.loads(line).get("run_id") for line in lines]
     kept_runs = set(list(dict.fromkeys(run_of))[-keep_runs:])
-    path.write_bytes(b"".join(line for line, run in zip(lines, run_of) if run in kept_runs))
+    path.write_bytes(b"".join(line for line, run in zip(lines, run_of, strict=True)
+                          if run in kept_runs))
 
 
 def write_reports(ctx: Context, env: dict, scenarios) -> list[Path]:

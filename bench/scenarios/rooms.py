@@ -26,7 +26,6 @@ from ..targets import all_targets
 from . import profiling
 from .fanout import step
 
-
 #: The core every rooms server runs on (the last one: the first takes more interrupts).
 SERVER_CPU = max(os.sched_getaffinity(0))
 
@@ -102,7 +101,7 @@ async def run(ctx: Context) -> None:
     small, large = min(counts), max(counts)
     pairs = [
         b["server_us_per_frame"] / a["server_us_per_frame"]
-        for a, b in zip(steps[small], steps[large])
+        for a, b in zip(steps[small], steps[large], strict=True)
         if a["server_us_per_frame"] and b["server_us_per_frame"]
     ]
     a, b = rows[small]["server_us_per_publish"], rows[large]["server_us_per_publish"]
