@@ -181,17 +181,16 @@ def error_kinds(ctx) -> list[str]:
     return ["### Server errors during the storm", ""] + out if out else []
 
 
-README = RESULTS.parent / "README.md"
+#: The READMEs that show the goals table of the latest complete run, between markers.
+READMES = (RESULTS.parent / "README.md", RESULTS.parent.parent / "README.md")
 
 
 def update_readme(ctx, env, md_text: str) -> None:
-    """Put the goals table of the latest complete run of this mode in bench/README.md,
-    between `<!-- latest-<mode>:begin -->` and `<!-- latest-<mode>:end -->`."""
+    """Put the goals table of the latest complete run of this mode in bench/README.md (and
+    the project's README, which shows the full run's), between `<!-- latest-<mode>:begin -->`
+    and `<!-- latest-<mode>:end -->`."""
     begin, end = f"<!-- latest-{ctx.mode}:begin -->", f"<!-- latest-{ctx.mode}:end -->"
-    if ctx.partial or not README.exists():
-        return
-    text = README.read_text()
-    if begin not in text or end not in text:
+    if ctx.partial:
         return
     goals_table = md_text.split("### Goals (project-uvicorn)", 1)[-1].split("\n### ", 1)[0]
     block = (
@@ -199,8 +198,12 @@ def update_readme(ctx, env, md_text: str) -> None:
         f"{env['elapsed_s']} s; all tables in `bench/results/{ctx.mode}-latest.md`):\n\n"
         f"{goals_table.strip()}\n{end}"
     )
-    head, rest = text.split(begin, 1)
-    README.write_text(head + block + rest.split(end, 1)[1])
+    for readme in READMES:
+        text = readme.read_text() if readme.exists() else ""
+        if begin not in text or end not in text:
+            continue
+        head, rest = text.split(begin, 1)
+        readme.write_text(head + block + rest.split(end, 1)[1])
 
 
 #: Runs kept in history.jsonl (what the fan-out ladder starts from, and a record of recent
