@@ -267,7 +267,9 @@ class Decoder:
         # (type, namespace, data with placeholders, id) of the binary packet being reassembled.
         self._pending: tuple[PacketType, str, Any, int | None] | None = None
         self._expected = 0
-        self._buffers: list[bytes] = []
+        # A list only while attachments are awaited: one decoder per connection, and most
+        # connections never receive binary data (an empty list is 56 bytes each).
+        self._buffers: list[bytes] | tuple[()] = ()
 
     @property
     def pending(self) -> bool:
@@ -278,7 +280,7 @@ class Decoder:
         """Drop any partially received binary packet."""
         self._pending = None
         self._expected = 0
-        self._buffers = []
+        self._buffers = ()
 
     def feed(self, message: str | bytes) -> Packet | None:
         """Feed one message; return a complete :class:`Packet`, or ``None`` if incomplete.
