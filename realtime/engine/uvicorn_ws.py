@@ -27,8 +27,9 @@ from websockets.protocol import State
 
 #: The last text frame serialized for the wire, and its bytes. A broadcast hands the same
 #: `str` object to each of a room's sockets in turn, so one entry, matched by identity, lets
-#: the frame be serialized once per publish instead of once per socket (issue 6: a tenth
-#: of the fan-out cost). One tuple, replaced whole: a reader never sees half an update.
+#: the frame be serialized once per publish instead of once per socket (issue 6: the fan-out
+#: went from ~9 to ~6-7 µs of CPU per frame). One tuple, replaced whole: a reader never sees
+#: half an update.
 _last_text_frame: tuple[str | None, bytes] = (None, b"")
 
 
