@@ -214,8 +214,7 @@ class EngineSession:
                     if write_now(item):
                         return True
                 except Exception:
-                    logger.info("session %s: websocket write failed", self.sid)
-                    self.close(CloseReason.TRANSPORT_ERROR.value)
+                    self._write_failed()
                     return False
             return self._write_eagerly(writer, item)
         self.queue.append(item)
@@ -240,8 +239,7 @@ class EngineSession:
         except StopIteration:
             return True
         except Exception:
-            logger.info("session %s: websocket write failed", self.sid)
-            self.close(CloseReason.TRANSPORT_ERROR.value)
+            self._write_failed()
             return False
         self._writing = True
         self._loop.create_task(self._finish_write(coro, waiting))
@@ -268,8 +266,7 @@ class EngineSession:
             pass
         except Exception:
             self._writing = False
-            logger.info("session %s: websocket write failed", self.sid)
-            self.close(CloseReason.TRANSPORT_ERROR.value)
+            self._write_failed()
             return
         except BaseException:
             self._writing = False
@@ -282,13 +279,17 @@ class EngineSession:
             while self._queue and writer is not None:
                 await writer(self._queue.popleft())
         except Exception:
-            logger.info("session %s: websocket write failed", self.sid)
-            self.close(CloseReason.TRANSPORT_ERROR.value)
+            self._write_failed()
         finally:
             self._writing = False
         if not self._queue:
             self._queue = None
             self._notify_drained()
+
+    def _write_failed(self) -> None:
+        """The websocket refused a frame (the client is gone): end the session."""
+        logger.info("session %s: websocket write failed", self.sid)
+        self.close(CloseReason.TRANSPORT_ERROR.value)
 
     async def wait_drained(self) -> None:
         """Wait until every queued frame was handed to the transport (or the session closed):
