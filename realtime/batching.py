@@ -1,15 +1,15 @@
-"""Reads that concurrent callers share (the connect path of a reconnect storm): database
-reads by key (`BatchedLoad`) and a read without arguments (`SharedRead`)."""
+"""Reads that concurrent callers share (the connect path of a reconnect storm): reads by key
+(`BatchedLoad`, e.g. the viewers of users who connect together) and a read without
+arguments (`shared_read`, e.g. the head of the event history)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
-
-from channels.db import database_sync_to_async
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -27,9 +27,10 @@ class _Reads:
 
 
 class BatchedLoad(Generic[K, V]):
-    """Database reads that concurrent callers share: keys asked for while a read runs wait
-    for the next one, which fetches all of them in one `database_sync_to_async` call of
-    `load_many` (keys -> values; a missing key reads as None).
+    """Reads that concurrent callers share: keys asked for while a read runs wait for the
+    next one, which fetches all of them in one call of `load_many` (an async function:
+    keys -> values; a missing key reads as None; wrap a database read in
+    `database_sync_to_async`).
 
     A key is always read by a call that starts after it was asked for, so callers get data
     as fresh as a read of their own (what the snapshot-after-join rule needs, and why a
@@ -38,9 +39,9 @@ class BatchedLoad(Generic[K, V]):
     not run back to back, each serving the few callers that came during the previous one
     (and holding the GIL that the event loop needs); they batch hundreds instead."""
 
-    def __init__(self, load_many: Callable[[frozenset[K]], dict[K, V]], *,
+    def __init__(self, load_many: Callable[[frozenset[K]], Awaitable[dict[K, V]]], *,
                  max_keys: int = 1000, min_interval: float = 0.05) -> None:
-        self._load_many = database_sync_to_async(load_many)
+        self._load_many = load_many
         self.max_keys = max_keys
         self.min_interval = min_interval
         #: Per event loop: tests run several, and futures belong to one.
@@ -86,53 +87,14 @@ class BatchedLoad(Generic[K, V]):
             reads.reading = False
 
 
-class _SharedReads:
-    """A SharedRead's state on one event loop."""
 
-    __slots__ = ("waiting", "reading")
+def shared_read(read: Callable[[], Awaitable[V]]) -> Callable[[], Awaitable[V]]:
+    """`read` (an async read without arguments) shared by concurrent callers: a BatchedLoad
+    of one key, with reads back to back. A caller gets the result of a read that started
+    after it asked, as fresh as a read of its own; a reconnect storm makes one read per
+    round trip instead of one per client."""
 
-    def __init__(self) -> None:
-        self.waiting: list[asyncio.Future] = []
-        self.reading = False
+    async def read_for(keys: frozenset) -> dict:
+        return dict.fromkeys(keys, await read())
 
-
-class SharedRead(Generic[V]):
-    """An async read without arguments (e.g. the head of the event history) that concurrent
-    callers share: callers asking while a read runs wait for the next one, which serves
-    them all. As with BatchedLoad, a caller always gets the result of a read that started
-    after it asked, as fresh as a read of its own; a reconnect storm makes a read per round
-    trip instead of one per client."""
-
-    def __init__(self, read: Callable[[], Awaitable[V]]) -> None:
-        self._read = read
-        self._reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedReads] = (
-            weakref.WeakKeyDictionary())
-
-    async def __call__(self) -> V:
-        loop = asyncio.get_running_loop()
-        reads = self._reads.get(loop)
-        if reads is None:
-            reads = self._reads[loop] = _SharedReads()
-        future = loop.create_future()
-        reads.waiting.append(future)
-        if not reads.reading:
-            reads.reading = True
-            loop.create_task(self._read_while_waiting(reads))
-        return await future
-
-    async def _read_while_waiting(self, reads: _SharedReads) -> None:
-        try:
-            while reads.waiting:
-                batch, reads.waiting = reads.waiting, []
-                try:
-                    value = await self._read()
-                except Exception as exc:
-                    for future in batch:
-                        if not future.done():  # done: the caller was cancelled
-                            future.set_exception(exc)
-                else:
-                    for future in batch:
-                        if not future.done():
-                            future.set_result(value)
-        finally:
-            reads.reading = False
+    return functools.partial(BatchedLoad(read_for, min_interval=0).load, None)

@@ -41,8 +41,8 @@ def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
     return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
 
 
-_viewers = BatchedLoad(load_viewers)
-_map_snapshot = BatchedLoad(_map_snapshots)
+_viewers = BatchedLoad(database_sync_to_async(load_viewers))
+_map_snapshot = BatchedLoad(database_sync_to_async(_map_snapshots))
 
 
 async def _authenticate(token: str | None) -> tuple[float, Viewer]:

@@ -24,7 +24,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from .. import metrics
-from ..batching import SharedRead
+from ..batching import shared_read
 from ..conf import RealtimeConfig
 from ..engine.session import CloseReason
 from ..history import frame_with_offset, get_history, is_offset, parse_offset
@@ -50,7 +50,7 @@ _PID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 #: The history head that new sessions start from, one Redis read for the connects that
 #: arrive together (a reconnect storm read it once per client: 12 % of the storm's CPU).
-_history_head = SharedRead(lambda: get_history().head())
+_history_head = shared_read(lambda: get_history().head())
 
 
 def enabled(config: RealtimeConfig, namespace: Namespace) -> bool:

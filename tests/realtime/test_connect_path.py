@@ -16,9 +16,8 @@ from channels.db import database_sync_to_async as in_database  # gives its conne
 from django.db import connection
 
 from machines.models import Membership
-from realtime.batching import SharedRead
+from realtime.batching import BatchedLoad, shared_read
 from realtime.events import MACHINES_SNAPSHOT
-from realtime.namespaces import BatchedLoad
 from tests.factories import make_user
 from tests.realtime.conftest import token_for
 from tests.realtime.product import raw_client
@@ -48,16 +47,21 @@ class Reads:
 # -- BatchedLoad ---------------------------------------------------------------------------
 
 
+def batched(reads: Reads, **options) -> BatchedLoad:
+    """A BatchedLoad of a database read, as realtime/namespaces.py makes them."""
+    return BatchedLoad(in_database(reads), **options)
+
+
 async def test_loads_asked_together_share_one_read():
     reads = Reads()
-    loader = BatchedLoad(reads)
+    loader = batched(reads)
     values = await asyncio.gather(*(loader.load(key) for key in ["a", "b", "a", "c"]))
     assert values == ["value of a", "value of b", "value of a", "value of c"]
     assert reads.calls == [frozenset({"a", "b", "c"})]
 
 
 async def test_a_missing_key_loads_as_none():
-    loader = BatchedLoad(Reads())
+    loader = batched(Reads())
     assert await asyncio.gather(loader.load("missing"), loader.load("a")) == [None, "value of a"]
 
 
@@ -67,7 +71,7 @@ async def test_a_key_asked_during_a_read_waits_for_the_next_read():
     reads = Reads()
     reads.loop = asyncio.get_running_loop()
     reads.gate = asyncio.Event()
-    loader = BatchedLoad(reads)
+    loader = batched(reads)
     first = asyncio.ensure_future(loader.load("a"))
     while not reads.calls:
         await asyncio.sleep(0.01)
@@ -83,7 +87,7 @@ async def test_a_key_asked_during_a_read_waits_for_the_next_read():
 async def test_a_read_that_fails_fails_its_callers_only():
     reads = Reads()
     reads.fail_next = True
-    loader = BatchedLoad(reads)
+    loader = batched(reads)
     results = await asyncio.gather(loader.load("a"), loader.load("b"), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     assert await loader.load("a") == "value of a"
@@ -93,7 +97,7 @@ async def test_keys_asked_soon_after_a_read_share_the_next_one():
     """Reads are spaced by `min_interval`: under a storm, callers arriving one by one are
     batched instead of each getting a read of its own."""
     reads = Reads()
-    loader = BatchedLoad(reads, min_interval=0.5)
+    loader = batched(reads, min_interval=0.5)
     assert await loader.load("a") == "value of a"
     later = []
     for key in "bcd":
@@ -105,13 +109,13 @@ async def test_keys_asked_soon_after_a_read_share_the_next_one():
 
 async def test_a_read_fetches_at_most_max_keys():
     reads = Reads()
-    loader = BatchedLoad(reads, max_keys=2)
+    loader = batched(reads, max_keys=2)
     values = await asyncio.gather(*(loader.load(key) for key in "abcde"))
     assert values == [f"value of {key}" for key in "abcde"]
     assert [len(keys) for keys in reads.calls] == [2, 2, 1]
 
 
-# -- SharedRead ----------------------------------------------------------------------------
+# -- shared_read ----------------------------------------------------------------------------
 
 
 class Head:
@@ -135,7 +139,7 @@ class Head:
 
 async def test_reads_asked_together_share_one_call():
     head = Head()
-    shared = SharedRead(head)
+    shared = shared_read(head)
     assert await asyncio.gather(*(shared() for _ in range(50))) == ["head 1"] * 50
     assert head.calls == 1
 
@@ -145,7 +149,7 @@ async def test_a_read_asked_during_a_call_gets_the_next_call():
     the session)."""
     head = Head()
     head.gate = asyncio.Event()
-    shared = SharedRead(head)
+    shared = shared_read(head)
     first = asyncio.ensure_future(shared())
     while not head.calls:
         await asyncio.sleep(0.01)
@@ -161,7 +165,7 @@ async def test_a_read_asked_during_a_call_gets_the_next_call():
 async def test_a_failed_call_fails_its_callers_only():
     head = Head()
     head.fail_next = True
-    shared = SharedRead(head)
+    shared = shared_read(head)
     results = await asyncio.gather(shared(), shared(), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     assert await shared() == "head 2"
@@ -170,7 +174,7 @@ async def test_a_failed_call_fails_its_callers_only():
 async def test_a_cancelled_caller_does_not_stop_the_others():
     head = Head()
     head.gate = asyncio.Event()
-    shared = SharedRead(head)
+    shared = shared_read(head)
     leaving, staying = asyncio.ensure_future(shared()), asyncio.ensure_future(shared())
     await asyncio.sleep(0.01)
     leaving.cancel()
