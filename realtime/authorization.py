@@ -8,7 +8,6 @@ revoked membership (or a deactivated user) takes effect at the next connect at t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from machines.models import MANAGING_ROLES, Machine, Membership
 
+from .interning import SharedValues, interned
 from .rooms import Room, RoomKind, map_room, organization_room
 
 
@@ -33,22 +33,9 @@ class Viewer:
     managed_organization_ids: frozenset[str]
 
 
-#: Organization-id sets by value, so that the viewers of one organization share one set
-#: (and one string per organization id) instead of a copy each: a process holds a viewer
-#: per socket (issue 6, memory per connection). Few distinct sets exist; the cap only bounds
-#: a pathological mix.
-_organization_sets: dict[frozenset[str], frozenset[str]] = {}
-MAX_SHARED_ORGANIZATION_SETS = 10_000
-
-
-def _shared(organization_ids: frozenset[str]) -> frozenset[str]:
-    shared = _organization_sets.get(organization_ids)
-    if shared is None:
-        if len(_organization_sets) >= MAX_SHARED_ORGANIZATION_SETS:
-            _organization_sets.clear()
-        shared = _organization_sets[organization_ids] = frozenset(
-            sys.intern(org) for org in organization_ids)
-    return shared
+#: Organization-id sets by value: the viewers of one organization share one set (and one
+#: string per organization id) instead of a copy each, as a process holds a viewer per socket.
+_shared = SharedValues(lambda organization_ids: frozenset(interned(organization_ids)))
 
 
 def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:

@@ -32,6 +32,7 @@ from .conf import realtime_config
 from .engine.session import CloseReason
 from .events import MACHINE_TELEMETRY, MACHINES_SNAPSHOT
 from .expiry import ExpiryClock
+from .interning import SharedValues, interned
 from .rooms import InvalidRoom, Room, RoomKind, parse_room
 from .sio import ConnectionRefused, Namespace, Socket
 
@@ -83,24 +84,13 @@ async def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
     return None
 
 
-#: Subscriptions' internal rooms by value, shared by the sockets of the process.
-_room_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-MAX_SHARED_ROOM_TUPLES = 10_000
+#: The internal rooms of a subscription as sockets keep them: one tuple of interned names
+#: per distinct subscription (only authorized rooms get here, so there are few).
+_room_tuples = SharedValues(lambda rooms: tuple(interned(rooms)))
 
 
 def _shared(rooms: list[str]) -> tuple[str, ...]:
-    """The internal rooms of a subscription as a socket keeps them: one tuple of interned
-    names per distinct subscription for all the sockets of the process, not one copy per
-    socket (issue 6, memory per connection). Only authorized rooms get here, so there are
-    few distinct ones; the cap only bounds a pathological mix."""
-    key = tuple(rooms)
-    shared = _room_tuples.get(key)
-    if shared is None:
-        if len(_room_tuples) >= MAX_SHARED_ROOM_TUPLES:
-            _room_tuples.clear()
-        shared = tuple(sys.intern(room) for room in rooms)
-        _room_tuples[shared] = shared
-    return shared
+    return _room_tuples(tuple(rooms))
 
 
 def _refusal(event: str, room: Any, message: str) -> dict:
