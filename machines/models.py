@@ -126,14 +126,11 @@ class Machine(BaseModel):
         """The responsible operator receives this machine's refill tasks, so they must be
         an operator of the machine's organization."""
         super().clean()
+        from machines import selectors  # selectors import the models
+
         if self.responsible_operator_id is None or self.organization_id is None:
             return
-        is_operator = Membership.objects.filter(
-            user_id=self.responsible_operator_id,
-            organization_id=self.organization_id,
-            role=Role.OPERATOR,
-        ).exists()
-        if not is_operator:
+        if not selectors.is_operator_of(self.responsible_operator_id, self.organization_id):
             raise ValidationError({"responsible_operator": _(
                 "Choose an operator of this machine's organization: refill tasks go to them."
             )})

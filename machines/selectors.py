@@ -168,12 +168,11 @@ def operators_managed_by(user: AnyUser | None) -> QuerySet:
     )
 
 
-def is_operator_of(user: AnyUser | None, organization_id: UUID | str) -> bool:
-    return bool(
-        user is not None
-        and getattr(user, "pk", None) is not None
-        and operators_in(organization_id).filter(pk=user.pk).exists()
-    )
+def is_operator_of(user: AnyUser | int | None, organization_id: UUID | str) -> bool:
+    """Whether `user` (a user, or a user's id) is an active operator of the organization:
+    who may be given its tasks."""
+    user_id = getattr(user, "pk", user)
+    return user_id is not None and operators_in(organization_id).filter(pk=user_id).exists()
 
 
 def low_bunker_condition(prefix: str = "") -> Q:

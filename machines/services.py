@@ -188,7 +188,7 @@ def assign_tasks_to_responsible_operator(*, tasks: Iterable[Task]) -> int:
         operator_id = task.machine.responsible_operator_id
         if operator_id is None or operator_id == task.assignee_id:
             continue
-        if not selectors.operators_in(task.organization_id).filter(pk=operator_id).exists():
+        if not selectors.is_operator_of(operator_id, task.organization_id):
             continue
         task.assignee_id = operator_id
         task.save(update_fields=["assignee", "updated_at"])

@@ -58,9 +58,7 @@ def refill_assignee_id(machine: Machine) -> int | None:
     organization; None otherwise (someone who left must not receive the organization's
     work: the task stays unassigned for a manager to hand out)."""
     operator_id = machine.responsible_operator_id
-    if operator_id is None:
-        return None
-    if not selectors.operators_in(machine.organization_id).filter(pk=operator_id).exists():
+    if not selectors.is_operator_of(operator_id, machine.organization_id):
         return None
     return operator_id
 
