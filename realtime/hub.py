@@ -144,16 +144,14 @@ class Hub:
     async def join(self, member: Member, room: str) -> None:
         await self.start()
         local = self.members.get(room)
-        if local is None:
-            self.members[room] = OnlyMember(member)
-        elif member in local:
-            return
-        else:
+        if local is not None:  # the process is in the room already
             if isinstance(local, OnlyMember):
-                self.members[room] = {local.member, member}
+                if member != local.member:
+                    self.members[room] = {local.member, member}
             else:
                 local.add(member)
             return
+        self.members[room] = OnlyMember(member)
         metrics.rooms.inc()
         if self._lingering.pop(room, None) is not None:
             return  # still in the group

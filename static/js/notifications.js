@@ -85,16 +85,8 @@ async function loadCount() {
   counted = new Set(page.results.map((notification) => notification.id));
   // The API counts and lists in two queries, which a new notification may fall between; the
   // list is the later view, and complete unless there is a next page (99+ shows then).
-  let count = page.next ? page.count : page.results.length;
-  for (const change of newer) {
-    if (change.read) {
-      if (counted.delete(change.id)) count -= 1;
-    } else if (!counted.has(change.id)) {
-      counted.add(change.id);
-      count += 1;
-    }
-  }
-  setUnread(count);
+  setUnread(page.next ? page.count : page.results.length);
+  for (const change of newer) applyRead(change.id, change.read);
 }
 
 async function loadList() {
