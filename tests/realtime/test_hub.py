@@ -39,10 +39,22 @@ class SessionMember:
 
 
 @pytest.fixture
-async def hub():
-    hub = Hub(InMemoryChannelLayer())
-    yield hub
-    await hub.stop()
+async def make_hub():
+    """Hubs made with `make_hub(layer=None, **options)`, stopped after the test."""
+    hubs = []
+
+    def make(layer=None, **options) -> Hub:
+        hubs.append(Hub(layer if layer is not None else InMemoryChannelLayer(), **options))
+        return hubs[-1]
+
+    yield make
+    for hub in hubs:
+        await hub.stop()
+
+
+@pytest.fixture
+async def hub(make_hub):
+    return make_hub()
 
 
 async def eventually(predicate, timeout: float = 1.0) -> None:
@@ -97,57 +109,48 @@ class CountingLayer(InMemoryChannelLayer):
         await super().group_discard(group, channel)
 
 
-async def test_a_member_back_within_the_linger_rejoins_without_touching_the_group():
+async def test_a_member_back_within_the_linger_rejoins_without_touching_the_group(make_hub):
     layer = CountingLayer()
-    hub = Hub(layer, room_linger_ms=60_000)
+    hub = make_hub(layer, room_linger_ms=60_000)
     first, back = Member(), Member()
-    try:
-        await hub.join(first, "user:1")
-        await hub.leave(first, "user:1")
-        assert "user:1" not in hub.members
-        assert hub.channel_name in layer.groups[group_name("user:1")]  # still subscribed
-        assert hub.stats()["lingering_rooms"] == 1
-        await hub.join(back, "user:1")
-        assert (layer.adds, layer.discards) == (1, 0)
-        assert hub.stats()["lingering_rooms"] == 0
-        await hub.publish("user:1", '42["e"]')
-        await eventually(lambda: back.frames)
-        assert back.frames == ['42["e"]'] and first.frames == []
-    finally:
-        await hub.stop()
+    await hub.join(first, "user:1")
+    await hub.leave(first, "user:1")
+    assert "user:1" not in hub.members
+    assert hub.channel_name in layer.groups[group_name("user:1")]  # still subscribed
+    assert hub.stats()["lingering_rooms"] == 1
+    await hub.join(back, "user:1")
+    assert (layer.adds, layer.discards) == (1, 0)
+    assert hub.stats()["lingering_rooms"] == 0
+    await hub.publish("user:1", '42["e"]')
+    await eventually(lambda: back.frames)
+    assert back.frames == ['42["e"]'] and first.frames == []
 
 
-async def test_a_lingering_room_leaves_its_group_when_the_linger_is_over():
+async def test_a_lingering_room_leaves_its_group_when_the_linger_is_over(make_hub):
     layer = CountingLayer()
-    hub = Hub(layer, room_linger_ms=50)
+    hub = make_hub(layer, room_linger_ms=50)
     member = Member()
-    try:
-        for room in ("user:1", "user:2"):
-            await hub.join(member, room)
-            await hub.leave(member, room)
-        await eventually(lambda: layer.discards == 2)
-        assert not layer.groups.get(group_name("user:1")) and not layer.groups.get(
-            group_name("user:2"))
-        assert hub.stats()["lingering_rooms"] == 0
-        await hub.join(member, "user:1")  # a new join after the linger joins the group again
-        assert layer.adds == 3
-        assert hub.channel_name in layer.groups[group_name("user:1")]
-    finally:
-        await hub.stop()
+    for room in ("user:1", "user:2"):
+        await hub.join(member, room)
+        await hub.leave(member, room)
+    await eventually(lambda: layer.discards == 2)
+    assert not layer.groups.get(group_name("user:1")) and not layer.groups.get(
+        group_name("user:2"))
+    assert hub.stats()["lingering_rooms"] == 0
+    await hub.join(member, "user:1")  # a new join after the linger joins the group again
+    assert layer.adds == 3
+    assert hub.channel_name in layer.groups[group_name("user:1")]
 
 
-async def test_events_of_a_lingering_room_reach_nobody():
-    hub = Hub(InMemoryChannelLayer(), room_linger_ms=60_000)
+async def test_events_of_a_lingering_room_reach_nobody(make_hub):
+    hub = make_hub(room_linger_ms=60_000)
     member = Member()
-    try:
-        await hub.join(member, "org:a")
-        await hub.leave(member, "org:a")
-        await hub.publish("org:a", '42["e"]')
-        await hub.publish("org:a", '42["marker"]')
-        await asyncio.sleep(0.1)
-        assert member.frames == [] and hub.counters()["delivered"] == 0
-    finally:
-        await hub.stop()
+    await hub.join(member, "org:a")
+    await hub.leave(member, "org:a")
+    await hub.publish("org:a", '42["e"]')
+    await hub.publish("org:a", '42["marker"]')
+    await asyncio.sleep(0.1)
+    assert member.frames == [] and hub.counters()["delivered"] == 0
 
 
 async def test_concurrent_first_joins_share_one_process_channel(hub):

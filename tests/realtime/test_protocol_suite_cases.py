@@ -70,18 +70,23 @@ async def socketio_connection(server):
         yield ws
 
 
-async def upgrade_without_waiting(ws, endpoint: str) -> None:
-    """`2probe` and `5` back to back, as the suite sends them; then a message, whose answer
-    proves the server handled `5` first (frames are handled in order)."""
-    await ws.send("2probe")
-    await ws.send("5")
-    assert await recv(ws) == "3probe"
-    if endpoint == ECHO:
-        await ws.send("4hello")
-        assert await recv(ws) == "4hello"
-    else:
-        await ws.send("40")
-        assert CONNECT_REPLY.match(await next_frame(ws))
+@asynccontextmanager
+async def upgraded_polling_session(http, server, endpoint: str):
+    """A polling session upgraded to a websocket the suite's way: `2probe` and `5` back to
+    back; then a message, whose answer proves the server handled `5` first (frames are
+    handled in order). Yields (the polling session, the websocket)."""
+    session = await polling_session(http, server, endpoint)
+    async with websocket(server.url, endpoint, f"&sid={session.sid}") as ws:
+        await ws.send("2probe")
+        await ws.send("5")
+        assert await recv(ws) == "3probe"
+        if endpoint == ECHO:
+            await ws.send("4hello")
+            assert await recv(ws) == "4hello"
+        else:
+            await ws.send("40")
+            assert CONNECT_REPLY.match(await next_frame(ws))
+        yield session, ws
 
 
 async def next_frame(ws, timeout: float = 5.0):
@@ -306,9 +311,7 @@ async def test_successfully_upgrades_from_polling_to_websocket(conformance_serve
 async def test_ignores_http_requests_with_same_sid_after_upgrade(conformance_server, http,
                                                                  endpoint):
     """upgrade / ignores HTTP requests with same sid after upgrade"""
-    session = await polling_session(http, conformance_server, endpoint)
-    async with websocket(conformance_server.url, endpoint, f"&sid={session.sid}") as ws:
-        await upgrade_without_waiting(ws, endpoint)
+    async with upgraded_polling_session(http, conformance_server, endpoint) as (session, _):
         assert (await session.get()).status_code == 400
         assert (await session.post("4x")).status_code == 400
 
@@ -317,9 +320,7 @@ async def test_ignores_http_requests_with_same_sid_after_upgrade(conformance_ser
 async def test_ignores_websocket_connection_with_same_sid_after_upgrade(conformance_server, http,
                                                                         endpoint):
     """upgrade / ignores WebSocket connection with same sid after upgrade"""
-    session = await polling_session(http, conformance_server, endpoint)
-    async with websocket(conformance_server.url, endpoint, f"&sid={session.sid}") as ws:
-        await upgrade_without_waiting(ws, endpoint)
+    async with upgraded_polling_session(http, conformance_server, endpoint) as (session, ws):
         with pytest.raises(InvalidStatus):
             async with websocket(conformance_server.url, endpoint, f"&sid={session.sid}"):
                 pass
