@@ -10,10 +10,9 @@ Errors name each bad field by its path: `humidity` for a single reading,
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rest_framework import serializers
@@ -21,6 +20,16 @@ from rest_framework import serializers
 from machines.models import MachineStatus
 from telemetry.models import Severity
 from telemetry.rules import Reading, ReportedError
+from telemetry.validation import (
+    UNSTORABLE_TEXT,
+    Collector,
+    choice_message,
+    is_choice,
+    is_number,
+    is_storable_text,
+    join,
+    parse_datetime,
+)
 
 READING_FIELDS = frozenset({"machineId", "timestamp", "status", "temperature", "humidity",
                             "bunkers", "errors", "lastSale", "uptime"})
@@ -48,56 +57,6 @@ class ForeignMachine(Exception):
     """A reading names another machine than the device key's (a 403)."""
 
 
-#: Bad fields named in one 400; a batch that is wrong everywhere says so without 50 kB.
-MAX_REPORTED_FIELDS = 50
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-        self.more = 0
-
-    def add(self, path: str, message: str) -> None:
-        path = path or "non_field_errors"
-        if path not in self.errors and len(self.errors) >= MAX_REPORTED_FIELDS:
-            self.more += 1
-            return
-        self.errors.setdefault(path, []).append(message)
-
-    def __bool__(self) -> bool:
-        return bool(self.errors)
-
-    def report(self) -> dict[str, list[str]]:
-        if self.more:
-            return {**self.errors, "non_field_errors": [
-                *self.errors.get("non_field_errors", []),
-                f"... and {self.more} more invalid fields not listed."]}
-        return self.errors
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix and not name.startswith("[") else f"{prefix}{name}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _datetime(value: Any, path: str, out: _Collector) -> datetime | None:
-    if not isinstance(value, str):
-        out.add(path, "Expected an ISO 8601 date-time string.")
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        out.add(path, "Not an ISO 8601 date-time.")
-        return None
-    if parsed.tzinfo is None:
-        out.add(path, "Include a timezone, e.g. 2026-03-01T09:30:00Z.")
-        return None
-    return parsed.astimezone(UTC)
-
-
 class _Limits:
     def __init__(self, *, now: datetime, max_clock_skew: timedelta, oldest: datetime | None):
         self.latest = now + max_clock_skew
@@ -106,7 +65,7 @@ class _Limits:
 
 
 def _parse_bunkers(value: Any, path: str, capacities: Mapping[str, int],
-                   out: _Collector) -> dict[str, int]:
+                   out: Collector) -> dict[str, int]:
     if not isinstance(value, list):
         out.add(path, "Expected a list of bunker levels.")
         return {}
@@ -118,7 +77,7 @@ def _parse_bunkers(value: Any, path: str, capacities: Mapping[str, int],
         # The fast path: the usual, valid item (canonical bunker id, integer grams).
         if type(item) is dict and item.keys() <= BUNKER_FIELDS:
             bunker_id, level = item.get("bunkerId"), item.get("currentLevel")
-            capacity = capacities.get(bunker_id)
+            capacity = capacities.get(bunker_id) if type(bunker_id) is str else None
             if (capacity is not None and type(level) is int and 0 <= level <= capacity
                     and bunker_id not in levels):
                 levels[bunker_id] = level
@@ -128,35 +87,34 @@ def _parse_bunkers(value: Any, path: str, capacities: Mapping[str, int],
 
 
 def _parse_bunker(item: Any, here: str, capacities: Mapping[str, int], levels: dict[str, int],
-                  out: _Collector) -> None:
+                  out: Collector) -> None:
     if not isinstance(item, dict):
         out.add(here, "Expected a bunker level object.")
         return
     for name in item.keys() - BUNKER_FIELDS:
-        out.add(_join(here, name), "Unknown field.")
-    bunker_id = _bunker_id(item.get("bunkerId"), _join(here, "bunkerId"), capacities, out)
+        out.add(join(here, name), "Unknown field.")
+    bunker_id = _bunker_id(item.get("bunkerId"), join(here, "bunkerId"), capacities, out)
     level = item.get("currentLevel")
-    level_path = _join(here, "currentLevel")
+    level_path = join(here, "currentLevel")
     if "currentLevel" not in item:
         out.add(level_path, "This field is required.")
-    elif not _is_number(level) or level < 0:
+    elif not is_number(level) or level < 0:
         out.add(level_path, "Expected a number of grams, 0 or more.")
     elif bunker_id is not None and level > capacities[bunker_id]:
         out.add(level_path, f"Exceeds the bunker's capacity of {capacities[bunker_id]} g.")
     elif bunker_id is not None:
         if bunker_id in levels:
-            out.add(_join(here, "bunkerId"), "Bunker reported twice.")
+            out.add(join(here, "bunkerId"), "Bunker reported twice.")
         levels[bunker_id] = round(level)
 
 
 def _bunker_id(value: Any, path: str, capacities: Mapping[str, int],
-               out: _Collector) -> str | None:
+               out: Collector) -> str | None:
     if value is None:
         out.add(path, "This field is required.")
         return None
-    try:
-        bunker_id = str(uuid.UUID(str(value)))
-    except ValueError:
+    bunker_id = _uuid(value)
+    if bunker_id is None:
         out.add(path, "Not a UUID.")
         return None
     if bunker_id not in capacities:
@@ -165,8 +123,19 @@ def _bunker_id(value: Any, path: str, capacities: Mapping[str, int],
     return bunker_id
 
 
+def _uuid(value: Any) -> str | None:
+    """The canonical form of a UUID string; None for anything else (only a string is read
+    as one: `uuid.UUID` would also take the digits of a 32-digit JSON number)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
 def _parse_errors(value: Any, path: str, default_at: datetime | None, limits: _Limits,
-                  out: _Collector) -> tuple[ReportedError, ...]:
+                  out: Collector) -> tuple[ReportedError, ...]:
     if not isinstance(value, list):
         out.add(path, "Expected a list of errors.")
         return ()
@@ -180,29 +149,34 @@ def _parse_errors(value: Any, path: str, default_at: datetime | None, limits: _L
             out.add(here, "Expected an error object.")
             continue
         for name in item.keys() - ERROR_FIELDS:
-            out.add(_join(here, name), "Unknown field.")
+            out.add(join(here, name), "Unknown field.")
         code, message = item.get("code"), item.get("message", "")
         severity = item.get("severity", Severity.ERROR)
         ok = True
         code = code.strip() if isinstance(code, str) else code
         if not isinstance(code, str) or not code or len(code) > 64:
-            out.add(_join(here, "code"), "Expected a non-empty string of at most 64 characters.")
+            out.add(join(here, "code"), "Expected a non-empty string of at most 64 characters.")
+            ok = False
+        elif not is_storable_text(code):
+            out.add(join(here, "code"), UNSTORABLE_TEXT)
             ok = False
         elif code in errors:
-            out.add(_join(here, "code"), "Error code reported twice.")
+            out.add(join(here, "code"), "Error code reported twice.")
             ok = False
         if not isinstance(message, str) or len(message) > 500:
-            out.add(_join(here, "message"), "Expected a string of at most 500 characters.")
+            out.add(join(here, "message"), "Expected a string of at most 500 characters.")
             ok = False
-        if severity not in SEVERITIES:
-            out.add(_join(here, "severity"),
-                    f"Unknown severity {severity!r}: one of {', '.join(sorted(SEVERITIES))}.")
+        elif not is_storable_text(message):
+            out.add(join(here, "message"), UNSTORABLE_TEXT)
+            ok = False
+        if not is_choice(severity, SEVERITIES):
+            out.add(join(here, "severity"), choice_message("severity", severity, SEVERITIES))
             ok = False
         occurred_at = default_at
         if item.get("occurredAt") is not None:
-            occurred_at = _datetime(item["occurredAt"], _join(here, "occurredAt"), out)
+            occurred_at = parse_datetime(item["occurredAt"], join(here, "occurredAt"), out)
             if occurred_at is not None and occurred_at > limits.latest:
-                out.add(_join(here, "occurredAt"), "In the future.")
+                out.add(join(here, "occurredAt"), "In the future.")
                 ok = False
         if ok and occurred_at is not None:
             errors[code] = ReportedError(code, message, severity, occurred_at)
@@ -210,22 +184,21 @@ def _parse_errors(value: Any, path: str, default_at: datetime | None, limits: _L
 
 
 def _parse_reading(item: Any, path: str, *, machine_id: str, capacities: Mapping[str, int],
-                   limits: _Limits, out: _Collector) -> Reading | None:
+                   limits: _Limits, out: Collector) -> Reading | None:
     if not isinstance(item, dict):
         out.add(path, "Expected a reading object.")
         return None
     before = len(out.errors) + out.more
     for name in sorted(item.keys() - READING_FIELDS):
-        out.add(_join(path, name), "Unknown field.")
+        out.add(join(path, name), "Unknown field.")
     for name in ("machineId", "timestamp", "status"):
         if name not in item:
-            out.add(_join(path, name), "This field is required.")
+            out.add(join(path, name), "This field is required.")
 
     if "machineId" in item:
-        try:
-            named = str(uuid.UUID(str(item["machineId"])))
-        except ValueError:
-            out.add(_join(path, "machineId"), "Not a UUID.")
+        named = _uuid(item["machineId"])
+        if named is None:
+            out.add(join(path, "machineId"), "Not a UUID.")
         else:
             if named != machine_id:
                 raise ForeignMachine(
@@ -235,38 +208,37 @@ def _parse_reading(item: Any, path: str, *, machine_id: str, capacities: Mapping
 
     timestamp = None
     if "timestamp" in item:
-        timestamp = _datetime(item["timestamp"], _join(path, "timestamp"), out)
+        timestamp = parse_datetime(item["timestamp"], join(path, "timestamp"), out)
         if timestamp is not None and timestamp > limits.latest:
-            out.add(_join(path, "timestamp"),
+            out.add(join(path, "timestamp"),
                     f"More than {limits.skew_seconds} s in the future: check the device clock.")
         elif timestamp is not None and limits.oldest and timestamp < limits.oldest:
-            out.add(_join(path, "timestamp"), "Older than the telemetry retention period.")
+            out.add(join(path, "timestamp"), "Older than the telemetry retention period.")
 
     status = item.get("status")
-    if "status" in item and status not in STATUSES:
-        out.add(_join(path, "status"),
-                f"Unknown status {status!r}: one of {', '.join(sorted(STATUSES))}.")
+    if "status" in item and not is_choice(status, STATUSES):
+        out.add(join(path, "status"), choice_message("status", status, STATUSES))
 
     temperature = item.get("temperature")
     low, high = TEMPERATURE_RANGE
-    if temperature is not None and (not _is_number(temperature) or not low <= temperature <= high):
-        out.add(_join(path, "temperature"),
+    if temperature is not None and (not is_number(temperature) or not low <= temperature <= high):
+        out.add(join(path, "temperature"),
                 f"Expected a number of °C between {low:g} and {high:g}.")
     humidity = item.get("humidity")
-    if humidity is not None and (not _is_number(humidity) or not 0 <= humidity <= 100):
-        out.add(_join(path, "humidity"), "Expected a percentage between 0 and 100.")
+    if humidity is not None and (not is_number(humidity) or not 0 <= humidity <= 100):
+        out.add(join(path, "humidity"), "Expected a percentage between 0 and 100.")
     uptime = item.get("uptime", 0)
     if not isinstance(uptime, int) or isinstance(uptime, bool) or not 0 <= uptime < MAX_UPTIME:
-        out.add(_join(path, "uptime"), "Expected a whole number of seconds, 0 or more.")
+        out.add(join(path, "uptime"), "Expected a whole number of seconds, 0 or more.")
 
     last_sale = None
     if item.get("lastSale") is not None:
-        last_sale = _datetime(item["lastSale"], _join(path, "lastSale"), out)
+        last_sale = parse_datetime(item["lastSale"], join(path, "lastSale"), out)
         if last_sale is not None and last_sale > limits.latest:
-            out.add(_join(path, "lastSale"), "In the future.")
+            out.add(join(path, "lastSale"), "In the future.")
 
-    levels = _parse_bunkers(item.get("bunkers", []), _join(path, "bunkers"), capacities, out)
-    errors = _parse_errors(item.get("errors", []), _join(path, "errors"), timestamp, limits, out)
+    levels = _parse_bunkers(item.get("bunkers", []), join(path, "bunkers"), capacities, out)
+    errors = _parse_errors(item.get("errors", []), join(path, "errors"), timestamp, limits, out)
 
     if len(out.errors) + out.more != before:
         return None
@@ -287,7 +259,7 @@ def parse_telemetry(data: Any, *, machine_id: str, bunker_capacities: Mapping[st
     Raises ForeignMachine when a reading names another machine than `machine_id`, and
     TelemetryRejected with every bad field otherwise. Returns the readings in body order.
     """
-    out = _Collector()
+    out = Collector()
     limits = _Limits(now=now, max_clock_skew=max_clock_skew, oldest=oldest)
     machine_id = str(machine_id)
     if isinstance(data, dict):
@@ -311,7 +283,7 @@ def parse_telemetry(data: Any, *, machine_id: str, bunker_capacities: Mapping[st
         if reading is None:
             continue
         if reading.timestamp in seen:
-            out.add(_join(path, "timestamp"), f"Same timestamp as {seen[reading.timestamp]}.")
+            out.add(join(path, "timestamp"), f"Same timestamp as {seen[reading.timestamp]}.")
             continue
         seen[reading.timestamp] = path
         readings.append(reading)
