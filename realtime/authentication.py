@@ -10,7 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from .engine.server import header, query_params
+from .engine.server import header
 
 
 class AuthenticationFailed(Exception):
@@ -28,15 +28,16 @@ class TokenIdentity:
 
 
 def token_from(auth: object, scope: dict) -> str | None:
-    """The token from the CONNECT auth payload `{token}`, an `Authorization: Bearer`
-    header, or a `token` query parameter, in that order."""
+    """The token from the CONNECT auth payload `{token}` or an `Authorization: Bearer`
+    header, in that order. Never from the query string: URLs end up in access logs and
+    proxies' logs, and an access token there would outlive the request."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
         return auth["token"]
     authorization = header(scope, b"authorization") or ""
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return query_params(scope).get("token") or None
+    return None
 
 
 def decode_access_token(token: str | None) -> TokenIdentity:
