@@ -32,9 +32,26 @@ HEALTH_SECTIONS = (
 )
 
 
+#: Headers by which proxies and CDNs name the client they relay for (`X-Forwarded-*` and
+#: `X-Original-*` are matched by prefix). A request carrying any of them was relayed, whatever
+#: its REMOTE_ADDR: a proxy on this host connects from loopback.
+FORWARDING_HEADERS = frozenset({
+    "HTTP_FORWARDED", "HTTP_X_REAL_IP", "HTTP_TRUE_CLIENT_IP", "HTTP_CF_CONNECTING_IP",
+    "HTTP_X_CLIENT_IP", "HTTP_FASTLY_CLIENT_IP", "HTTP_X_CLUSTER_CLIENT_IP",
+    "HTTP_X_PROXYUSER_IP", "HTTP_CLIENT_IP", "HTTP_VIA", "HTTP_X_AZURE_CLIENTIP",
+    "HTTP_X_APPENGINE_USER_IP", "HTTP_AKAMAI_ORIGIN_HOP",
+})
+FORWARDING_PREFIXES = ("HTTP_X_FORWARDED", "HTTP_X_ORIGINAL_")
+
+
+def _is_relayed(request: HttpRequest) -> bool:
+    return any(name in FORWARDING_HEADERS or name.startswith(FORWARDING_PREFIXES)
+               for name in request.META)
+
+
 def _is_loopback_client(request: HttpRequest) -> bool:
     """The request comes straight from this host (not relayed by a proxy on this host)."""
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
+    if _is_relayed(request):
         return False
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
@@ -47,8 +64,8 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
     """`GET /metrics`: this process's metrics in the Prometheus text format.
 
     With `METRICS_TOKEN` set, only `Authorization: Bearer <METRICS_TOKEN>` is served (401
-    otherwise); without it, only loopback clients (403 otherwise, and for anything relayed
-    by a proxy)."""
+    otherwise); without it, only loopback clients (403 otherwise, and for anything that
+    carries a forwarding header: relayed by a proxy)."""
     token = settings.METRICS_TOKEN
     if token:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")

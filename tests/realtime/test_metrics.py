@@ -68,6 +68,15 @@ def test_metrics_are_served_to_loopback_in_the_prometheus_text_format(client, se
     ("10.1.2.3", {}),
     ("127.0.0.1", {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}),  # relayed by a local proxy
     ("127.0.0.1", {"HTTP_FORWARDED": "for=203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_X_REAL_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_TRUE_CLIENT_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_CF_CONNECTING_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_X_CLIENT_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_FASTLY_CLIENT_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_X_CLUSTER_CLIENT_IP": "203.0.113.9"}),
+    ("127.0.0.1", {"HTTP_X_FORWARDED_HOST": "metrics.example.com"}),
+    ("127.0.0.1", {"HTTP_X_FORWARDED_PROTO": "https"}),
+    ("::1", {"HTTP_X_REAL_IP": "203.0.113.9"}),
 ])
 def test_without_a_token_only_direct_loopback_clients_may_scrape(client, settings, remote,
                                                                   headers):
