@@ -34,7 +34,8 @@ class OrganizationScopedMixin:
         organization_ids = selectors.admin_organization_ids(request.user)
         if organization_ids is not None:
             choices = scoped_choices(db_field.related_model, organization_ids)
-            if choices is not None:
+            # A subclass may have narrowed the choices further already; keep its queryset.
+            if choices is not None and "queryset" not in kwargs:
                 kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
