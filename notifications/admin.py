@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from machines.admin import OrganizationScopedAdmin, ScopedRelatedFilter
-from notifications import services
+from notifications import selectors, services
 from notifications.models import Notification
+
+User = get_user_model()
 
 
 @admin.register(Notification)
 class NotificationAdmin(OrganizationScopedAdmin):
+    """The viewer's own notifications, as in their notification centre, superusers
+    included: marking someone else's alert read would hide it from them, and nobody needs
+    to read another person's messages to run the fleet. Another person's notification is
+    "not found" (change page, actions)."""
+
     list_display = ["title", "recipient", "organization", "type", "priority", "read", "created_at"]
     list_filter = [
         "read",
@@ -26,6 +34,16 @@ class NotificationAdmin(OrganizationScopedAdmin):
     list_select_related = ["recipient", "organization"]
     date_hierarchy = "created_at"
     actions = ["mark_read", "mark_unread"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The bulk actions act on this queryset too, so they cannot reach another's rows.
+        own = selectors.notifications_for(request.user).values("pk")
+        return super().get_queryset(request).filter(pk__in=own)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "recipient":
+            kwargs["queryset"] = User.objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _report(self, request: HttpRequest, changed: int) -> None:
         self.message_user(
