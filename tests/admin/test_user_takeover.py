@@ -111,3 +111,10 @@ def test_a_superuser_may_still_set_the_password_of_a_user_in_several_organizatio
 ):
     assert set_password(superuser_client, shared_user).status_code == 302
     assert can_log_in(shared_user, ATTEMPTED)
+
+
+def test_a_manager_can_delete_a_user_only_in_their_organization(staff_client, personas):
+    response = staff_client.post(admin_url(User, "delete", personas.viewer.pk), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=personas.viewer.pk).exists()

@@ -69,3 +69,14 @@ def test_a_manager_cannot_bring_a_user_of_another_organization_into_theirs(
 
     assert response.status_code == 200  # the form again, with an error
     assert not personas.stranger.memberships.filter(organization=personas.acme).exists()
+
+
+def test_the_autocomplete_names_no_user_of_another_organization(staff_client, personas):
+    response = staff_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "machines", "model_name": "membership", "field_name": "user",
+         "term": "rival"},
+    )
+
+    assert response.status_code in (200, 403)  # 403 while no admin offers the lookup
+    assert personas.stranger.username not in response.content.decode()
