@@ -18,7 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +35,7 @@ from telemetry.serializers import (
     TelemetryRejected,
     parse_telemetry,
 )
+from vendhub.parsers import JSONParser
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class TelemetryIngestView(APIView):
 
     authentication_classes = [DeviceKeyAuthentication]
     permission_classes = [IsDevice]
+    # JSON only, through the API's parser: a body nested too deeply is a 400, not a 500.
     parser_classes = [JSONParser]
     throttle_classes: list = []
 

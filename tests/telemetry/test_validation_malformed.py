@@ -99,3 +99,14 @@ def test_a_level_too_large_for_a_float_is_named(personas, device):
     device.raise_request_exception = False
     response = device.post(URL, data=text, content_type="application/json")
     assert_rejected(response, "bunkers[0].currentLevel")
+
+
+@pytest.mark.parametrize("opening", ["[", '{"machineId":'])
+def test_a_body_nested_100000_deep_is_a_400(personas, device, opening):
+    closing = "]" if opening == "[" else "}"
+    body = opening * 100_000 + "1" + closing * 100_000
+    device.raise_request_exception = False
+    response = device.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert "nested too deeply" in response.json()["detail"]
+    assert TelemetryReading.objects.count() == 0
