@@ -2,8 +2,9 @@
 `database_sync_to_async`); the consumer layer only asks.
 
 Every room is checked against the viewer's organizations: nobody joins a room that
-would show another organization's events. The viewer is loaded once per connect, so a
-revoked membership (or a deactivated user) takes effect at the next connect at the latest.
+would show another organization's events. The viewer is loaded at connect and loaded again
+whenever its memberships may have changed (realtime/access.py re-authorizes every open
+subscription then, and on `auth:refresh`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.contrib.auth import get_user_model
 from machines.models import MANAGING_ROLES, Machine, Membership
 
 from .interning import SharedValues, interned
-from .rooms import Room, RoomKind, map_room, organization_room
+from .rooms import Room, RoomKind, map_room, organization_room, tasks_room
 
 
 class RoomRefused(Exception):
@@ -88,7 +89,8 @@ def rooms_known_to_viewer(viewer: Viewer, room: Room) -> list[str] | None:
         return [organization_room(room.key)]
     if room.kind is RoomKind.TASKS:
         if room.key == str(viewer.user_id):
-            return [room.name]
+            # One's own tasks, in each organization one works for (none: nothing to show).
+            return [tasks_room(room.key, org) for org in sorted(viewer.organization_ids)]
         if not viewer.managed_organization_ids:
             raise RoomRefused(_TASKS_REFUSAL)
         return None
@@ -114,9 +116,11 @@ def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
         ).exists():
             raise RoomRefused("no such machine")
         return [room.name]
-    # RoomKind.TASKS of another user, asked by a manager.
-    if Membership.objects.filter(
+    # RoomKind.TASKS of another user, asked by a manager: that person's tasks in the
+    # organizations the viewer manages and the person belongs to, never in the others.
+    shared = sorted(str(org) for org in Membership.objects.filter(
         user_id=int(room.key), organization_id__in=viewer.managed_organization_ids
-    ).exists():
-        return [room.name]
-    raise RoomRefused(_TASKS_REFUSAL)
+    ).values_list("organization_id", flat=True))
+    if not shared:
+        raise RoomRefused(_TASKS_REFUSAL)
+    return [tasks_room(room.key, org) for org in shared]

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from . import metrics
 from .conf import realtime_config
 from .history import frame_with_offset, get_history
-from .hub import FRAME_MESSAGE_TYPE
+from .hub import CONTROL_GROUP, CONTROL_MESSAGE_TYPE, FRAME_MESSAGE_TYPE
 from .protocol.socketio import encode_event
 from .rooms import group_name
 
@@ -37,11 +37,6 @@ def encode_body(event: str, payload: Any) -> str:
     if len(parts) != 1:
         raise ValueError("broadcast events carry JSON only, not binary attachments")
     return parts[0][1:]
-
-
-def encode_frame(event: str, payload: Any) -> str:
-    """The Engine.IO text frame of a Socket.IO EVENT on the main namespace (no offset)."""
-    return "42" + encode_body(event, payload)
 
 
 async def _record(room: str, event: str, body: str) -> str | None:
@@ -99,6 +94,18 @@ def publish(room: str, event: str, payload: Any) -> None:
     transaction.on_commit(partial(publish_rollback_unsafe, room, event, payload))
 
 
-def publish_many(rooms: list[str], event: str, payload: Any) -> None:
-    for room in rooms:
-        publish(room, event, payload)
+async def apublish_control(kind: str, data: Any) -> None:
+    """Send a control message to every server process now (realtime/hub.py `on_control`).
+    A failure is logged, never raised: the change it announces is committed already."""
+    try:
+        await get_channel_layer().group_send(
+            CONTROL_GROUP, {"type": CONTROL_MESSAGE_TYPE, "kind": kind, "data": data})
+    except Exception as exc:
+        metrics.messages_dropped.labels(reason=metrics.DROP_PUBLISH_FAILURE).inc()
+        logger.error("could not send control message %s to the server processes: %s: %s",
+                     kind, type(exc).__name__, exc)
+
+
+def publish_control(kind: str, data: Any) -> None:
+    """`apublish_control` once the current transaction commits (now if there is none)."""
+    transaction.on_commit(partial(async_to_sync(apublish_control), kind, data))

@@ -88,7 +88,8 @@ class NotificationsReadEvent(TypedDict):
 
 
 class TaskUpdatedEvent(TypedDict):
-    """`task:updated` (v1), to `tasks:{assigneeId}` and `org:{id}`: the task as
+    """`task:updated` (v1), to `tasks:{assigneeId}` (of the task's organization) and
+    `org:{id}`: the task as
     GET /api/v1/tasks/{id}/ serves it."""
 
     id: str
@@ -121,6 +122,8 @@ EVENT_SCHEMAS: dict[str, type] = {
 MACHINES_SNAPSHOT = "machines:snapshot"
 MACHINES_STATUS = "machines:status"
 RESYNC = "resync"
+UNSUBSCRIBED = "unsubscribed"
+AUTH_REVOKED = "auth:revoked"
 
 
 class MachineMapPoint(TypedDict):
@@ -135,9 +138,25 @@ class MachineMapPoint(TypedDict):
 
 
 class ResyncEvent(TypedDict):
-    """`resync` (v1): events may have been lost (e.g. "redis-reconnected"); refetch."""
+    """`resync` (v1): events may have been lost (e.g. "redis-reconnected"), or what a
+    subscription stands for changed ("access-changed"); refetch."""
 
     reason: str
+
+
+class UnsubscribedEvent(TypedDict):
+    """`unsubscribed` (v1) sent by the server on its own (the answer to a client's
+    `unsubscribe` has no reason): the viewer may no longer see `room` ("access revoked")."""
+
+    room: str
+    reason: str
+
+
+class AuthRevokedEvent(TypedDict):
+    """`auth:revoked` (v1): the user was deactivated or deleted; the socket is
+    disconnected right after it."""
+
+    message: str
 
 
 #: `machines:snapshot` (v1): sent to a socket right after it subscribed to `machines:all`,
@@ -148,6 +167,8 @@ DIRECT_EVENT_SCHEMAS: dict[str, Any] = {
     MACHINES_SNAPSHOT: list[MachineMapPoint],
     MACHINES_STATUS: list[MachineStatusEvent],
     RESYNC: ResyncEvent,
+    UNSUBSCRIBED: UnsubscribedEvent,
+    AUTH_REVOKED: AuthRevokedEvent,
 }
 
 
@@ -231,11 +252,13 @@ def emit_notifications_read(*, recipient_id: int, ids: list, read: bool) -> None
 
 
 def emit_task_updated(task, *, previous_assignee_id: int | None = None) -> None:
-    """To the assignee's board, the previous assignee's (the task left it) and the org."""
+    """To the assignee's board, the previous assignee's (the task left it) and the org; a
+    board is per organization (`tasks_room`), so a person's board in another organization
+    never shows this organization's task."""
     payload = task_event(task)
     assignees = {task.assignee_id, previous_assignee_id} - {None}
     for assignee_id in sorted(assignees):
-        publish(tasks_room(assignee_id), TASK_UPDATED, payload)
+        publish(tasks_room(assignee_id, task.organization_id), TASK_UPDATED, payload)
     publish(organization_room(task.organization_id), TASK_UPDATED, payload)
 
 

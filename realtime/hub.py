@@ -18,6 +18,11 @@ seconds, and rejoins without the two Redis round trips of leaving and joining th
 again (~0.4 ms of a reconnect's ~1.8 ms of CPU, issue 6). Events of a lingering room reach
 the process and find no member: they cost a dictionary lookup.
 
+Besides rooms, every process's channel is in one control group: a control message
+(`publish_control` in realtime/broadcast.py) reaches each process once, and the hub hands
+it to the handler the application registered for its kind (`on_control`): how a change
+that concerns open sockets anywhere (a membership revoked) reaches every process.
+
 When the channel layer fails (Redis down), the listener retries with backoff; once Redis
 answers again it re-adds the groups of every local room (a restarted Redis forgot them)
 and sends `resync` to every local socket, since events published meanwhile were lost.
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 import orjson
@@ -41,6 +47,10 @@ from .rooms import group_name
 logger = logging.getLogger(__name__)
 
 FRAME_MESSAGE_TYPE = "rt.frame"
+#: Control messages: `{"type": CONTROL_MESSAGE_TYPE, "kind": …, "data": …}`, sent to the
+#: group that every process's channel is in.
+CONTROL_MESSAGE_TYPE = "rt.control"
+CONTROL_GROUP = "rt.control"
 #: channels_redis forgets group membership after `group_expiry` (default one day); re-add
 #: every local room well before that.
 GROUP_REFRESH_SECONDS = 3600
@@ -108,6 +118,8 @@ class Hub:
         self._refresher: asyncio.Task | None = None
         self._group_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
+        #: Handlers of control messages by kind (`on_control`).
+        self._control_handlers: dict[str, Callable[[object], None]] = {}
         # Counters of this process. A frame that does not reach a member is never dropped
         # silently: it is counted here and logged.
         self.delivered = 0
@@ -122,12 +134,21 @@ class Hub:
         #: Times the channel layer answered again after failures (each sent `resync`).
         self.layer_recoveries = 0
 
+    def on_control(self, kind: str, handler: Callable[[object], None]) -> None:
+        """Call `handler(data)` for each control message of `kind` (on this process's loop;
+        a handler that needs I/O starts its own task)."""
+        self._control_handlers[kind] = handler
+
     async def start(self) -> None:
+        if self._listener is not None:  # the common case: no lock round trip per connect
+            return
         # Under a lock: two first joins at once must not create two process channels.
         async with self._start_lock:
             if self._listener is not None:
                 return
-            self.channel_name = await self.layer.new_channel("rt.process.")
+            channel = await self.layer.new_channel("rt.process.")
+            await self.layer.group_add(CONTROL_GROUP, channel)
+            self.channel_name = channel
             self._listener = asyncio.create_task(self._listen(), name="realtime-hub-listener")
             self._refresher = asyncio.create_task(self._refresh_groups(),
                                                   name="realtime-hub-refresh")
@@ -350,13 +371,29 @@ class Hub:
                     self.ignored_messages += 1
                     logger.exception("hub could not deliver a message to room %r",
                                      message.get("room"))
+            elif message.get("type") == CONTROL_MESSAGE_TYPE:
+                self.control(message)
             else:
                 self.ignored_messages += 1
                 logger.warning("hub ignored a message of type %r", message.get("type"))
 
+    def control(self, message: dict) -> None:
+        """Hand a control message to the handler of its kind."""
+        handler = self._control_handlers.get(message.get("kind"))
+        if handler is None:
+            self.ignored_messages += 1
+            logger.warning("hub ignored a control message of kind %r", message.get("kind"))
+            return
+        try:
+            handler(message.get("data"))
+        except Exception:  # never let one bad message end the process's listener
+            logger.exception("hub: the handler of control message %r failed",
+                             message.get("kind"))
+
     async def _rejoin_groups(self) -> None:
         async with self._group_lock:
             await self.layer.group_discard(_PROBE_GROUP, self.channel_name)
+            await self.layer.group_add(CONTROL_GROUP, self.channel_name)
             # A member coming back to a lingering room must join its group again (a
             # restarted Redis forgot it); leave those Redis still has.
             lingering, self._lingering = list(self._lingering), {}
@@ -379,11 +416,12 @@ class Hub:
     async def _refresh_groups(self) -> None:
         while True:
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
-            for room in tuple(self.members):
+            groups = [CONTROL_GROUP] + [group_name(room) for room in tuple(self.members)]
+            for group in groups:
                 try:
-                    await self.layer.group_add(group_name(room), self.channel_name)
+                    await self.layer.group_add(group, self.channel_name)
                 except Exception:
-                    logger.exception("could not refresh group of room %s", room)
+                    logger.exception("could not refresh group %s", group)
 
 
 def _describe(exc: BaseException) -> str:

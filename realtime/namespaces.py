@@ -2,6 +2,10 @@
 
 The namespace parses, asks realtime.authentication / realtime.authorization, and joins
 rooms through the hub. It holds no business rules.
+
+Authorization is not decided once: when a user's memberships change (realtime/access.py)
+and on `auth:refresh`, every subscription of the affected sockets is authorized again
+(`reauthorize`), and a room the viewer may no longer see is left at once.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import sys
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,6 +24,7 @@ from django.db import DatabaseError
 from machines.selectors import machine_statuses_in
 from telemetry.selectors import machine_telemetry_in
 
+from .access import VIEWERS_CHANGED
 from .authentication import INACTIVE_USER, AuthenticationFailed, decode_access_token, token_from
 from .authorization import (
     RoomRefused,
@@ -30,13 +36,18 @@ from .authorization import (
 from .batching import BatchedLoad
 from .conf import realtime_config
 from .engine.session import CloseReason
-from .events import MACHINE_TELEMETRY, MACHINES_SNAPSHOT
+from .events import AUTH_REVOKED, MACHINE_TELEMETRY, MACHINES_SNAPSHOT, RESYNC, UNSUBSCRIBED
 from .expiry import ExpiryClock
+from .hub import get_hub
 from .interning import SharedValues, interned
+from .registry import SocketsByUser
 from .rooms import InvalidRoom, Room, RoomKind, parse_room
 from .sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
+
+#: Re-authorizations running in the background (a reference, so they are not collected).
+_background: set[asyncio.Task] = set()
 
 def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
     return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
@@ -97,21 +108,36 @@ def _refusal(event: str, room: Any, message: str) -> dict:
     return {"event": "error", "data": {"request": event, "room": room, "message": message}}
 
 
+#: The `reason` of an `unsubscribed` the server sends on its own: the viewer lost access.
+ACCESS_REVOKED = "access revoked"
+
+
+@dataclass(slots=True)
+class _LoopState:
+    """What the namespace keeps per event loop (tests run several)."""
+
+    clock: ExpiryClock
+    sockets: SocketsByUser
+
+
 class FleetNamespace(Namespace):
     name = "/"
 
     def __init__(self) -> None:
         self.config = realtime_config()
-        #: Per event loop (tests run several): a timer belongs to one.
-        self._clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ExpiryClock] = (
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary())
 
-    def _clock(self) -> ExpiryClock:
+    def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
-        clock = self._clocks.get(loop)
-        if clock is None:
-            clock = self._clocks[loop] = ExpiryClock(self._expire)
-        return clock
+        state = self._states.get(loop)
+        if state is None:
+            state = self._states[loop] = _LoopState(ExpiryClock(self._expire), SocketsByUser())
+            get_hub().on_control(VIEWERS_CHANGED, self._on_viewers_changed)
+        return state
+
+    def _clock(self) -> ExpiryClock:
+        return self._state().clock
 
     async def on_connect(self, socket: Socket, auth: dict | None) -> None:
         try:
@@ -126,11 +152,18 @@ class FleetNamespace(Namespace):
         socket.data["viewer"] = viewer
         socket.data["subscriptions"] = {}
         self._arm_expiry(socket, expires_at)
+        self._state().sockets.add(viewer.user_id, socket)
+        # The process's channel must be in the control group before the socket can miss
+        # a revocation: started here, not at the first subscribe.
+        await get_hub().start()
 
     async def on_disconnect(self, socket: Socket, reason: str) -> None:
         second = socket.data.pop("expires", None)
         if second is not None:
             self._clock().disarm(socket, second)
+        viewer = socket.data.get("viewer")
+        if viewer is not None:
+            self._state().sockets.discard(viewer.user_id, socket)
 
     # -- connection state recovery (realtime/sio/recovery.py) --------------------------
 
@@ -188,9 +221,84 @@ class FleetNamespace(Namespace):
         if viewer.user_id != socket.data["viewer"].user_id:
             return {"event": "error",
                     "data": {"request": "auth:refresh", "message": "token is for another user"}}
-        socket.data["viewer"] = viewer
         self._arm_expiry(socket, expires_at)
+        # A fresh token is no fresh right: what the socket is subscribed to is checked again.
+        await self.reauthorize(socket, viewer)
         return {"event": "auth:refreshed", "data": {"expiresAt": int(expires_at)}}
+
+    # -- rights that change while the socket is open (realtime/access.py) ----------------
+
+    def _on_viewers_changed(self, data: Any) -> None:
+        """Control message: the rights of `data["userIds"]` changed somewhere."""
+        user_ids = data.get("userIds") if isinstance(data, dict) else None
+        if not isinstance(user_ids, list):
+            logger.warning("ignored a %s control message without userIds", VIEWERS_CHANGED)
+            return
+        task = asyncio.create_task(self.reauthorize_users(
+            [user_id for user_id in user_ids if isinstance(user_id, int)]))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def reauthorize_users(self, user_ids: list[int]) -> None:
+        """Authorize again every subscription that depended on these users' rights: their
+        own sockets', and those of the sockets watching their task boards (a manager's
+        view of a person who left the manager's organization)."""
+        state = self._state()
+        affected: dict[Socket, None] = {}
+        for user_id in user_ids:
+            affected.update(dict.fromkeys(state.sockets.of(user_id)))
+        prefixes = tuple(f"{RoomKind.TASKS.value}:{user_id}:" for user_id in user_ids)
+        for room, members in tuple(get_hub().members.items()):
+            if room.startswith(prefixes):
+                affected.update(dict.fromkeys(m for m in members if isinstance(m, Socket)))
+        for socket in affected:
+            if socket.disconnected:
+                continue
+            try:
+                viewer = await _viewers.load(socket.data["viewer"].user_id)
+                await self.reauthorize(socket, viewer)
+            except Exception:
+                # Rights could not be checked (database down): drop the socket rather than
+                # let it keep rooms it may have lost; the client reconnects and is checked.
+                logger.exception("socket %s: could not re-authorize, disconnecting", socket.sid)
+                socket.disconnect()
+
+    async def reauthorize(self, socket: Socket, viewer: Viewer | None) -> None:
+        """Give `socket` the rights of `viewer` (freshly loaded; None: the user is gone or
+        deactivated): each subscription is authorized again, rooms it no longer stands for
+        are left and new ones joined; a subscription refused now is dropped and the client
+        told with `unsubscribed` `{room, reason}`; one whose extent changed (the live map
+        of one organization fewer) gets `resync`, so the page refetches what it shows."""
+        if viewer is None:
+            logger.info("socket %s: user deactivated or deleted, disconnecting", socket.sid)
+            socket.emit(AUTH_REVOKED, {"message": INACTIVE_USER})
+            socket.disconnect()
+            return
+        socket.data["viewer"] = viewer
+        subscriptions: dict[str, tuple[str, ...]] = socket.data["subscriptions"]
+        before = set(socket.rooms)
+        revoked: list[str] = []
+        changed = False
+        for name, rooms in tuple(subscriptions.items()):
+            try:
+                now = _shared(await _authorize(viewer, parse_room(name)))
+            except RoomRefused:
+                del subscriptions[name]
+                revoked.append(name)
+                continue
+            if now != rooms:
+                subscriptions[name] = now
+                changed = True
+        keep = {internal for rooms in subscriptions.values() for internal in rooms}
+        for internal in keep - before:
+            await socket.join(internal)
+        for internal in before - keep:
+            await socket.leave(internal)
+        for name in revoked:
+            logger.info("socket %s: access to %s revoked", socket.sid, name)
+            socket.emit(UNSUBSCRIBED, {"room": name, "reason": ACCESS_REVOKED})
+        if changed:
+            socket.emit(RESYNC, {"reason": "access-changed"})
 
     # -- rooms -----------------------------------------------------------------------
 
@@ -216,8 +324,9 @@ class FleetNamespace(Namespace):
             return {"event": "subscribed", "data": {"room": room.name}}
         if len(socket.rooms) >= self.config.max_rooms_per_socket:
             return _refusal("subscribe", room.name, "too many rooms")
+        viewer = socket.data["viewer"]
         try:
-            rooms = _shared(await _authorize(socket.data["viewer"], room))
+            rooms = _shared(await _authorize(viewer, room))
         except RoomRefused as exc:
             return _refusal("subscribe", room.name, str(exc))
         joined: list[str] = []
@@ -232,6 +341,12 @@ class FleetNamespace(Namespace):
                     await socket.leave(internal)
             return _refusal("subscribe", room.name, "temporarily unavailable, try again")
         subscriptions[sys.intern(room.name)] = rooms
+        if socket.data["viewer"] is not viewer:
+            # The viewer's rights changed while this room was being authorized: the
+            # re-authorization did not see this subscription yet, so check it again.
+            await self.reauthorize(socket, socket.data["viewer"])
+            if room.name not in subscriptions:
+                return _refusal("subscribe", room.name, ACCESS_REVOKED)
         await self._send_snapshot(socket, room)
         return {"event": "subscribed", "data": {"room": room.name}}
 

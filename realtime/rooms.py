@@ -5,6 +5,9 @@ Public room names come from the reference design (`machine:{id}`, `machines:all`
 the live map of *the viewer's* organizations, so internally it is one `map:{orgId}` room per
 organization and a publisher targets `map_room(org_id)`. Nobody can name another
 organization's map.
+
+`tasks:{assigneeId}` is per viewer too: one `tasks:{assigneeId}:{orgId}` room per
+organization whose tasks of that person the viewer may see (`tasks_room`).
 """
 
 from __future__ import annotations
@@ -102,8 +105,11 @@ def organization_room(organization_id) -> str:
     return f"org:{organization_id}"
 
 
-def tasks_room(assignee_id) -> str:
-    return f"tasks:{assignee_id}"
+def tasks_room(assignee_id, organization_id) -> str:
+    """The tasks of one assignee in one organization. `tasks:{assigneeId}` stands for one
+    such room per organization the viewer may see that person's tasks in: a person who works
+    for two organizations has two boards, and a manager of one sees only that one's cards."""
+    return f"tasks:{assignee_id}:{organization_id}"
 
 
 def group_name(room: str) -> str:

@@ -182,6 +182,13 @@ function connect() {
     if (!socket.active) reconnectLater();
   });
   socket.on("auth:expired", () => setState("reconnecting"));
+  // The server withdrew a room we may no longer see (our membership was removed or our
+  // role lowered): keep it as refused, and refetch, since REST now shows less too.
+  socket.on("unsubscribed", (answer) => {
+    const room = answer && answer.room;
+    if (room && rooms.has(room)) rooms.set(room, "refused");
+    runResync({ reason: "access-revoked" });
+  });
   // The server lost events meant for us (e.g. Redis restarted) but the socket stayed up:
   // refetch every page's state over REST.
   socket.on("resync", (why) => runResync(why || { reason: "server" }));

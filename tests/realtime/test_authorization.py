@@ -127,12 +127,13 @@ def test_unknown_organization_is_refused(personas):
 @pytest.mark.parametrize("who", ["manager", "operator", "viewer", "stranger"])
 def test_everyone_may_watch_their_own_tasks(personas, who):
     user = getattr(personas, who)
-    assert join(user, f"tasks:{user.id}") == [f"tasks:{user.id}"]
+    organization = personas.rival if who == "stranger" else personas.acme
+    assert join(user, f"tasks:{user.id}") == [f"tasks:{user.id}:{organization.id}"]
 
 
 def test_manager_may_watch_the_tasks_of_operators_of_their_organization(personas):
     assert join(personas.manager, f"tasks:{personas.operator.id}") == [
-        f"tasks:{personas.operator.id}"]
+        f"tasks:{personas.operator.id}:{personas.acme.id}"]
 
 
 def test_manager_may_not_watch_tasks_in_another_organization(personas):
@@ -140,7 +141,8 @@ def test_manager_may_not_watch_tasks_in_another_organization(personas):
     assert refused(personas.stranger, f"tasks:{personas.operator.id}")
     rival_operator = make_user("rival-operator", organization=personas.rival, role=Role.OPERATOR)
     assert refused(personas.manager, f"tasks:{rival_operator.id}")
-    assert join(personas.stranger, f"tasks:{rival_operator.id}") == [f"tasks:{rival_operator.id}"]
+    assert join(personas.stranger, f"tasks:{rival_operator.id}") == [
+        f"tasks:{rival_operator.id}:{personas.rival.id}"]
 
 
 def test_operator_may_not_watch_someone_elses_tasks(personas):
@@ -159,6 +161,25 @@ def test_manager_of_one_organization_is_only_a_member_elsewhere(personas):
     rival_operator = make_user("rival-operator", organization=personas.rival, role=Role.OPERATOR)
     assert refused(personas.manager, f"tasks:{rival_operator.id}")
     assert join(personas.manager, f"machine:{personas.rival_machine.id}")  # but may view it
+
+
+def test_a_task_room_stands_for_the_organizations_the_viewer_manages_only(personas):
+    """A person who works for two organizations: acme's manager gets that person's acme
+    tasks only, the person gets both boards, and a task event goes to the room of its own
+    organization (realtime/events.py), so rival's cards never reach acme's manager."""
+    from machines.models import Membership
+
+    Membership.objects.create(user=personas.operator, organization=personas.rival,
+                              role=Role.OPERATOR)
+    assert join(personas.manager, f"tasks:{personas.operator.id}") == [
+        f"tasks:{personas.operator.id}:{personas.acme.id}"]
+    assert sorted(join(personas.operator, f"tasks:{personas.operator.id}")) == sorted(
+        f"tasks:{personas.operator.id}:{org.id}" for org in (personas.acme, personas.rival))
+
+
+def test_a_user_of_no_organization_watches_an_empty_task_board(personas):
+    loner = make_user("loner")
+    assert join(loner, f"tasks:{loner.id}") == []
 
 
 def test_unknown_task_room_is_refused(personas):

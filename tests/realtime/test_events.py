@@ -228,7 +228,7 @@ def test_a_saved_task_goes_to_its_assignee_and_the_organization(personas, sent):
     with capture(execute=True):
         task = make_task(personas.machine, assignee=personas.operator)
     assert sorted(room for room, _, _ in records) == sorted(
-        [tasks_room(personas.operator.pk), organization_room(personas.acme.pk)])
+        [tasks_room(personas.operator.pk, personas.acme.pk), organization_room(personas.acme.pk)])
     assert {event for _, event, _ in records} == {TASK_UPDATED}
     assert records[0][2]["id"] == str(task.pk)
     _check(records)
@@ -241,7 +241,8 @@ def test_a_status_change_of_a_task_is_sent(personas, sent):
     with capture(execute=True):
         machine_services.change_task_status(task=task, status=TaskStatus.DONE,
                                             actor=personas.operator)
-    [payload] = [p for room, _, p in records if room == tasks_room(personas.operator.pk)]
+    board = tasks_room(personas.operator.pk, personas.acme.pk)
+    [payload] = [p for room, _, p in records if room == board]
     assert payload["status"] == "done"
 
 
@@ -255,7 +256,8 @@ def test_a_reassigned_task_also_leaves_the_previous_assignees_board(personas, se
     with capture(execute=True):
         machine_services.assign_task(task=task, assignee=other, actor=personas.manager)
     assert {room for room, _, _ in records} == {
-        tasks_room(personas.operator.pk), tasks_room(other.pk), organization_room(personas.acme.pk)}
+        tasks_room(personas.operator.pk, personas.acme.pk),
+        tasks_room(other.pk, personas.acme.pk), organization_room(personas.acme.pk)}
 
 
 @pytest.mark.django_db

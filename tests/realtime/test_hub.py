@@ -12,7 +12,7 @@ from channels.layers import InMemoryChannelLayer
 from realtime.conf import RealtimeConfig
 from realtime.engine.server import EngineServer
 from realtime.engine.session import Transport
-from realtime.hub import FRAME_MESSAGE_TYPE, Hub
+from realtime.hub import CONTROL_GROUP, FRAME_MESSAGE_TYPE, Hub
 from realtime.rooms import group_name
 from tests.realtime.doubles import QuietHandler
 
@@ -94,14 +94,15 @@ async def test_last_member_leaving_leaves_the_group(hub):
 
 
 class CountingLayer(InMemoryChannelLayer):
-    """Counts the group operations that cost a Redis round trip with channels_redis."""
+    """Counts the group operations of rooms that cost a Redis round trip with channels_redis
+    (not the control group, which the process joins once at start)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.adds = self.discards = 0
 
     async def group_add(self, group, channel):
-        self.adds += 1
+        self.adds += group != CONTROL_GROUP
         await super().group_add(group, channel)
 
     async def group_discard(self, group, channel):
@@ -247,3 +248,20 @@ async def test_a_failed_group_add_does_not_leave_a_half_joined_room(hub):
     await hub.publish("org:a", '42["x"]')
     await eventually(lambda: second.frames)
     assert first.frames == []
+
+
+async def test_a_control_message_reaches_the_handler_of_its_kind_in_every_process(make_hub):
+    """Two hubs on one layer stand for two processes: each gets the message once, and a
+    message of a kind nobody handles is counted, not fatal."""
+    layer = InMemoryChannelLayer()
+    first, second = make_hub(layer), make_hub(layer)
+    seen: list[tuple[str, object]] = []
+    for name, hub in (("first", first), ("second", second)):
+        hub.on_control("viewers-changed", lambda data, name=name: seen.append((name, data)))
+        await hub.start()
+    await layer.group_send(CONTROL_GROUP, {"type": "rt.control", "kind": "unknown", "data": 1})
+    await layer.group_send(CONTROL_GROUP, {"type": "rt.control", "kind": "viewers-changed",
+                                           "data": {"userIds": [7]}})
+    await eventually(lambda: len(seen) == 2)
+    assert sorted(seen) == [("first", {"userIds": [7]}), ("second", {"userIds": [7]})]
+    assert first.ignored_messages == second.ignored_messages == 1

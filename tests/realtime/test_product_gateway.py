@@ -128,8 +128,8 @@ async def test_every_room_kind_delivers_its_events(gateway):
         "machines:all": map_room(people.acme.id),
         f"user:{people.manager.id}": user_room(people.manager.id),
         f"org:{people.acme.id}": organization_room(people.acme.id),
-        f"tasks:{people.manager.id}": tasks_room(people.manager.id),
-        f"tasks:{people.operator.id}": tasks_room(people.operator.id),
+        f"tasks:{people.manager.id}": tasks_room(people.manager.id, people.acme.id),
+        f"tasks:{people.operator.id}": tasks_room(people.operator.id, people.acme.id),
     }
     async with raw_client(gateway, gateway.tokens["manager"]) as client:
         for public in manager_rooms:
@@ -218,7 +218,7 @@ async def test_nobody_receives_another_organizations_events(gateway):
             assert await stranger.subscribe(room) == subscribed(room)
         for room in (f"machine:{people.machine.id}", map_room(people.acme.id),
                      organization_room(people.acme.id), user_room(people.operator.id),
-                     tasks_room(people.operator.id)):
+                     tasks_room(people.operator.id, people.acme.id)):
             await publish(room, "test:event", {"secret": room})
         await stranger.assert_no_event(0.7)
 

@@ -69,7 +69,7 @@ def test_parse_room_refuses_unknown_or_malformed_names(name):
 
 def all_internal_rooms() -> list[str]:
     return [machine_room(MACHINE), map_room(ORG), user_room(LONGEST_ID),
-            organization_room(ORG), tasks_room(LONGEST_ID), user_room(1), tasks_room(1)]
+            organization_room(ORG), tasks_room(LONGEST_ID, ORG), user_room(1), tasks_room(1, ORG)]
 
 
 @pytest.mark.parametrize("room", all_internal_rooms())
@@ -85,14 +85,14 @@ def test_group_names_follow_the_room_names():
     assert group_name(map_room(ORG)) == f"rt.map.{ORG}"
     assert group_name(user_room(7)) == "rt.user.7"
     assert group_name(organization_room(ORG)) == f"rt.org.{ORG}"
-    assert group_name(tasks_room(7)) == "rt.tasks.7"
+    assert group_name(tasks_room(7, ORG)) == f"rt.tasks.7.{ORG}"
 
 
 def test_the_mapping_is_one_to_one():
-    rooms = all_internal_rooms() + [user_room(7), tasks_room(7), machine_room(uuid.uuid4())]
+    rooms = all_internal_rooms() + [user_room(7), tasks_room(7, ORG), machine_room(uuid.uuid4())]
     assert len({group_name(room) for room in rooms}) == len(set(rooms))
     # Different kinds with the same id never share a group.
-    assert group_name(user_room(7)) != group_name(tasks_room(7))
+    assert group_name(user_room(7)) != group_name(tasks_room(7, ORG))
     assert group_name(map_room(ORG)) != group_name(organization_room(ORG))
 
 

@@ -29,7 +29,7 @@ def test_low_bunker_creates_one_refill_task_for_the_responsible_operator(persona
         post_low_coffee(device, personas)
     task = Task.objects.get(kind=TaskKind.REFILL)
     assert task.assignee == personas.operator
-    assert [p["id"] for p in sent.of("task:updated", tasks_room(personas.operator.pk))] == [
+    assert [p["id"] for p in sent.of("task:updated", tasks_room(personas.operator.pk, personas.acme.pk))] == [
         str(task.pk)]
 
 
