@@ -20,6 +20,19 @@ from machines.models import (
     TaskStatus,
 )
 
+#: The largest integer of PostgreSQL's bigint: no id is larger, and a number beyond 64 bits
+#: makes the query fail instead of matching nothing.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: str, name: str, message: str = "Expected a user id.") -> int:
+    """An id from a query value, or a ValidationError naming the parameter. ASCII digits
+    only: `str.isdigit()` also accepts "²", which `int()` refuses."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 19) or int(value) > MAX_ID:
+        raise ValidationError({name: [message]})
+    return int(value)
+
 
 class MachineFilter(filters.FilterSet):
     """`?status=online&status=error&organization=<uuid>`; search is `?search=` (name, serial,
@@ -27,11 +40,16 @@ class MachineFilter(filters.FilterSet):
 
     status = filters.MultipleChoiceFilter(choices=MachineStatus.choices)
     organization = filters.UUIDFilter(field_name="organization_id")
-    responsibleOperator = filters.NumberFilter(field_name="responsible_operator_id")
+    responsibleOperator = filters.CharFilter(method="filter_responsible_operator",
+                                             help_text="A user id.")
 
     class Meta:
         model = Machine
         fields = ["status", "organization", "responsibleOperator"]
+
+    def filter_responsible_operator(self, queryset: QuerySet[Machine], name: str,
+                                    value: str) -> QuerySet[Machine]:
+        return queryset.filter(responsible_operator_id=parse_id(value, name))
 
 
 class IngredientFilter(filters.FilterSet):
@@ -65,9 +83,8 @@ class TaskFilter(filters.FilterSet):
             return queryset.filter(assignee_id=getattr(self.request.user, "pk", None))
         if value in ("none", "null"):
             return queryset.filter(assignee__isnull=True)
-        if not value.isdigit():
-            raise ValidationError({"assignee": ['Expected a user id, "me" or "none".']})
-        return queryset.filter(assignee_id=int(value))
+        return queryset.filter(
+            assignee_id=parse_id(value, "assignee", 'Expected a user id, "me" or "none".'))
 
     def filter_open(
         self, queryset: QuerySet[Task], name: str, value: bool | None

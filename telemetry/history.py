@@ -19,13 +19,19 @@ from telemetry.models import TelemetryReading
 from telemetry.selectors import iso8601
 
 #: Width ladder for an automatic bucket: the first giving at most TARGET_POINTS points.
-AUTO_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 TARGET_POINTS = 300
 MAX_POINTS = 2000
 MIN_BUCKET = 10
+#: Widest bucket: 30 days. Buckets are aligned to the epoch, so a wider one (a year, or
+#: 10**12 s) stamps its one point years before the range, down to 1970.
+MAX_BUCKET = 30 * 86400
+AUTO_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400,
+                MAX_BUCKET)
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
+#: ASCII digits only: `\d` also matches other scripts' digits.
+_DURATION = re.compile(r"^([0-9]+)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TOO_WIDE = f"at most {MAX_BUCKET} seconds ({MAX_BUCKET // 86400}d)."
 
 
 class HistoryUnsupported(Exception):
@@ -37,7 +43,10 @@ def parse_bucket(value: str) -> int:
     match = _DURATION.match(value.strip().lower())
     if not match:
         raise ValueError("Expected seconds or a duration like 30s, 5m, 1h, 1d.")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    digits, unit = match.groups()
+    if len(digits) > len(str(MAX_BUCKET)):  # int() refuses 4,300 digits and more
+        raise ValueError(_TOO_WIDE)
+    return int(digits) * _UNITS[unit]
 
 
 def auto_bucket(start: datetime, end: datetime) -> int:
@@ -54,6 +63,11 @@ def check_range(start: datetime, end: datetime, bucket: int) -> None:
         raise ValueError("to: must be after from.")
     if bucket < MIN_BUCKET:
         raise ValueError(f"bucket: at least {MIN_BUCKET} seconds.")
+    if bucket > MAX_BUCKET:
+        raise ValueError(f"bucket: {_TOO_WIDE}")
+    if (end - start).total_seconds() / MAX_BUCKET > MAX_POINTS:
+        raise ValueError(f"from: the range is too long (at most {MAX_POINTS} buckets of "
+                         f"{MAX_BUCKET // 86400} days).")
     if (end - start).total_seconds() / bucket > MAX_POINTS:
         raise ValueError(f"bucket: too small for this range (at most {MAX_POINTS} buckets).")
 

@@ -136,7 +136,21 @@ def _datetime_param(request: Request, name: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace(" ", "+"))
     except ValueError:
         raise ValidationError({name: ["Not an ISO 8601 date-time."]}) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-14:00 is after year 9999 in UTC: no datetime holds it.
+        raise ValidationError(
+            {name: ["Out of the range of dates (years 1 to 9999 in UTC)."]}) from None
+
+
+def _day_before(end: datetime) -> datetime:
+    """The default `from`; the first day of the calendar has no day before it (then `to`
+    is refused as not after `from`)."""
+    try:
+        return end - timedelta(hours=24)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 class MachineTelemetryHistoryView(APIView):
@@ -150,8 +164,8 @@ class MachineTelemetryHistoryView(APIView):
             "epoch: count and min/avg/max of temperature, humidity and each bunker's level "
             "(grams). Empty buckets are omitted. Default range: the last 24 hours; default "
             f"bucket: the smallest of 1m, 5m, 15m, ... giving at most {history.TARGET_POINTS} "
-            f"buckets; at most {history.MAX_POINTS} buckets. Machines of other organizations "
-            "are 404."
+            f"buckets; at most {history.MAX_POINTS} buckets, each at most "
+            f"{history.MAX_BUCKET // 86400} days wide. Machines of other organizations are 404."
         ),
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATETIME,
@@ -159,14 +173,15 @@ class MachineTelemetryHistoryView(APIView):
             OpenApiParameter("to", OpenApiTypes.DATETIME,
                              description="ISO 8601 (UTC if no offset). Default: now."),
             OpenApiParameter("bucket", OpenApiTypes.STR,
-                             description="Seconds, or 30s, 5m, 1h, 1d. Default: automatic."),
+                             description="Seconds, or 30s, 5m, 1h, 1d; from 10 s to 30 d. "
+                                         "Default: automatic."),
         ],
         responses=HistorySerializer,
     )
     def get(self, request: Request, machine_id) -> Response:
         machine = get_object_or_404(machines_for(request.user), pk=machine_id)
         end = _datetime_param(request, "to") or timezone.now()
-        start = _datetime_param(request, "from") or end - timedelta(hours=24)
+        start = _datetime_param(request, "from") or _day_before(end)
         raw_bucket = request.query_params.get("bucket")
         try:
             bucket = history.parse_bucket(raw_bucket) if raw_bucket else history.auto_bucket(
