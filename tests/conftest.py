@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -54,6 +55,16 @@ def fast_password_hashing(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_throttles(settings):
+    """Each test's logins are counted from zero: its throttle counters (vendhub/throttling.py)
+    get a key prefix of their own, in Redis too, where other tests' counters and live servers'
+    keys live on undisturbed (a flush would wipe those)."""
+    throttle = dict(settings.CACHES["throttle"])
+    throttle["KEY_PREFIX"] = f"{throttle.get('KEY_PREFIX', '')}:test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "throttle": throttle}
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Live servers log the tests' personas in many times a minute from 127.0.0.1, and share
+#: their throttle counters in Redis: no login throttle unless a test sets its rates.
+UNTHROTTLED_LOGINS = {name: "1000000/min" for name in (
+    "LOGIN_RATE_PER_ADDRESS", "LOGIN_RATE_PER_USERNAME", "TOKEN_REFRESH_RATE_PER_ADDRESS")}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,7 +58,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1",
-                    "FAST_PASSWORD_HASHING": "1",
+                    "FAST_PASSWORD_HASHING": "1", **UNTHROTTLED_LOGINS,
                     "PYTHONUNBUFFERED": "1", **(env or {})}
         if callable(argv):
             argv = argv(self.port)

@@ -154,6 +154,27 @@ else:
         }
     }
 
+# The login throttles' counters (vendhub/throttling.py). With several server processes they
+# must be shared: Redis when configured, under the channel layer's key prefix, with short
+# timeouts (the throttle lets requests through when Redis fails, rather than holding them).
+if REDIS_URL:
+    THROTTLE_CACHE = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{os.environ.get('CHANNEL_LAYER_PREFIX', 'vendhub')}:throttle",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
+    }
+else:
+    THROTTLE_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                      "LOCATION": "vendhub-throttle"}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": THROTTLE_CACHE,
+}
+
+# Passwords are checked with the pooled database connection released (vendhub/auth.py).
+AUTHENTICATION_BACKENDS = ["vendhub.auth.PoolFriendlyModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -216,6 +237,16 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The token endpoints' throttles (vendhub/throttling.py), "<count>/<s|min|hour|day>".
+    "DEFAULT_THROTTLE_RATES": {
+        "login_address": os.environ.get("LOGIN_RATE_PER_ADDRESS", "20/min"),
+        "login_username": os.environ.get("LOGIN_RATE_PER_USERNAME", "10/min"),
+        "token_refresh_address": os.environ.get("TOKEN_REFRESH_RATE_PER_ADDRESS", "60/min"),
+    },
+    # Reverse proxies in front of the servers whose X-Forwarded-For entries are trusted to
+    # name the client (the throttles' client address). 0: REMOTE_ADDR, and a client cannot
+    # pick its own address by sending the header. DRF's default (None) trusts the header.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 
 SIMPLE_JWT = {

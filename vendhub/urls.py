@@ -4,10 +4,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from realtime.views import prometheus_metrics
+from vendhub.throttling import LOGIN_THROTTLES, REFRESH_THROTTLES
 
 api_v1 = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("auth/token/", TokenObtainPairView.as_view(throttle_classes=LOGIN_THROTTLES),
+         name="token_obtain_pair"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(throttle_classes=REFRESH_THROTTLES),
+         name="token_refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("", include("machines.urls")),
     path("", include("telemetry.urls")),
