@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from machines import selectors
@@ -34,14 +37,43 @@ def parse_id(value: str, name: str, message: str = "Expected a user id.") -> int
     return int(value)
 
 
+class _StrictBooleanField(forms.NullBooleanField):
+    def to_python(self, value) -> bool | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError('Expected "true" or "false".', code="invalid")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(filters.BooleanFilter):
+    """`true`/`false` (or 1/0, any case); anything else is a 400. django-filter's own reads
+    a value it does not know as "not given" and answers with the unfiltered list."""
+
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.TextInput)  # the raw value, for the field to judge
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _UserIdFilter(filters.CharFilter):
+    """A user id, read by `parse_id` in the filter method (documented as an integer)."""
+
+
 class MachineFilter(filters.FilterSet):
     """`?status=online&status=error&organization=<uuid>`; search is `?search=` (name, serial,
     address). `?withLocation=true` switches the list to the map shape (see the view)."""
 
     status = filters.MultipleChoiceFilter(choices=MachineStatus.choices)
     organization = filters.UUIDFilter(field_name="organization_id")
-    responsibleOperator = filters.CharFilter(method="filter_responsible_operator",
-                                             help_text="A user id.")
+    responsibleOperator = _UserIdFilter(method="filter_responsible_operator",
+                                        help_text="A user id.")
 
     class Meta:
         model = Machine
@@ -72,7 +104,7 @@ class TaskFilter(filters.FilterSet):
     priority = filters.MultipleChoiceFilter(choices=Priority.choices)
     machine = filters.UUIDFilter(field_name="machine_id")
     organization = filters.UUIDFilter(field_name="organization_id")
-    open = filters.BooleanFilter(method="filter_open", help_text="Only to-do and in-progress.")
+    open = StrictBooleanFilter(method="filter_open", help_text="Only to-do and in-progress.")
 
     class Meta:
         model = Task

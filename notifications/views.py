@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from machines.filters import StrictBooleanFilter
 from notifications import selectors, services
+from notifications.models import Notification
 from notifications.serializers import (
     NotificationSerializer,
     UnreadCountSerializer,
     UpdatedCountSerializer,
 )
+
+
+class NotificationFilter(filters.FilterSet):
+    read = StrictBooleanFilter()
+
+    class Meta:
+        model = Notification
+        fields = ["read", "type", "priority"]
 
 
 class NotificationViewSet(
@@ -24,7 +35,7 @@ class NotificationViewSet(
     notification is a 404."""
 
     serializer_class = NotificationSerializer
-    filterset_fields = ["read", "type", "priority"]
+    filterset_class = NotificationFilter
     search_fields = ["title", "message"]
     ordering_fields = ["created_at", "priority"]
     ordering = ["-created_at"]
