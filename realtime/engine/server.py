@@ -7,6 +7,9 @@ import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
 from .. import metrics
 from ..conf import RealtimeConfig
 from .session import EngineSession, SessionHandler, Transport
@@ -70,15 +73,26 @@ class EngineServer:
             return RequestError.UNSUPPORTED_PROTOCOL_VERSION
         if params.get("transport") != expected.value:
             return RequestError.UNKNOWN_TRANSPORT
-        if not self.origin_allowed(header(scope, b"origin")):
+        if not self.origin_allowed(header(scope, b"origin"), host=header(scope, b"host")):
             return RequestError.FORBIDDEN
         return None
 
-    def origin_allowed(self, origin: str | None) -> bool:
+    def origin_allowed(self, origin: str | None, *, host: str | None = None) -> bool:
+        """Whether a browser page of `origin` may open a session: a listed origin (or any,
+        with "*"), or the request's own origin, whose host[:port] is the `host` header of
+        the request and one the deployment serves (ALLOWED_HOSTS), as the dashboard's pages
+        are. Clients that send no Origin (not browsers) may always."""
         allowed = self.config.allowed_origins
-        if origin is None or "*" in allowed:
+        if origin is None or "*" in allowed or origin in allowed:
             return True  # non-browser clients send no Origin
-        return origin in allowed
+        scheme, _, netloc = origin.partition("://")
+        if host is None or scheme not in ("http", "https") or netloc.lower() != host.lower():
+            return False
+        allowed_hosts = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed_hosts:  # Django's own rule (HttpRequest.get_host)
+            allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _ = split_domain_port(host)
+        return bool(domain) and validate_host(domain, allowed_hosts)
 
     async def open(self, transport: Transport, scope: dict) -> EngineSession:
         session = EngineSession(self, transport, scope)
