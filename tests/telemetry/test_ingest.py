@@ -246,8 +246,8 @@ def test_low_bunker_alerts_managers_and_opens_one_refill_task(personas, device, 
     [task] = Task.objects.all()
     assert (task.kind, task.bunker, task.assignee, task.status) == (
         TaskKind.REFILL, personas.coffee, personas.operator, TaskStatus.TODO)
-    assert [p["id"] for p in sent.of("task:updated", tasks_room(personas.operator.pk, personas.acme.pk))] == [
-        str(task.pk)]
+    board = tasks_room(personas.operator.pk, personas.acme.pk)
+    assert [p["id"] for p in sent.of("task:updated", board)] == [str(task.pk)]
     assert sent.of("task:updated", organization_room(personas.acme.pk))
     assert not any(room == user_room(personas.stranger.pk) for room, _, _ in sent.records)
 

@@ -29,8 +29,8 @@ def test_low_bunker_creates_one_refill_task_for_the_responsible_operator(persona
         post_low_coffee(device, personas)
     task = Task.objects.get(kind=TaskKind.REFILL)
     assert task.assignee == personas.operator
-    assert [p["id"] for p in sent.of("task:updated", tasks_room(personas.operator.pk, personas.acme.pk))] == [
-        str(task.pk)]
+    board = tasks_room(personas.operator.pk, personas.acme.pk)
+    assert [p["id"] for p in sent.of("task:updated", board)] == [str(task.pk)]
 
 
 def test_an_operator_who_left_the_organization_receives_no_refill_task(personas, device, sent):
