@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 from machines import selectors
 from machines.models import (
@@ -67,17 +68,27 @@ class _UserIdFilter(filters.CharFilter):
 
 
 class MachineFilter(filters.FilterSet):
-    """`?status=online&status=error&organization=<uuid>`; search is `?search=` (name, serial,
-    address). `?withLocation=true` switches the list to the map shape (see the view)."""
+    """`?status=online&status=error&organization=<uuid>&lowStock=true`; search is `?search=`
+    (name, serial, address). `?withLocation=true` switches the list to the map shape (see
+    the view)."""
 
     status = filters.MultipleChoiceFilter(choices=MachineStatus.choices)
     organization = filters.UUIDFilter(field_name="organization_id")
     responsibleOperator = _UserIdFilter(method="filter_responsible_operator",
                                         help_text="A user id.")
+    lowStock = StrictBooleanFilter(method="filter_low_stock",
+                                   help_text="true: machines with a bunker under its threshold.")
 
     class Meta:
         model = Machine
-        fields = ["status", "organization", "responsibleOperator"]
+        fields = ["status", "organization", "responsibleOperator", "lowStock"]
+
+    def filter_low_stock(self, queryset: QuerySet[Machine], name: str,
+                         value: bool | None) -> QuerySet[Machine]:
+        if value is None:
+            return queryset
+        low = selectors.has_low_bunker()
+        return queryset.filter(low if value else ~low)
 
     def filter_responsible_operator(self, queryset: QuerySet[Machine], name: str,
                                     value: str) -> QuerySet[Machine]:
@@ -147,3 +158,40 @@ class OperatorFilter(filters.FilterSet):
             role=Role.OPERATOR,
         )
         return queryset.filter(pk__in=memberships.values("user_id"))
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """`?ordering=-open_errors,name`: like DRF's, but a field it does not know is a 400
+    naming it (DRF drops it silently, and the client believes its list is sorted). Each view
+    lists its fields in `ordering_fields`; `ordering_aliases` maps other spellings (the
+    camelCase of the JSON keys) to them. Empty values sort last both ways, and the primary
+    key breaks ties so that pages do not overlap."""
+
+    def get_ordering(self, request, queryset, view) -> list[str]:
+        params = request.query_params.get(self.ordering_param)
+        if not params:
+            return self.get_default_ordering(view)
+        allowed = set(view.ordering_fields)
+        aliases = getattr(view, "ordering_aliases", {})
+        ordering = []
+        for term in (part.strip() for part in params.split(",")):
+            descending, name = term.startswith("-"), term.lstrip("-")
+            name = aliases.get(name, name)
+            if name not in allowed:
+                choices = ", ".join(sorted(allowed | set(aliases)))
+                raise ValidationError({self.ordering_param: [
+                    f"Unknown field {term!r}; order by one of: {choices} (prefix - to reverse)."
+                ]})
+            ordering.append(f"-{name}" if descending else name)
+        return ordering
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        expressions = [
+            F(term[1:]).desc(nulls_last=True) if term.startswith("-")
+            else F(term).asc(nulls_last=True)
+            for term in ordering
+        ]
+        return queryset.order_by(*expressions, "pk")

@@ -14,7 +14,22 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
 
 from machines.models import (
@@ -73,9 +88,36 @@ def machines_for(user: AnyUser | None) -> QuerySet[Machine]:
     """Machines of the user's organizations, with what the list and detail views show."""
     return (
         Machine.objects.filter(organization_id__in=organization_ids_for(user))
-        .select_related("organization", "responsible_operator")
+        .select_related("organization", "responsible_operator", "status_set_by")
         .prefetch_related(bunkers_prefetch())
     )
+
+
+def machine_list_for(user: AnyUser | None) -> QuerySet[Machine]:
+    """`machines_for` with what the fleet list sorts by: `lowest_bunker_percent` (None
+    without bunkers), `open_errors` and `low_bunkers` (how many bunkers are under their
+    threshold). Subqueries, not joins, so that the counts do not multiply each other."""
+    bunkers = Bunker.objects.filter(machine=OuterRef("pk")).order_by().values("machine")
+    percent = Case(
+        When(capacity_grams__gt=0,
+             then=F("current_level_grams") * 100.0 / F("capacity_grams")),
+        default=Value(0.0), output_field=FloatField(),
+    )
+    from telemetry.models import MachineError  # telemetry depends on machines, not back
+
+    open_errors = (MachineError.objects.filter(machine=OuterRef("pk"), resolved_at__isnull=True)
+                   .order_by().values("machine").annotate(n=Count("id")).values("n"))
+    low = bunkers.filter(low_bunker_condition()).annotate(n=Count("id")).values("n")
+    return machines_for(user).annotate(
+        lowest_bunker_percent=Subquery(bunkers.annotate(p=Min(percent)).values("p")),
+        open_errors=Coalesce(Subquery(open_errors), 0),
+        low_bunkers=Coalesce(Subquery(low), 0),
+    )
+
+
+def has_low_bunker() -> Exists:
+    """An `Exists` for Machine querysets: at least one bunker under its threshold."""
+    return Exists(Bunker.objects.filter(Q(machine=OuterRef("pk")) & low_bunker_condition()))
 
 
 def bunkers_prefetch() -> Prefetch:
@@ -83,18 +125,30 @@ def bunkers_prefetch() -> Prefetch:
     return Prefetch("bunkers", queryset=Bunker.objects.select_related("ingredient"))
 
 
-def machine_map_points_for(user: AnyUser | None) -> list[dict[str, Any]]:
-    """Every located machine of the user as the live map's marker `{id, name, lat, lng, status}`.
+class TooManyMapPoints(Exception):
+    """More located machines than the map's limit (`limit`)."""
 
-    One query, not paginated: the map shows the whole fleet at once.
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def machine_map_points(machines: QuerySet[Machine], *, limit: int) -> list[dict[str, Any]]:
+    """Every located machine of `machines` as the live map's marker
+    `{id, name, lat, lng, status}`, ordered by name.
+
+    One query, not paginated: the map shows the whole fleet at once. Raises
+    `TooManyMapPoints` beyond `limit` markers (it reads at most `limit + 1` rows).
     """
-    rows = (
-        Machine.objects.filter(organization_id__in=organization_ids_for(user))
-        .exclude(latitude__isnull=True)
+    rows = list(
+        machines.exclude(latitude__isnull=True)
         .exclude(longitude__isnull=True)
+        .prefetch_related(None)
         .order_by("name", "id")
-        .values("id", "name", "latitude", "longitude", "status")
+        .values("id", "name", "latitude", "longitude", "status")[: limit + 1]
     )
+    if len(rows) > limit:
+        raise TooManyMapPoints(limit)
     return [
         {
             "id": str(row["id"]),
@@ -105,6 +159,12 @@ def machine_map_points_for(user: AnyUser | None) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def machine_map_points_for(user: AnyUser | None, *, limit: int = 50_000) -> list[dict[str, Any]]:
+    """`machine_map_points` of every machine of the user's organizations."""
+    return machine_map_points(
+        Machine.objects.filter(organization_id__in=organization_ids_for(user)), limit=limit)
 
 
 def machine_statuses_in(organization_ids: Iterable[UUID | str]) -> list[dict[str, Any]]:

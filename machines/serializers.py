@@ -68,6 +68,9 @@ class MachineSerializer(serializers.ModelSerializer):
         source="telemetry_interval_seconds", read_only=True
     )
     bunkers = BunkerSerializer(many=True, read_only=True)
+    lowestBunkerPercent = serializers.SerializerMethodField()
+    lowBunkers = serializers.SerializerMethodField()
+    openErrors = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -89,10 +92,38 @@ class MachineSerializer(serializers.ModelSerializer):
             "responsibleOperatorName",
             "telemetryIntervalSeconds",
             "bunkers",
+            "lowestBunkerPercent",
+            "lowBunkers",
+            "openErrors",
             "createdAt",
             "updatedAt",
         ]
         read_only_fields = fields
+
+    # The list annotates these in SQL (selectors.machine_list_for); a single machine (detail,
+    # update) computes them from its prefetched bunkers and one count.
+    @extend_schema_field(serializers.FloatField(
+        allow_null=True, help_text="The emptiest bunker's fill level in percent; null without "
+                                   "bunkers."))
+    def get_lowestBunkerPercent(self, machine: Machine) -> float | None:
+        if hasattr(machine, "lowest_bunker_percent"):
+            value = machine.lowest_bunker_percent
+            return None if value is None else round(value, 1)
+        levels = [bunker.percentage for bunker in machine.bunkers.all()]
+        return min(levels) if levels else None
+
+    @extend_schema_field(serializers.IntegerField(
+        help_text="How many bunkers are under their low-level threshold."))
+    def get_lowBunkers(self, machine: Machine) -> int:
+        if hasattr(machine, "low_bunkers"):
+            return machine.low_bunkers
+        return sum(1 for bunker in machine.bunkers.all() if bunker.low_level_alert)
+
+    @extend_schema_field(serializers.IntegerField(help_text="Unresolved machine errors."))
+    def get_openErrors(self, machine: Machine) -> int:
+        if hasattr(machine, "open_errors"):
+            return machine.open_errors
+        return machine.errors.filter(resolved_at__isnull=True).count()
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_responsibleOperatorName(self, machine: Machine) -> str | None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from machines import selectors, services
-from machines.filters import IngredientFilter, MachineFilter, OperatorFilter, TaskFilter
+from machines.filters import (
+    IngredientFilter,
+    MachineFilter,
+    OperatorFilter,
+    StrictOrderingFilter,
+    TaskFilter,
+)
 from machines.models import Task
 from machines.permissions import IsFleetManager, ManagersCreate
 from machines.serializers import (
@@ -30,8 +39,11 @@ WITH_LOCATION = OpenApiParameter(
     "withLocation",
     OpenApiTypes.BOOL,
     description=(
-        "true: return every machine of the user that has coordinates as a plain, "
-        "unpaginated list of map markers {id, name, lat, lng, status}."
+        "true: return every located machine of the user (after the filters and ?search=) as "
+        "a plain, UNPAGINATED list of map markers [{id, name, lat, lng, status}], ordered by "
+        "name; page and page_size are ignored. At most MAP_MAX_MACHINES markers (default "
+        "50,000): beyond that the answer is a 400 naming withLocation (narrow it with "
+        "?organization= or ?status=)."
     ),
 )
 
@@ -43,7 +55,10 @@ def _truthy(value: str | None) -> bool:
 @extend_schema_view(
     list=extend_schema(
         parameters=[WITH_LOCATION],
-        description="The user's machines, paginated; or the map markers with withLocation=true.",
+        description=(
+            "The user's machines, paginated; or the map markers with withLocation=true "
+            "(unpaginated, bounded by MAP_MAX_MACHINES)."
+        ),
     ),
 )
 class MachineViewSet(viewsets.ReadOnlyModelViewSet):
@@ -51,16 +66,31 @@ class MachineViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = MachineSerializer
     filterset_class = MachineFilter
+    filter_backends = [DjangoFilterBackend, SearchFilter, StrictOrderingFilter]
     search_fields = ["name", "serial_number", "address"]
-    ordering_fields = ["name", "serial_number", "status", "last_seen_at", "created_at"]
+    ordering_fields = ["name", "serial_number", "status", "last_seen_at", "created_at",
+                       "lowest_bunker_percent", "open_errors", "low_bunkers"]
+    ordering_aliases = {"serialNumber": "serial_number", "lastSeenAt": "last_seen_at",
+                        "createdAt": "created_at", "lowestBunkerPercent": "lowest_bunker_percent",
+                        "openErrors": "open_errors", "lowBunkers": "low_bunkers"}
     ordering = ["name"]
 
     def get_queryset(self) -> QuerySet:
+        if self.action == "list":
+            return selectors.machine_list_for(self.request.user)
         return selectors.machines_for(self.request.user)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         if _truthy(request.query_params.get("withLocation")):
-            return Response(selectors.machine_map_points_for(request.user))
+            machines = self.filter_queryset(selectors.machine_list_for(request.user))
+            try:
+                points = selectors.machine_map_points(machines, limit=settings.MAP_MAX_MACHINES)
+            except selectors.TooManyMapPoints as error:
+                raise serializers.ValidationError({"withLocation": [
+                    f"More than {error.limit} located machines for one map: narrow the list "
+                    "with ?organization= or ?status=, or page through it without withLocation."
+                ]}) from error
+            return Response(points)
         return super().list(request, *args, **kwargs)
 
     @extend_schema(

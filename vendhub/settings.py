@@ -205,6 +205,7 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/socket.io-client", BASE_DIR / "node_modules" / "socket.io-client" / "dist"),
     ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+    ("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist"),
 ]
 # Serve static files from the app server itself (also under daphne), straight from the
 # finders in development.
@@ -299,6 +300,9 @@ WATCHDOG_SILENCE_FACTOR = float(os.environ.get("WATCHDOG_SILENCE_FACTOR", "2"))
 # Dashboard map tiles. Markers still render when tiles cannot load (offline, tests).
 MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# The most markers `GET /api/v1/machines/?withLocation=true` returns in its one unpaginated
+# list (more is a 400): 20,000 markers are about 2 MB of JSON (bench/map_load.py).
+MAP_MAX_MACHINES = int(os.environ.get("MAP_MAX_MACHINES", "50000"))
 
 LOGGING = {
     "version": 1,
