@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from realtime.broadcast import publish
 from realtime.rooms import machine_room, map_room, organization_room, tasks_room, user_room
@@ -207,9 +207,12 @@ def inventory_low_event(bunker, *, level: int, at: datetime) -> InventoryLowEven
 
 
 def notification_event(notification) -> NotificationEvent:
+    """In the recipient's language (their preference): `user:{id}` has one reader."""
+    from notifications.selectors import language_of_user
     from notifications.serializers import NotificationSerializer
 
-    return _plain(NotificationSerializer(notification).data)
+    with translation.override(language_of_user(notification.recipient_id)):
+        return _plain(NotificationSerializer(notification).data)
 
 
 def task_event(task) -> TaskUpdatedEvent:
@@ -236,9 +239,19 @@ def emit_machine_telemetry(machine, payload: MachineTelemetryEvent | None = None
             payload if payload is not None else machine_telemetry_event(machine))
 
 
+def emit_org_event(organization, event: str, data: Any) -> None:
+    """Send `event` to everyone watching the organization (`org:{id}`), as the reference
+    design's `emitOrgEvent(organizationId, event, data)`. `organization` is an Organization
+    or its id. Only events with a registered schema (`EVENT_SCHEMAS`) may be sent, so no
+    event reaches clients without a documented shape."""
+    if event not in EVENT_SCHEMAS:
+        raise ValueError(f"{event!r} has no schema in realtime.events.EVENT_SCHEMAS")
+    publish(organization_room(getattr(organization, "pk", organization)), event, data)
+
+
 def emit_inventory_low(bunker, *, level: int, at: datetime) -> None:
     payload = inventory_low_event(bunker, level=level, at=at)
-    publish(organization_room(bunker.machine.organization_id), INVENTORY_LOW, payload)
+    emit_org_event(bunker.machine.organization_id, INVENTORY_LOW, payload)
     publish(machine_room(bunker.machine_id), INVENTORY_LOW, payload)
 
 
@@ -259,7 +272,7 @@ def emit_task_updated(task, *, previous_assignee_id: int | None = None) -> None:
     assignees = {task.assignee_id, previous_assignee_id} - {None}
     for assignee_id in sorted(assignees):
         publish(tasks_room(assignee_id, task.organization_id), TASK_UPDATED, payload)
-    publish(organization_room(task.organization_id), TASK_UPDATED, payload)
+    emit_org_event(task.organization_id, TASK_UPDATED, payload)
 
 
 # -- model signals (machines/signals.py, notifications/signals.py call these) --------------

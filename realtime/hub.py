@@ -7,10 +7,13 @@ encoded as an Engine.IO frame), and the hub hands the same frame to each local m
 This replaces the textbook "one channel, one queue and one msgpack decode per consumer"
 path, which costs ~35x in fan-out (see issue 6 and README).
 
-Live-map status updates (`machine:status` in `map:{orgId}` rooms) are not delivered one by
-one: the hub keeps the latest status per machine and flushes every tick
-(`REALTIME["MAP_TICK_MS"]`) one `machines:status` batch per room, encoded once, so a
-viewer's frame rate does not grow with the fleet.
+Live-map status updates (`machine:status` in `map:{orgId}` rooms) are coalesced per
+machine: the hub keeps the latest status of each machine and flushes every tick
+(`REALTIME["MAP_TICK_MS"]`), so a flapping machine cannot flood a client. At the flush a
+member that joined the room `batched` gets one `machines:status` batch per room, encoded
+once (its frame rate does not grow with the fleet: the dashboard), and any other member gets
+each machine's latest `machine:status` frame as it was published (a client written for
+the reference design listens for `machine:status`).
 
 A process stays in a room's group for `REALTIME["ROOM_LINGER_MS"]` after the room's last
 local member left: the member of a reloaded page or of a reconnect storm is back within
@@ -36,12 +39,10 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol
 
-import orjson
 from channels.layers import get_channel_layer
 
 from . import metrics
-from .history import is_offset, parse_offset
-from .protocol.socketio import encode_event
+from .coalescing import StatusCoalescer, encode_main_event
 from .rooms import group_name
 
 logger = logging.getLogger(__name__)
@@ -63,12 +64,6 @@ RESYNC_EVENT = "resync"
 MAX_BACKOFF_SECONDS = 2.0
 #: A harmless command that fails while Redis is unreachable (a group nobody joins).
 _PROBE_GROUP = "rt.hub.probe"
-
-
-def encode_main_event(event: str, *args) -> str:
-    """The Engine.IO text frame of a Socket.IO EVENT on the main namespace."""
-    (part,) = encode_event("/", event, *args)
-    return "4" + part
 
 
 class Member(Protocol):
@@ -100,17 +95,15 @@ class OnlyMember:
 class Hub:
     def __init__(self, layer, *, map_tick_ms: int = 1000, room_linger_ms: int = 0) -> None:
         self.layer = layer
-        self.map_tick = map_tick_ms / 1000
+        #: Live-map status updates waiting for the next tick (realtime/coalescing.py).
+        self.live_map = StatusCoalescer(self, tick_seconds=map_tick_ms / 1000,
+                                        room_prefix=MAP_ROOM_PREFIX, event=MAP_STATUS_EVENT,
+                                        batch_event=MAP_BATCH_EVENT)
         self.room_linger = room_linger_ms / 1000
         #: Rooms without local members whose group the process is still in, with the loop
         #: time at which it leaves it (insertion order is deadline order).
         self._lingering: dict[str, float] = {}
         self._linger_sweeper: asyncio.Task | None = None
-        #: Live-map updates waiting for the next tick: room -> machine id -> entry.
-        self._pending: dict[str, dict[str, dict]] = {}
-        #: The newest recovery offset among a room's pending entries.
-        self._pending_offset: dict[str, str] = {}
-        self._flush_handle: asyncio.TimerHandle | None = None
         #: Local members by room: an OnlyMember until a second one joins.
         self.members: dict[str, set[Member] | OnlyMember] = {}
         self.channel_name: str | None = None
@@ -129,8 +122,6 @@ class Hub:
         self.receive_failures = 0
         #: Channel-layer messages of an unknown type.
         self.ignored_messages = 0
-        #: Live-map status updates merged into `machines:status` batches.
-        self.coalesced = 0
         #: Times the channel layer answered again after failures (each sent `resync`).
         self.layer_recoveries = 0
 
@@ -158,12 +149,14 @@ class Hub:
             if task is not None:
                 task.cancel()
         self._listener = self._refresher = self._linger_sweeper = None
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self.live_map.stop()
 
-    async def join(self, member: Member, room: str) -> None:
+    async def join(self, member: Member, room: str, *, batched: bool = False) -> None:
+        """`batched`: for a live-map room, take its status updates as one `machines:status`
+        batch per tick instead of one `machine:status` per machine."""
         await self.start()
+        if batched:
+            self.live_map.want_batches(member, room)
         local = self.members.get(room)
         if local is not None:  # the process is in the room already
             if isinstance(local, OnlyMember):
@@ -227,6 +220,7 @@ class Hub:
         local = self.members.get(room)
         if local is None or member not in local:
             return False
+        self.live_map.forget(member, room)
         if not isinstance(local, OnlyMember):
             local.discard(member)
             if local:
@@ -256,8 +250,8 @@ class Hub:
             "rooms": len(self.members),
             "lingering_rooms": len(self._lingering),
             "memberships": sum(len(local) for local in self.members.values()),
-            "coalesced": self.coalesced,
-            "pending_map_updates": sum(len(p) for p in self._pending.values()),
+            "coalesced": self.live_map.coalesced,
+            "pending_map_updates": self.live_map.pending_count(),
             "layer_recoveries": self.layer_recoveries,
         }
 
@@ -265,59 +259,28 @@ class Hub:
         """Handle one frame message of the channel layer: deliver it now, or keep a live-map
         status update for the next tick."""
         room, event = message["room"], message.get("event", "")
-        if event == MAP_STATUS_EVENT and self.map_tick > 0 and room.startswith(MAP_ROOM_PREFIX):
+        if self.live_map.takes(room, event):
             if room not in self.members:
                 return
-            if self._coalesce(room, message):
+            if self.live_map.offer(room, message):
                 return
         self.deliver_local(room, message["frame"], event)
 
-    def _coalesce(self, room: str, message: dict) -> bool:
-        """Keep the latest status of the message's machine for the next flush; False when
-        the frame is not a status update (it is then delivered as it is)."""
-        try:
-            _event, payload, *rest = orjson.loads(message["frame"][2:])
-            entry = {"machineId": payload["machineId"], "status": payload["status"],
-                     "timestamp": payload.get("timestamp")}
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError):
-            return False
-        pending = self._pending.setdefault(room, {})
-        if entry["machineId"] in pending:
-            self.coalesced += 1
-        pending[entry["machineId"]] = entry
-        offset = message.get("offset") or (rest[-1] if rest else None)
-        if is_offset(offset):
-            newest = self._pending_offset.get(room)
-            if newest is None or parse_offset(offset) > parse_offset(newest):
-                self._pending_offset[room] = offset
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(
-                self.map_tick, self.flush_map_updates)
-        return True
-
-    def flush_map_updates(self) -> None:
-        """Deliver one `machines:status` batch per room with pending updates; the batch
-        carries the newest recovery offset of its entries as its last argument."""
-        self._flush_handle = None
-        pending, self._pending = self._pending, {}
-        offsets, self._pending_offset = self._pending_offset, {}
-        for room, entries in pending.items():
-            try:
-                args = [list(entries.values())]
-                if room in offsets:
-                    args.append(offsets[room])
-                self.deliver_local(room, encode_main_event(MAP_BATCH_EVENT, *args),
-                                   MAP_BATCH_EVENT)
-            except Exception:  # one bad room must not cost the others their batch
-                logger.exception("hub could not flush live-map updates of room %s", room)
+    @property
+    def map_tick(self) -> float:
+        return self.live_map.tick
 
     def deliver_local(self, room: str, frame: str, event: str = "") -> int:
         """Hand `frame` to the local members of `room`; returns how many queued it."""
         members = self.members.get(room)
         if not members:
             return 0
+        return self.deliver(room, tuple(members), frame, event)
+
+    def deliver(self, room: str, members: tuple[Member, ...], frame: str, event: str) -> int:
+        """Hand `frame` to `members` (of `room`), counting and logging what they drop."""
         delivered = 0
-        for member in tuple(members):
+        for member in members:
             if member.deliver(frame):
                 delivered += 1
         dropped = len(members) - delivered

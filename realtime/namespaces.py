@@ -104,6 +104,13 @@ def _shared(rooms: list[str]) -> tuple[str, ...]:
     return _room_tuples(tuple(rooms))
 
 
+def _wants_batches(data: Any, room: Room) -> bool:
+    """`{room: "machines:all", batch: true}`: the live map's updates as one
+    `machines:status` batch per tick (the dashboard) instead of one `machine:status` per
+    machine (the reference design's client, the default)."""
+    return room.kind is RoomKind.LIVE_MAP and isinstance(data, dict) and data.get("batch") is True
+
+
 def _refusal(event: str, room: Any, message: str) -> dict:
     return {"event": "error", "data": {"request": event, "room": room, "message": message}}
 
@@ -171,7 +178,8 @@ class FleetNamespace(Namespace):
 
     def park_state(self, socket: Socket) -> dict:
         return {"user_id": socket.data["viewer"].user_id,
-                "subscriptions": sorted(socket.data["subscriptions"])}
+                "subscriptions": sorted(socket.data["subscriptions"]),
+                "batched": sorted(socket.data.get("batched", ()))}
 
     async def restore_state(self, socket: Socket, state: dict) -> bool:
         """Re-subscribe a recovering socket (already authenticated by `on_connect`) to its
@@ -181,6 +189,9 @@ class FleetNamespace(Namespace):
         if state.get("user_id") != viewer.user_id:
             return False
         subscriptions: dict[str, tuple[str, ...]] = socket.data["subscriptions"]
+        batched = [name for name in state.get("batched") or () if isinstance(name, str)]
+        if batched:
+            socket.data["batched"] = frozenset(batched)
         for name in state.get("subscriptions") or ():
             try:
                 room = parse_room(name)
@@ -190,7 +201,7 @@ class FleetNamespace(Namespace):
                 continue
             rooms = _shared(rooms)
             for internal in rooms:
-                await socket.join(internal)
+                await socket.join(internal, batched=name in batched)
             subscriptions[sys.intern(room.name)] = rooms
         return True
 
@@ -289,10 +300,11 @@ class FleetNamespace(Namespace):
             if now != rooms:
                 subscriptions[name] = now
                 changed = True
-        keep = {internal for rooms in subscriptions.values() for internal in rooms}
-        for internal in keep - before:
-            await socket.join(internal)
-        for internal in before - keep:
+        keep = {internal: name for name, rooms in subscriptions.items() for internal in rooms}
+        batched = socket.data.get("batched", ())
+        for internal in keep.keys() - before:
+            await socket.join(internal, batched=keep[internal] in batched)
+        for internal in before - keep.keys():
             await socket.leave(internal)
         for name in revoked:
             logger.info("socket %s: access to %s revoked", socket.sid, name)
@@ -329,10 +341,11 @@ class FleetNamespace(Namespace):
             rooms = _shared(await _authorize(viewer, room))
         except RoomRefused as exc:
             return _refusal("subscribe", room.name, str(exc))
+        batched = _wants_batches(data, room)
         joined: list[str] = []
         try:
             for internal in rooms:
-                await socket.join(internal)
+                await socket.join(internal, batched=batched)
                 joined.append(internal)
         except Exception:
             logger.exception("socket %s: could not join %s", socket.sid, room.name)
@@ -341,6 +354,8 @@ class FleetNamespace(Namespace):
                     await socket.leave(internal)
             return _refusal("subscribe", room.name, "temporarily unavailable, try again")
         subscriptions[sys.intern(room.name)] = rooms
+        if batched:
+            socket.data["batched"] = socket.data.get("batched", frozenset()) | {room.name}
         if socket.data["viewer"] is not viewer:
             # The viewer's rights changed while this room was being authorized: the
             # re-authorization did not see this subscription yet, so check it again.
@@ -377,6 +392,8 @@ class FleetNamespace(Namespace):
         except InvalidRoom as exc:
             return _refusal("unsubscribe", room_name, f"invalid room: {exc}")
         rooms = socket.data["subscriptions"].pop(room_name, None)
+        if room_name in socket.data.get("batched", ()):
+            socket.data["batched"] = socket.data["batched"] - {room_name}
         for internal in rooms or ():
             if not any(internal in other for other in socket.data["subscriptions"].values()):
                 await socket.leave(internal)

@@ -139,12 +139,13 @@ class Socket:
         finally:
             self.connection.forget_ack(ack_id)
 
-    async def join(self, room: str) -> None:
+    async def join(self, room: str, *, batched: bool = False) -> None:
+        """`batched`: take the room's coalesced updates as batches (realtime/coalescing.py)."""
         if self.disconnected or room in self.rooms:
             return
         self.rooms.add(room)
         try:
-            await get_hub().join(self, room)
+            await get_hub().join(self, room, batched=batched)
         except BaseException:
             self.rooms.discard(room)  # not joined: a retry must join for real
             raise

@@ -6,6 +6,7 @@
 
 import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import * as realtime from "./realtime.js";
+import { heldStatusText } from "./status.js";
 
 const L = window.L;
 const DEFAULT_CENTER = [41.2995, 69.2401]; // Tashkent
@@ -51,6 +52,7 @@ function popupContent(machine) {
       { class: "popup-row" },
       h("span", { class: `status-pill status-${machine.status}`, text: statusLabel(machine.status) }),
     ),
+    machine.statusSetAt ? h("div", { class: "popup-row popup-held", text: heldStatusText(machine, statusLabels) }) : null,
     h("div", { class: "popup-row muted" }, `${gettext("Last seen")}: `,
       h("span", { class: "popup-last-seen", text: machine.detailLoaded ? ago(machine.lastSeenAt) : "…" })),
     machine.address ? h("div", { class: "popup-row muted", text: machine.address }) : null,
@@ -90,9 +92,13 @@ async function loadDetail(entry) {
       lastSeenAt: detail.lastSeenAt,
       address: detail.address,
       status: detail.status,
+      statusSetByName: detail.statusSetByName,
+      statusSetAt: detail.statusSetAt,
       detailLoaded: true,
     });
     applyStatus(entry);
+    const held = heldStatusText(entry.machine, statusLabels);
+    entry.marker.getElement()?.setAttribute("title", held ? `${entry.machine.name}: ${held}` : entry.machine.name);
     refreshPopup(entry);
   } catch (error) {
     console.warn("machine detail:", error);
@@ -202,7 +208,13 @@ function onStatus(update) {
     load(); // a machine we do not know yet (just added or located): refetch the fleet
     return;
   }
+  const wasHeld = Boolean(entry.machine.statusSetAt);
   entry.machine.status = update.status;
+  if (wasHeld || update.status === "maintenance") {
+    // Who holds it (or that nobody does any more) comes with the REST detail.
+    entry.machine.statusSetAt = null;
+    loadDetail(entry);
+  }
   if (update.timestamp) {
     entry.machine.lastSeenAt = update.timestamp;
     entry.machine.detailLoaded = true;
@@ -211,7 +223,9 @@ function onStatus(update) {
   refreshPopup(entry);
 }
 
-realtime.subscribe("machines:all");
+// Batches: one `machines:status` frame per tick whatever the fleet's size (the default, one
+// `machine:status` per machine, is for clients written for the reference design).
+realtime.subscribe("machines:all", { batch: true });
 realtime.on("machines:snapshot", onSnapshot);
 realtime.on("machines:status", onStatusBatch);
 realtime.on("machine:status", onLiveStatus);

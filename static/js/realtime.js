@@ -15,6 +15,7 @@ const REFRESH_MARGIN_S = 60; // refresh the token this long before it expires
 const RETRY_DELAYS_MS = [1000, 2000, 5000, 10000, 20000];
 
 const rooms = new Map(); // room -> "pending" | "subscribed" | "refused"
+const roomOptions = new Map(); // room -> extra subscribe payload, e.g. {batch: true}
 const resyncCallbacks = new Set();
 const listeners = [];
 let socket = null;
@@ -88,7 +89,8 @@ async function refreshToken() {
 function emitSubscribe(room) {
   return new Promise((resolve) => {
     rooms.set(room, "pending");
-    socket.timeout(10000).emit("subscribe", { room }, (err, reply) => {
+    const payload = { room, ...(roomOptions.get(room) || {}) };
+    socket.timeout(10000).emit("subscribe", payload, (err, reply) => {
       if (err) {
         console.warn(`subscribe ${room}: no answer`, err);
         resolve(false);
@@ -102,8 +104,10 @@ function emitSubscribe(room) {
   });
 }
 
-/** Join `room` now (if connected) and after every reconnect. Resolves true once joined. */
-export function subscribe(room) {
+/** Join `room` now (if connected) and after every reconnect. Resolves true once joined.
+ * `options` go into the subscribe payload (`{batch: true}` on `machines:all`). */
+export function subscribe(room, options) {
+  if (options) roomOptions.set(room, options);
   if (rooms.has(room) && rooms.get(room) !== "refused") return Promise.resolve(true);
   rooms.set(room, "pending");
   return socket && socket.connected ? emitSubscribe(room) : Promise.resolve(false);
@@ -112,6 +116,7 @@ export function subscribe(room) {
 /** Leave `room` and forget it. */
 export function unsubscribe(room) {
   rooms.delete(room);
+  roomOptions.delete(room);
   if (socket && socket.connected) socket.emit("unsubscribe", { room });
 }
 

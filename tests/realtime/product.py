@@ -68,10 +68,11 @@ class RawClient:
                 return json.loads(frame[len(prefix):])
             self.events.append(frame)
 
-    async def subscribe(self, room: str, *, snapshot: bool | None = None) -> dict:
+    async def subscribe(self, room: str, *, snapshot: bool | None = None, **options) -> dict:
         """`snapshot`: take the snapshot event off the wire (default: when the room sends
-        one and this client was not subscribed to it yet)."""
-        (answer,) = await self.call("subscribe", {"room": room})
+        one and this client was not subscribed to it yet); `options` go into the payload
+        (`batch=True`)."""
+        (answer,) = await self.call("subscribe", {"room": room, **options})
         if not isinstance(answer, dict) or answer.get("event") != "subscribed":
             return answer
         canonical = answer["data"]["room"]

@@ -288,3 +288,26 @@ def test_saving_a_machine_without_a_status_change_sends_nothing(personas, sent):
 def test_event_names_are_the_reference_names():
     assert (MACHINE_STATUS, MACHINE_TELEMETRY, INVENTORY_LOW, NOTIFICATION, TASK_UPDATED) == (
         "machine:status", "machine:telemetry", "inventory:low", "notification", "task:updated")
+
+
+@pytest.mark.django_db
+def test_emit_org_event_sends_a_registered_event_to_the_organization_after_commit(personas,
+                                                                                   sent):
+    from realtime.events import emit_org_event, inventory_low_event
+
+    records, capture = sent
+    payload = inventory_low_event(personas.coffee, level=10, at=personas.machine.created_at)
+    with capture(execute=True):
+        emit_org_event(personas.acme, INVENTORY_LOW, payload)
+        emit_org_event(str(personas.rival.pk), INVENTORY_LOW, payload)
+    assert [(room, event) for room, event, _ in records] == [
+        (organization_room(personas.acme.pk), INVENTORY_LOW),
+        (organization_room(personas.rival.pk), INVENTORY_LOW)]
+    _check(records)
+
+
+def test_emit_org_event_refuses_an_event_without_a_schema():
+    from realtime.events import emit_org_event
+
+    with pytest.raises(ValueError, match="no schema"):
+        emit_org_event("6f1c2a52-0000-4000-8000-000000000001", "secret:event", {})

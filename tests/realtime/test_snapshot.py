@@ -2,7 +2,9 @@
 
 Joining `machine:{id}` sends that machine's latest telemetry at once; joining `machines:all`
 sends the status of every machine of the viewer's organizations; the map's status updates
-then arrive as one `machines:status` batch per room and tick (realtime/hub.py)."""
+then arrive coalesced per machine and tick (realtime/coalescing.py): one `machines:status`
+batch per room for a subscriber that asked for batches, one `machine:status` per machine for
+the others (a client written for the reference design)."""
 
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ async def hub():
 
 async def test_fifty_status_changes_within_one_tick_make_one_batch_frame(hub):
     viewer = Member()
-    await hub.join(viewer, MAP)
+    await hub.join(viewer, MAP, batched=True)
     machines = [str(uuid.uuid4()) for _ in range(50)]
     for machine in machines:
         await hub.publish(MAP, status_message(machine, "offline")["frame"], "machine:status")
@@ -81,7 +83,7 @@ async def test_fifty_status_changes_within_one_tick_make_one_batch_frame(hub):
 
 async def test_the_latest_status_of_a_machine_wins_within_a_tick(hub):
     viewer = Member()
-    await hub.join(viewer, MAP)
+    await hub.join(viewer, MAP, batched=True)
     for status in ("offline", "error", "online"):
         hub.dispatch(status_message("m-1", status))
     hub.dispatch(status_message("m-2", "maintenance"))
@@ -89,14 +91,14 @@ async def test_the_latest_status_of_a_machine_wins_within_a_tick(hub):
     _, entries = batch_of(viewer.frames[0])
     assert [(e["machineId"], e["status"]) for e in entries] == [("m-1", "online"),
                                                                 ("m-2", "maintenance")]
-    assert hub.coalesced == 2
+    assert hub.live_map.coalesced == 2
     assert hub.stats()["pending_map_updates"] == 0
 
 
 async def test_the_batch_is_encoded_once_and_carries_the_newest_offset(hub):
     first, second = Member(), Member()
-    await hub.join(first, MAP)
-    await hub.join(second, MAP)
+    await hub.join(first, MAP, batched=True)
+    await hub.join(second, MAP, batched=True)
     for machine, offset in (("m-1", "1700000000000-3"), ("m-2", "1700000000001-0"),
                             ("m-3", "1700000000000-9")):
         hub.dispatch(status_message(machine, "offline", offset=offset))
@@ -108,8 +110,8 @@ async def test_the_batch_is_encoded_once_and_carries_the_newest_offset(hub):
 
 async def test_each_map_room_gets_its_own_batch(hub):
     acme, rival = Member(), Member()
-    await hub.join(acme, MAP)
-    await hub.join(rival, map_room("rival"))
+    await hub.join(acme, MAP, batched=True)
+    await hub.join(rival, map_room("rival"), batched=True)
     hub.dispatch(status_message("acme-1", "offline"))
     hub.dispatch(status_message("rival-1", "error", room=map_room("rival")))
     await eventually(lambda: acme.frames and rival.frames, timeout=1)
@@ -130,6 +132,39 @@ async def test_only_status_updates_of_map_rooms_wait_for_the_tick(hub):
                                                         "machine:status"]
 
 
+async def test_a_member_without_batches_gets_each_machines_latest_status_once_per_tick(hub):
+    """The reference design's live map listens for `machine:status`: it gets one per
+    machine and tick, the frame as published (offset included), while a batched member of
+    the same room gets the batch."""
+    reference, dashboard = Member(), Member()
+    await hub.join(reference, MAP)
+    await hub.join(dashboard, MAP, batched=True)
+    for status in ("offline", "error", "online", "error"):  # a flapping machine
+        hub.dispatch(status_message("m-1", status, offset="1700000000000-1"))
+    latest = status_message("m-2", "maintenance", offset="1700000000000-2")
+    hub.dispatch(latest)
+    await eventually(lambda: reference.frames and dashboard.frames, timeout=1)
+    await asyncio.sleep(0.25)  # two more ticks: nothing else comes
+    assert [batch_of(f) for f in reference.frames] == [
+        ["machine:status", {"machineId": "m-1", "status": "error",
+                            "timestamp": "2026-03-01T09:00:00Z"}, "1700000000000-1"],
+        ["machine:status", {"machineId": "m-2", "status": "maintenance",
+                            "timestamp": "2026-03-01T09:00:00Z"}, "1700000000000-2"]]
+    assert reference.frames[1] is latest["frame"]  # as published: not encoded again
+    [batch] = dashboard.frames
+    assert batch_of(batch)[0] == MACHINES_STATUS
+
+
+async def test_a_member_that_leaves_stops_being_batched(hub):
+    member = Member()
+    await hub.join(member, MAP, batched=True)
+    await hub.leave(member, MAP)
+    await hub.join(member, MAP)
+    hub.dispatch(status_message("m-1", "offline"))
+    await eventually(lambda: member.frames, timeout=1)
+    assert batch_of(member.frames[0])[0] == "machine:status"
+
+
 async def test_updates_for_a_room_without_local_members_are_not_kept(hub):
     hub.dispatch(status_message("m-1", "offline"))
     assert hub.stats()["pending_map_updates"] == 0
@@ -139,7 +174,7 @@ async def test_the_tick_is_configurable():
     slow = Hub(InMemoryChannelLayer(), map_tick_ms=400)
     viewer = Member()
     try:
-        await slow.join(viewer, MAP)
+        await slow.join(viewer, MAP, batched=True)
         slow.dispatch(status_message("m-1", "offline"))
         await asyncio.sleep(0.2)
         assert viewer.frames == []
@@ -282,7 +317,7 @@ async def test_fifty_map_updates_published_at_once_reach_a_viewer_as_one_frame(g
     machines = [str(uuid.uuid4()) for _ in range(50)]
     room = map_room(gateway.people.acme.id)
     async with raw_client(gateway, gateway.tokens["viewer"]) as viewer:
-        assert await viewer.subscribe("machines:all") == subscribed("machines:all")
+        assert await viewer.subscribe("machines:all", batch=True) == subscribed("machines:all")
         await asyncio.gather(*(
             publish(room, "machine:status", {"machineId": machine, "status": "error",
                                              "timestamp": "2026-03-01T09:00:00Z"})
@@ -291,3 +326,26 @@ async def test_fifty_map_updates_published_at_once_reach_a_viewer_as_one_frame(g
         assert event == MACHINES_STATUS
         assert sorted(e["machineId"] for e in entries) == sorted(machines)
         await viewer.assert_no_event(1.3)  # the next tick has nothing to send
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_a_live_map_subscriber_by_default_gets_machine_status_per_machine(gateway):
+    """What the reference design's live map listens for, coalesced per machine and tick."""
+    machine = str(gateway.people.machine.id)
+    room = map_room(gateway.people.acme.id)
+    async with raw_client(gateway, gateway.tokens["viewer"]) as viewer:
+        assert await viewer.subscribe("machines:all") == subscribed("machines:all")
+        for status in ("offline", "error", "online"):
+            await publish(room, "machine:status", {"machineId": machine, "status": status,
+                                                   "timestamp": "2026-03-01T09:00:00Z"})
+        event = await viewer.next_event(timeout=3)
+        assert event[0] == "machine:status" and event[1]["machineId"] == machine
+        # Three changes within one tick reach the client as at most a few, ending online.
+        seen = [event[1]["status"]]
+        try:
+            while True:
+                seen.append((await viewer.next_event(timeout=1.3))[1]["status"])
+        except TimeoutError:
+            pass
+        assert seen[-1] == "online" and len(seen) < 3
