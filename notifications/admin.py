@@ -23,7 +23,8 @@ class NotificationAdmin(OrganizationScopedAdmin):
     to read another person's messages to run the fleet. Another person's notification is
     "not found" (change page, actions)."""
 
-    list_display = ["title", "recipient", "organization", "type", "priority", "read", "created_at"]
+    list_display = ["display_title", "recipient", "organization", "type", "priority", "read",
+                    "created_at"]
     list_filter = [
         "read",
         "type",
@@ -34,6 +35,12 @@ class NotificationAdmin(OrganizationScopedAdmin):
     list_select_related = ["recipient", "organization"]
     date_hierarchy = "created_at"
     actions = ["mark_read", "mark_unread"]
+
+    @admin.display(description=_("title"), ordering="title")
+    def display_title(self, notification: Notification) -> str:
+        # In the admin's language, as the notification centre shows it (the stored title is
+        # the site's default language, what the search box searches).
+        return notification.title_text()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The bulk actions act on this queryset too, so they cannot reach another's rows.

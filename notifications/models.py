@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from machines.models import Machine, Organization, Priority
+from notifications.messages import render
 from vendhub.models import BaseModel
 
 
@@ -25,6 +26,12 @@ class Notification(BaseModel):
     machine = models.ForeignKey(
         Machine, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
     )
+    # What happened, rendered in each reader's language (notifications.messages); a blank
+    # key means the stored text is the text (written by a person or a device).
+    title_key = models.CharField(_("title key"), max_length=64, blank=True, editable=False)
+    message_key = models.CharField(_("message key"), max_length=64, blank=True, editable=False)
+    params = models.JSONField(_("parameters"), default=dict, blank=True, editable=False)
+    # The text in the site's default language, kept for search, exports and old clients.
     title = models.CharField(_("title"), max_length=200)
     message = models.TextField(_("message"), blank=True)
     type = models.CharField(
@@ -42,4 +49,35 @@ class Notification(BaseModel):
         verbose_name_plural = _("notifications")
 
     def __str__(self) -> str:
+        return self.title_text()
+
+    def title_text(self, language: str | None = None) -> str:
+        """The title in `language` (None: the active one)."""
+        if self.title_key:
+            return render(self.title_key, self.params, language=language)[:200] or self.title
         return self.title
+
+    def message_text(self, language: str | None = None) -> str:
+        if self.message_key:
+            return render(self.message_key, self.params, language=language) or self.message
+        return self.message
+
+
+class LanguagePreference(models.Model):
+    """The language a person reads in, set by the dashboard's language switcher: their
+    socket events (rendered when published, with no request at hand) use it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="language_preference",
+    )
+    # One of settings.LANGUAGES (notifications.services.set_language checks it); no
+    # choices, so that offering a language needs no migration.
+    language = models.CharField(_("language"), max_length=16)
+
+    class Meta:
+        verbose_name = _("language preference")
+        verbose_name_plural = _("language preferences")
+
+    def __str__(self) -> str:
+        return self.language

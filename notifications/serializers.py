@@ -8,6 +8,11 @@ from notifications.models import Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    """Title and message in the active language (the request's: Accept-Language, the
+    language cookie; the recipient's for socket events)."""
+
+    title = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     machineId = serializers.UUIDField(source="machine_id", read_only=True, allow_null=True)
 
@@ -15,6 +20,12 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = ["id", "title", "message", "type", "priority", "read", "createdAt", "machineId"]
         read_only_fields = fields
+
+    def get_title(self, notification: Notification) -> str:
+        return notification.title_text()
+
+    def get_message(self, notification: Notification) -> str:
+        return notification.message_text()
 
 
 class UnreadCountSerializer(serializers.Serializer):

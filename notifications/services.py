@@ -1,16 +1,48 @@
-"""Writes to notifications: marking them read or unread."""
+"""Writes to notifications: creating them from a message key, marking them read or unread,
+a reader's language."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications import messages
+from notifications.models import LanguagePreference, Notification
 from realtime import events
+
+
+def notify(*, recipients: Sequence, organization_id, machine=None, title_key: str,
+           params: Mapping[str, Any], message_key: str = "", message: str = "",
+           type: str, priority: str) -> list[Notification]:
+    """One notification per recipient, keyed (`notifications.messages`) so that each reader
+    gets it in their language; `message` is a text of its own (a device's words) used when
+    there is no `message_key`. Saved one by one: each save is broadcast to its recipient."""
+    params = dict(params)
+    title = messages.default_text(title_key, params)[:200]
+    if message_key:
+        message = messages.default_text(message_key, params)
+    return [
+        Notification.objects.create(
+            recipient=recipient, organization_id=organization_id, machine=machine,
+            title_key=title_key, message_key=message_key, params=params,
+            title=title, message=message, type=type, priority=priority,
+        )
+        for recipient in recipients
+    ]
+
+
+def set_language(*, user: AbstractBaseUser, language: str) -> str:
+    """Remember the language `user` reads in (for what reaches them with no request at hand,
+    e.g. socket events); returns the language kept (an unknown one becomes the default)."""
+    language = messages.language_of(language)
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
+    return language
 
 
 def mark_read(*, notification: Notification) -> Notification:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import check_for_language
+from django.views import i18n
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -70,3 +73,13 @@ class NotificationViewSet(
     )
     def read_all(self, request: Request) -> Response:
         return Response({"updated": services.mark_all_read(recipient=request.user)})
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's `set_language` (the language cookie), also remembered for a signed-in user:
+    what reaches them without a request (their socket events) is written in it."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    if language and check_for_language(language) and request.user.is_authenticated:
+        services.set_language(user=request.user, language=language)
+    return response

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 
 from machines import selectors
 from machines.models import (
@@ -24,7 +23,9 @@ from machines.models import (
     Task,
     TaskKind,
 )
-from notifications.models import Notification, NotificationType
+from notifications.messages import default_text
+from notifications.models import NotificationType
+from notifications.services import notify
 from telemetry.rules import TEMPERATURE, EnvironmentAlert, ReportedError
 
 User = get_user_model()
@@ -39,18 +40,6 @@ def managers_of(organization_id) -> list:
             memberships__role__in=MANAGING_ROLES,
         ).distinct().order_by("pk")
     )
-
-
-def notify(*, recipients: Sequence, machine: Machine, title: str, message: str, type: str,
-           priority: str) -> list[Notification]:
-    """One notification per recipient (saved one by one: each save is broadcast)."""
-    return [
-        Notification.objects.create(
-            recipient=recipient, organization_id=machine.organization_id, machine=machine,
-            title=title[:200], message=message, type=type, priority=priority,
-        )
-        for recipient in recipients
-    ]
 
 
 def refill_assignee_id(machine: Machine) -> int | None:
@@ -75,64 +64,61 @@ def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | 
     if open_tasks.exists():
         return None
     assignee_id = refill_assignee_id(machine)
+    params = bunker_params(machine=machine, bunker=bunker, level=level)
     try:
         with transaction.atomic():  # a savepoint: losing the race must not break the batch
             return Task.objects.create(
                 organization_id=machine.organization_id, machine=machine, bunker=bunker,
                 assignee_id=assignee_id, kind=TaskKind.REFILL,
                 priority=Priority.HIGH,
-                title=_("Refill %(ingredient)s at %(machine)s") % {
-                    "ingredient": bunker.ingredient.name, "machine": machine.name},
-                notes=_("%(level)d g of %(capacity)d g left, under the %(threshold)d%% threshold.")
-                % {"level": level, "capacity": bunker.capacity_grams,
-                   "threshold": bunker.low_level_threshold_percent},
+                title=default_text("refill.title", params),
+                notes=default_text("refill.notes", params),
             )
     except IntegrityError:
         return None
 
 
+def bunker_params(*, machine: Machine, bunker: Bunker, level: int) -> dict:
+    return {"ingredient": bunker.ingredient.name, "machine": machine.name, "level": level,
+            "capacity": bunker.capacity_grams, "threshold": bunker.low_level_threshold_percent}
+
+
 def bunker_went_low(*, machine: Machine, bunker: Bunker, level: int, managers: Sequence) -> None:
     notify(
-        recipients=managers, machine=machine, type=NotificationType.WARNING,
-        priority=Priority.HIGH,
-        title=_("Low %(ingredient)s at %(machine)s") % {
-            "ingredient": bunker.ingredient.name, "machine": machine.name},
-        message=_("%(level)d g of %(capacity)d g left (under %(threshold)d%%).") % {
-            "level": level, "capacity": bunker.capacity_grams,
-            "threshold": bunker.low_level_threshold_percent},
+        recipients=managers, organization_id=machine.organization_id, machine=machine,
+        type=NotificationType.WARNING, priority=Priority.HIGH,
+        title_key="bunker_low.title", message_key="bunker_low.message",
+        params=bunker_params(machine=machine, bunker=bunker, level=level),
     )
     open_refill_task(machine=machine, bunker=bunker, level=level)
 
 
 def environment_alert(*, machine: Machine, alert: EnvironmentAlert, managers: Sequence) -> None:
-    if alert.kind == TEMPERATURE:
-        title = _("Too hot: %(machine)s") % {"machine": machine.name}
-        message = _("%(value).1f °C, above the %(limit).1f °C limit.")
-    else:
-        title = _("Too humid: %(machine)s") % {"machine": machine.name}
-        message = _("%(value).1f %% humidity, above the %(limit).1f %% limit.")
-    notify(recipients=managers, machine=machine, type=NotificationType.WARNING,
-           priority=Priority.MEDIUM, title=title,
-           message=message % {"value": alert.value, "limit": alert.limit})
+    kind = "too_hot" if alert.kind == TEMPERATURE else "too_humid"
+    notify(recipients=managers, organization_id=machine.organization_id, machine=machine,
+           type=NotificationType.WARNING, priority=Priority.MEDIUM,
+           title_key=f"{kind}.title", message_key=f"{kind}.message",
+           params={"machine": machine.name, "value": alert.value, "limit": alert.limit})
 
 
 def critical_error(*, machine: Machine, error: ReportedError, managers: Sequence) -> None:
+    # The message is the device's own words: stored as sent, not translated.
     notify(
-        recipients=managers, machine=machine, type=NotificationType.ERROR, priority=Priority.HIGH,
-        title=_("Critical error %(code)s at %(machine)s") % {
-            "code": error.code, "machine": machine.name},
+        recipients=managers, organization_id=machine.organization_id, machine=machine,
+        type=NotificationType.ERROR, priority=Priority.HIGH,
+        title_key="critical_error.title", params={"code": error.code, "machine": machine.name},
         message=error.message or error.code,
     )
 
 
 def machine_went_offline(*, machine: Machine, last_seen_at: datetime | None, now: datetime,
                          managers: Sequence) -> None:
+    params = {"machine": machine.name, "interval": machine.telemetry_interval_seconds}
     if last_seen_at is None:
-        message = _("Never reported telemetry.")
+        message_key = "offline.never"
     else:
-        silent = timedelta(seconds=int((now - last_seen_at).total_seconds()))
-        message = _("Silent for %(silent)s (expected every %(interval)d s).") % {
-            "silent": silent, "interval": machine.telemetry_interval_seconds}
-    notify(recipients=managers, machine=machine, type=NotificationType.WARNING,
-           priority=Priority.HIGH, title=_("%(machine)s is offline") % {"machine": machine.name},
-           message=message)
+        message_key = "offline.silent"
+        params["silent"] = str(timedelta(seconds=int((now - last_seen_at).total_seconds())))
+    notify(recipients=managers, organization_id=machine.organization_id, machine=machine,
+           type=NotificationType.WARNING, priority=Priority.HIGH,
+           title_key="offline.title", message_key=message_key, params=params)

@@ -1,8 +1,9 @@
 """Routes of the dashboard pages (included at the site root by vendhub/urls.py)."""
 
-from django.urls import include, path
+from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
+from notifications.views import set_language
 from vendhub import views
 
 app_name = "dashboard"
@@ -15,6 +16,6 @@ urlpatterns = [
     path("machines/<uuid:machine_id>/", views.monitor, name="monitor"),
     path("tasks/", views.task_board, name="tasks"),
     path("dashboard/token/", views.socket_token, name="token"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="jsi18n"),
 ]

@@ -191,7 +191,7 @@ if DEBUG and env_bool("FAST_PASSWORD_HASHING"):
     ]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LANGUAGES = [("en", "English"), ("ru", "Русский"), ("uz", "Oʻzbekcha")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Tashkent")
 USE_I18N = True

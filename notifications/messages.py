@@ -1,0 +1,71 @@
+"""Texts the server writes for people, stored as what happened and rendered per reader.
+
+A notification (or an automatic task) keeps a message key and its parameters; the text is
+rendered when someone reads it, in their language: the request's for REST and the
+dashboard, the recipient's preference for their socket events, the admin's for the admin.
+Parameters are JSON values (names of machines and ingredients stay as people typed them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import nullcontext
+from typing import Any
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _
+
+#: Every key the server may store, with its English text (the msgid of the translations).
+MESSAGES: dict[str, str] = {
+    "bunker_low.title": _("Low %(ingredient)s at %(machine)s"),
+    "bunker_low.message": _("%(level)d g of %(capacity)d g left (under %(threshold)d%%)."),
+    "refill.title": _("Refill %(ingredient)s at %(machine)s"),
+    "refill.notes": _("%(level)d g of %(capacity)d g left, under the %(threshold)d%% threshold."),
+    "too_hot.title": _("Too hot: %(machine)s"),
+    "too_hot.message": _("%(value).1f °C, above the %(limit).1f °C limit."),
+    "too_humid.title": _("Too humid: %(machine)s"),
+    "too_humid.message": _("%(value).1f %% humidity, above the %(limit).1f %% limit."),
+    "critical_error.title": _("Critical error %(code)s at %(machine)s"),
+    "machine_error.title": _("%(machine)s: %(code)s"),
+    "offline.title": _("%(machine)s is offline"),
+    "offline.never": _("Never reported telemetry."),
+    "offline.silent": _("Silent for %(silent)s (expected every %(interval)d s)."),
+}
+
+
+def language_of(language: str | None) -> str:
+    """`language` when the site offers it, else the site's default."""
+    offered = {code for code, _name in settings.LANGUAGES}
+    if language in offered:
+        return language
+    base = (language or "").split("-")[0].lower()
+    return base if base in offered else settings.LANGUAGE_CODE
+
+
+def render(key: str, params: Mapping[str, Any] | None = None, *,
+           language: str | None = None) -> str:
+    """The text of `key` with `params`, in `language` (None: the active language).
+
+    An unknown key renders as "" (a row written by a newer release); a translation whose
+    placeholders do not fit the parameters falls back to the English text.
+    """
+    template = MESSAGES.get(key)
+    if template is None:
+        return ""
+    params = dict(params or {})
+    with translation.override(language) if language else nullcontext():
+        translated = gettext(template)
+    try:
+        return translated % params
+    except (KeyError, TypeError, ValueError):
+        try:
+            return template % params
+        except (KeyError, TypeError, ValueError):
+            return template
+
+
+def default_text(key: str, params: Mapping[str, Any] | None = None) -> str:
+    """The text in the site's default language, stored beside the key (search, exports)."""
+    return render(key, params, language=settings.LANGUAGE_CODE)
