@@ -5,10 +5,13 @@ REDIS_URL are unset, so a fresh checkout runs with nothing else installed.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +58,9 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI's files, served as our own static files for /api/v1/docs/ (no CDN).
+    "drf_spectacular_sidecar",
+    "csp",
     "machines",
     "telemetry",
     "notifications",
@@ -63,6 +69,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -259,6 +266,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Fleet, telemetry, notifications and operator tasks of a vending operator.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from our own static files (drf-spectacular-sidecar),
+    # never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # `status` names two different enums (machines and tasks): name them apart.
     "ENUM_NAME_OVERRIDES": {
         "MachineStatusEnum": "machines.models.MachineStatus",
@@ -300,6 +312,47 @@ WATCHDOG_SILENCE_FACTOR = float(os.environ.get("WATCHDOG_SILENCE_FACTOR", "2"))
 # Dashboard map tiles. Markers still render when tiles cannot load (offline, tests).
 MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+
+# Content-Security-Policy (django-csp) of every page, DEBUG or not, so that the browser tests
+# run under the policy production serves: the pages load scripts, styles and fonts from this
+# server only (no inline code: the templates have none), talk to it only (REST, websocket),
+# and show images from it, from data: URIs (Swagger UI's icons) and from the map tile server.
+_tiles = urlsplit(MAP_TILE_URL)
+# Leaflet's URL placeholders ({s}.tile.example.org) stand for subdomains: a CSP wildcard.
+_TILE_SOURCE = (f"{_tiles.scheme}://{re.sub(r'{[^}]*}', '*', _tiles.netloc)}"
+                if _tiles.scheme in ("http", "https") and _tiles.netloc else None)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *([_TILE_SOURCE] if _TILE_SOURCE else [])],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# HTTPS. In production (DEBUG off) the session and CSRF cookies are `Secure` and HTTPS
+# responses carry HSTS, unless INSECURE_HTTP says the deployment is served over plain HTTP.
+# Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header by which it tells
+# the scheme (`X-Forwarded-Proto`: https); only set it when the proxy always sets or
+# overwrites that header, or a client could claim HTTPS itself.
+INSECURE_HTTP = env_bool("INSECURE_HTTP", False)
+SERVED_OVER_HTTPS = not DEBUG and not INSECURE_HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SERVED_OVER_HTTPS
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"),
+        "https",
+    )
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS",
+                                         "31536000" if SERVED_OVER_HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # The most markers `GET /api/v1/machines/?withLocation=true` returns in its one unpaginated
 # list (more is a 400): 20,000 markers are about 2 MB of JSON (bench/map_load.py).
 MAP_MAX_MACHINES = int(os.environ.get("MAP_MAX_MACHINES", "50000"))

@@ -88,6 +88,9 @@ export function h(tag, attrs = {}, ...children) {
     if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key === "text") el.textContent = value;
+    // Through the CSSOM: a `style` attribute is inline style, which the Content-Security-Policy
+    // (style-src 'self') refuses.
+    else if (key === "style") el.style.cssText = value;
     else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else el.setAttribute(key, value === true ? "" : value);
   }
