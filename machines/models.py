@@ -78,6 +78,13 @@ class MachineStatus(models.TextChoices):
     ERROR = "error", _("Error")
 
 
+#: Statuses a person sets and ends: while a machine is in one, device readings are stored
+#: and judged but do not change its status, and the offline watchdog leaves it alone.
+#: The four statuses stay the reference design's union, so a reference client needs no new
+#: value: "out of service" is maintenance held by a person.
+HELD_STATUSES = (MachineStatus.MAINTENANCE,)
+
+
 class Machine(BaseModel):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="machines"
@@ -97,6 +104,15 @@ class Machine(BaseModel):
     status = models.CharField(
         _("status"), max_length=16, choices=MachineStatus.choices,
         default=MachineStatus.OFFLINE, db_index=True,
+    )
+    status_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("status set by"),
+        help_text=_("Who put the machine into its held status (maintenance)."),
+    )
+    status_set_at = models.DateTimeField(
+        _("status set at"), null=True, blank=True,
+        help_text=_("Since when the machine holds the status a person set."),
     )
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
     responsible_operator = models.ForeignKey(
@@ -134,6 +150,14 @@ class Machine(BaseModel):
             raise ValidationError({"responsible_operator": _(
                 "Choose an operator of this machine's organization: refill tasks go to them."
             )})
+
+    @property
+    def status_held(self) -> bool:
+        """Whether a person holds the status (readings and the watchdog do not change it).
+
+        A device that reports maintenance itself (its service mode) holds nothing: its next
+        reading may leave it."""
+        return self.status in HELD_STATUSES and self.status_set_at is not None
 
     def silence_limit(self, factor: float) -> timedelta:
         """How long this machine may stay silent before it is considered offline."""
@@ -224,6 +248,9 @@ class TaskStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     DONE = "done", _("Done")
     CANCELLED = "cancelled", _("Cancelled")
+    #: The assignee could not do it (no access, nothing to bring): back to a manager, who
+    #: reopens and reassigns it.
+    REJECTED = "rejected", _("Rejected")
 
 
 OPEN_TASK_STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS)

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from machines import selectors
+from machines import selectors, services
 from machines.models import (
     Bunker,
     Ingredient,
@@ -67,6 +67,16 @@ class MachineSerializer(serializers.ModelSerializer):
     telemetryIntervalSeconds = serializers.IntegerField(
         source="telemetry_interval_seconds", read_only=True
     )
+    statusSetBy = serializers.IntegerField(
+        source="status_set_by_id", read_only=True, allow_null=True,
+        help_text="Who holds the status a person set (maintenance); null while the device "
+                  "readings and the offline watchdog decide it.",
+    )
+    statusSetByName = serializers.SerializerMethodField()
+    statusSetAt = serializers.DateTimeField(
+        source="status_set_at", read_only=True, allow_null=True,
+        help_text="Since when the status a person set holds.",
+    )
     bunkers = BunkerSerializer(many=True, read_only=True)
     lowestBunkerPercent = serializers.SerializerMethodField()
     lowBunkers = serializers.SerializerMethodField()
@@ -91,6 +101,9 @@ class MachineSerializer(serializers.ModelSerializer):
             "responsibleOperator",
             "responsibleOperatorName",
             "telemetryIntervalSeconds",
+            "statusSetBy",
+            "statusSetByName",
+            "statusSetAt",
             "bunkers",
             "lowestBunkerPercent",
             "lowBunkers",
@@ -128,6 +141,20 @@ class MachineSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_responsibleOperatorName(self, machine: Machine) -> str | None:
         return display_name(machine.responsible_operator)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_statusSetByName(self, machine: Machine) -> str | None:
+        return display_name(machine.status_set_by)
+
+
+class MachineStatusUpdateSerializer(serializers.Serializer):
+    """`PATCH /machines/{id}/` input: `maintenance` holds the status until a person sets
+    `online`, which hands it back to the device readings and the offline watchdog."""
+
+    status = serializers.ChoiceField(choices=[
+        (value, label) for value, label in MachineStatus.choices
+        if value in services.PERSON_SETTABLE_STATUSES
+    ])
 
 
 class BunkerLevelSerializer(serializers.Serializer):

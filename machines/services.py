@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from machines import selectors
 from machines.models import (
+    HELD_STATUSES,
     Machine,
     MachineStatus,
     Priority,
@@ -31,6 +32,54 @@ class TaskPermissionDenied(PermissionDenied):
 
 class InvalidAssignee(ValueError):
     """The assignee is not an operator of the task's organization."""
+
+
+class MachinePermissionDenied(PermissionDenied):
+    """The actor may not change this machine (DRF answers 403)."""
+
+
+#: What a person may set over REST: a held status, or `online` to end the hold and hand
+#: the status back to the device readings and the watchdog. `offline` and `error` are what
+#: the readings and the watchdog decide.
+PERSON_SETTABLE_STATUSES = (*HELD_STATUSES, MachineStatus.ONLINE)
+
+
+def mark_status_change(*, machine: Machine, status: str, actor: AbstractBaseUser | None,
+                       now: datetime | None = None) -> list[str]:
+    """Set `machine.status` to `status` as a person's change, without saving: entering a
+    held status records who and since when; leaving it clears them. Returns the fields
+    changed (for `save(update_fields=...)`); none when the status is already `status`."""
+    if machine.status == status:
+        return []
+    machine.status = status
+    if status in HELD_STATUSES:
+        machine.status_set_by = actor
+        machine.status_set_at = now or timezone.now()
+    else:
+        machine.status_set_by = None
+        machine.status_set_at = None
+    return ["status", "status_set_by", "status_set_at"]
+
+
+def set_machine_status(*, machine: Machine, status: str, actor: AbstractBaseUser) -> Machine:
+    """A manager of the machine's organization sets its status (`PERSON_SETTABLE_STATUSES`).
+
+    Maintenance holds until a person ends it; `online` ends it. The save emits one
+    `machine:status` (machines/signals.py) after the commit. Raises MachinePermissionDenied
+    for anyone else, ValueError for a status a person may not set.
+    """
+    if status not in PERSON_SETTABLE_STATUSES:
+        raise ValueError(f"a person may not set status {status!r}")
+    if not selectors.is_manager_of(actor, machine.organization_id):
+        raise MachinePermissionDenied("Only a manager of the organization may set the status.")
+    with transaction.atomic():
+        # Locked: a reading being ingested applies before or after, never half over this.
+        locked = Machine.objects.select_for_update(of=("self",)).get(pk=machine.pk)
+        changed = mark_status_change(machine=locked, status=status, actor=actor)
+        if changed:
+            locked.updated_by = actor
+            locked.save(update_fields=[*changed, "updated_by", "updated_at"])
+    return locked
 
 
 #: Task fields only a manager may edit (besides `assignee`, see `assign_task`).
@@ -155,14 +204,16 @@ def create_task(
 def put_machines_into_maintenance(
     *, machines: Iterable[Machine], actor: AbstractBaseUser | None
 ) -> int:
-    """Set every machine not already there to maintenance; returns how many changed."""
+    """Set every machine not already there to maintenance, held by `actor`; returns how
+    many changed."""
     changed = 0
     for machine in machines:
-        if machine.status == MachineStatus.MAINTENANCE:
+        fields = mark_status_change(machine=machine, status=MachineStatus.MAINTENANCE,
+                                    actor=actor)
+        if not fields:
             continue
-        machine.status = MachineStatus.MAINTENANCE
         machine.updated_by = actor
-        machine.save(update_fields=["status", "updated_by", "updated_at"])
+        machine.save(update_fields=[*fields, "updated_by", "updated_at"])
         changed += 1
     return changed
 

@@ -27,6 +27,7 @@ from machines.permissions import IsFleetManager, ManagersCreate
 from machines.serializers import (
     IngredientSerializer,
     MachineSerializer,
+    MachineStatusUpdateSerializer,
     MachineTelemetrySerializer,
     OperatorSerializer,
     TaskCreateSerializer,
@@ -60,9 +61,16 @@ def _truthy(value: str | None) -> bool:
             "(unpaginated, bounded by MAP_MAX_MACHINES)."
         ),
     ),
+    partial_update=extend_schema(
+        request=MachineStatusUpdateSerializer, responses=MachineSerializer,
+        description="Managers of the machine's organization set its status: `maintenance` "
+                    "holds (device readings no longer change it, the offline watchdog skips "
+                    "it) until a person sets `online`. Emits one `machine:status`.",
+    ),
 )
 class MachineViewSet(viewsets.ReadOnlyModelViewSet):
-    """Machines of the organizations the user belongs to."""
+    """Machines of the organizations the user belongs to; managers set a held status
+    (PATCH `{status}`, the only write: the rest is edited in the admin)."""
 
     serializer_class = MachineSerializer
     filterset_class = MachineFilter
@@ -92,6 +100,15 @@ class MachineViewSet(viewsets.ReadOnlyModelViewSet):
                 ]}) from error
             return Response(points)
         return super().list(request, *args, **kwargs)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        machine = self.get_object()
+        data = MachineStatusUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.set_machine_status(
+            machine=machine, status=data.validated_data["status"], actor=request.user
+        )
+        return Response(MachineSerializer(self.get_object()).data)
 
     @extend_schema(
         responses=MachineTelemetrySerializer,

@@ -111,6 +111,8 @@ class MachineState:
     open_errors: Mapping[str, OpenError]  # by code
     temperature_alert: bool = False
     humidity_alert: bool = False
+    #: A person set the status (maintenance): readings are judged but never override it.
+    status_held: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,8 @@ def evaluate_batch(state: MachineState, readings: Iterable[Reading],
 
     Readings not newer than `state.last_seen_at` are history only: they arrived late and
     change neither the state nor fire rules. Levels of bunkers missing from `bunkers` are
-    ignored.
+    ignored. While `state.status_held`, the reported status is not taken: levels, the
+    environment and errors are judged as usual.
     """
     outcome = Outcome(state=state)
     levels = dict(state.bunker_levels)
@@ -180,7 +183,7 @@ def evaluate_batch(state: MachineState, readings: Iterable[Reading],
             continue
         outcome.applied.append(reading)
         at = last_seen = reading.timestamp
-        if reading.status != status:
+        if reading.status != status and not state.status_held:
             status, status_changed_at = reading.status, at
 
         for bunker_id, level in reading.bunker_levels.items():

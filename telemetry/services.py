@@ -162,6 +162,7 @@ def _apply(machine: Machine, new: list[Reading], now: datetime) -> None:
                      for code, e in open_rows.items()},
         temperature_alert=bool(health and health.temperature_alert_active),
         humidity_alert=bool(health and health.humidity_alert_active),
+        status_held=machine.status_held,
     )
     limits = EnvironmentLimits(
         temperature=float(machine.organization.temperature_alert_celsius),

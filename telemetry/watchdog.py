@@ -16,14 +16,15 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from machines.models import Machine, MachineStatus
+from machines.models import HELD_STATUSES, Machine, MachineStatus
 from realtime import events
 from telemetry import alerts
 from telemetry.conf import telemetry_settings
 from telemetry.rules import is_silent
 
-#: Statuses the watchdog leaves alone: already offline, or switched off on purpose.
-EXEMPT = (MachineStatus.OFFLINE, MachineStatus.MAINTENANCE)
+#: Statuses the watchdog leaves alone: already offline, or held by a person (maintenance),
+#: which only a person ends.
+EXEMPT = (MachineStatus.OFFLINE, *HELD_STATUSES)
 
 
 def _candidates(now: datetime, factor: float) -> Iterator[Machine]:

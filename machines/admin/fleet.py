@@ -58,11 +58,14 @@ class MachineAdmin(OrganizationScopedAdmin):
     list_filter = ["status", ("organization", ScopedRelatedFilter), "model"]
     search_fields = ["name", "serial_number", "address"]
     list_select_related = ["organization", "responsible_operator"]
-    readonly_fields = ["last_seen_at", "updated_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "status_set_by", "status_set_at", "last_seen_at", "updated_by", "created_at", "updated_at",
+    ]
     inlines = [BunkerInline]
     actions = ["put_into_maintenance"]
     fieldsets = [
-        (None, {"fields": ["organization", "name", "serial_number", "model", "status"]}),
+        (None, {"fields": ["organization", "name", "serial_number", "model", "status",
+                           "status_set_by", "status_set_at"]}),
         (_("Location"), {"fields": ["address", "latitude", "longitude"]}),
         (
             _("Operation"),
@@ -88,6 +91,11 @@ class MachineAdmin(OrganizationScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Machine, form, change: bool) -> None:
         obj.updated_by = request.user
+        if "status" in form.changed_data:
+            # A status chosen here is a person's: maintenance holds, set by this staff user,
+            # until someone ends it; any other choice hands it back to the readings.
+            chosen, obj.status = obj.status, form.initial.get("status")
+            services.mark_status_change(machine=obj, status=chosen, actor=request.user)
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Put selected machines into maintenance"), permissions=["change"])

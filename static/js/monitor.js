@@ -4,6 +4,7 @@
 
 import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
 import * as realtime from "./realtime.js";
+import { heldStatusText } from "./status.js";
 
 const root = document.getElementById("monitor");
 const machineId = root.dataset.machineId;
@@ -31,6 +32,16 @@ const els = {
 };
 
 let timestamp = null; // ISO of the latest state shown
+
+// Who holds a status a person set, beside the status pill (from the machine's REST detail).
+const heldEl = h("span", { id: "status-held", class: "status-held muted", hidden: true });
+els.status.after(heldEl);
+
+async function loadHeld() {
+  const detail = await api(`/api/v1/machines/${machineId}/`);
+  heldEl.textContent = heldStatusText(detail, statusLabels);
+  heldEl.hidden = !heldEl.textContent;
+}
 
 /** Bar colour by fill level: red under 20 %, yellow under 40 %, green otherwise. */
 export function levelClass(percentage) {
@@ -140,7 +151,9 @@ realtime.on("machine:telemetry", (state) => state && state.machineId === machine
 realtime.on("machine:status", (update) => {
   if (!update || update.machineId !== machineId) return;
   setStatus(update.status);
+  loadHeld().catch((error) => console.warn("machine:", error));
 });
-realtime.onResync(load);
+realtime.onResync(() => { load(); loadHeld().catch(() => {}); });
 load().catch((error) => console.warn("telemetry:", error));
+loadHeld().catch((error) => console.warn("machine:", error));
 setInterval(tickLastUpdate, 1000);

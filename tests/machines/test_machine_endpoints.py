@@ -79,6 +79,11 @@ def test_with_location_returns_the_plain_map_shape_of_every_machine(personas):
     assert str(personas.rival_machine.pk) not in {marker["id"] for marker in markers}
 
 
-def test_machines_are_read_only(personas):
-    response = client_for(personas.manager).patch(f"{URL}{personas.machine.pk}/", {"name": "x"})
-    assert response.status_code == 405
+def test_only_the_status_of_a_machine_is_writable(personas):
+    """PATCH takes `status` alone (tests/machines/test_held_machine_status.py); the rest of
+    a machine is edited in the admin."""
+    client = client_for(personas.manager)
+    response = client.patch(f"{URL}{personas.machine.pk}/", {"name": "x"})
+    assert response.status_code == 400 and "status" in response.json()
+    assert client.put(f"{URL}{personas.machine.pk}/", {"name": "x"}).status_code == 405
+    assert client.delete(f"{URL}{personas.machine.pk}/").status_code == 405
