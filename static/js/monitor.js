@@ -3,6 +3,7 @@
 // (and `machine:status`) in the room `machine:{id}`; refetched after every reconnect.
 
 import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
+import { telemetryHistory } from "./chart.js";
 import * as realtime from "./realtime.js";
 import { heldStatusText } from "./status.js";
 
@@ -133,6 +134,7 @@ function render(state) {
   const bunkers = state.bunkers || [];
   els.bunkers.replaceChildren(...bunkers.map(bunkerRow));
   els.bunkersEmpty.hidden = bunkers.length > 0;
+  showLowBunkers(bunkers);
 
   const errors = state.errors || [];
   els.errors.replaceChildren(...errors.map(errorRow));
@@ -145,6 +147,38 @@ function render(state) {
 async function load() {
   render(await api(`/api/v1/machines/${machineId}/telemetry`));
 }
+
+// -- low-bunker badge and telemetry history -------------------------------------------------
+
+const lowBadge = document.getElementById("low-badge");
+const lowBunkers = new Map(); // bunkerId -> ingredient name, of the bunkers under threshold
+
+function drawLowBadge() {
+  const names = [...lowBunkers.values()].sort();
+  lowBadge.hidden = names.length === 0;
+  lowBadge.dataset.count = String(names.length);
+  lowBadge.textContent = names.length ? `⚠ ${fmt(gettext("Low: %(names)s"), { names: names.join(", ") })}` : "";
+}
+
+/** The badge from a whole state (REST or `machine:telemetry`): refills clear it. */
+function showLowBunkers(bunkers) {
+  lowBunkers.clear();
+  for (const bunker of bunkers) if (bunker.lowLevelAlert) lowBunkers.set(bunker.bunkerId, bunker.ingredientName);
+  drawLowBadge();
+}
+
+const historyCharts = telemetryHistory(document.getElementById("history"), {
+  machineId, api, labels: { temperature: gettext("Temperature"), humidity: gettext("Humidity") },
+});
+realtime.on("machine:telemetry", (state) => state && state.machineId === machineId && historyCharts.append(state));
+// `inventory:low` (the machine's room): a bunker just went under its threshold.
+realtime.on("inventory:low", (event) => {
+  if (!event || event.machineId !== machineId) return;
+  lowBunkers.set(event.bunkerId, event.ingredientName);
+  drawLowBadge();
+});
+realtime.onResync(() => historyCharts.load().catch((error) => console.warn("history:", error)));
+historyCharts.load().catch((error) => console.warn("history:", error));
 
 realtime.subscribe(`machine:${machineId}`);
 realtime.on("machine:telemetry", (state) => state && state.machineId === machineId && render(state));
