@@ -54,6 +54,12 @@ def _status_labels() -> dict[str, str]:
     return {value: str(label) for value, label in MachineStatus.choices}
 
 
+def _organization_ids(user) -> list[str]:
+    """The viewer's organizations: the page subscribes to their `org:{id}` rooms."""
+    rows = selectors.organization_ids_for(user).values_list("organization_id", flat=True)
+    return sorted(str(pk) for pk in rows)
+
+
 @require_GET
 @page
 def live_map(request: HttpRequest) -> HttpResponse:
@@ -62,6 +68,7 @@ def live_map(request: HttpRequest) -> HttpResponse:
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
         "status_labels": _status_labels(),
+        "organization_ids": _organization_ids(request.user),
     })
 
 

@@ -4,7 +4,7 @@
 // (and single `machine:status` events, which are applied too). Markers are plain HTML
 // (Leaflet divIcons), so they show even when no map tile can load.
 
-import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
+import { LiveDuringFetch, api, apiAll, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import * as realtime from "./realtime.js";
 import { heldStatusText } from "./status.js";
 
@@ -27,6 +27,8 @@ if (mapEl.dataset.tileUrl) {
 }
 
 const machines = new Map(); // id -> {machine, marker, item}
+// Ids of machines with a bunker under its threshold: a badge on the pin and the list row.
+const lowMachines = new Set();
 const unlocated = new Set(); // ids of machines without coordinates: not on the map
 let fitted = false;
 // Status updates received while the fleet is fetched over REST: re-applied on top of it.
@@ -35,7 +37,7 @@ const liveUpdates = new LiveDuringFetch();
 function icon(machine) {
   return L.divIcon({
     className: "machine-marker",
-    html: `<span class="pin status-${machine.status}" data-machine-id="${machine.id}" data-status="${machine.status}"></span>`,
+    html: `<span class="pin status-${machine.status}${lowMachines.has(machine.id) ? " pin-low" : ""}" data-machine-id="${machine.id}" data-status="${machine.status}"></span>`,
     iconSize: [24, 24],
     iconAnchor: [12, 12],
     popupAnchor: [0, -12],
@@ -70,6 +72,7 @@ function listItem(machine) {
       onclick: () => focusMachine(machine.id),
     }),
     h("span", { class: "machine-item-status muted", text: statusLabel(machine.status) }),
+    lowMachines.has(machine.id) ? h("span", { class: "low-badge", text: `⚠ ${gettext("Low")}`, title: gettext("A bunker is under its low-level threshold") }) : null,
     h("a", { class: "machine-item-open", href: monitorUrl(machine.id), "aria-label": gettext("Open monitor"), text: "→" }),
   );
 }
@@ -105,10 +108,14 @@ async function loadDetail(entry) {
   }
 }
 
+function renderKey(machine) {
+  return `${machine.status}|${machine.name}|${lowMachines.has(machine.id)}`;
+}
+
 function applyStatus(entry) {
   const { machine } = entry;
   // Rebuild only what changed: a resync re-applies every machine.
-  const key = `${machine.status}|${machine.name}`;
+  const key = renderKey(machine);
   if (entry.rendered === key) return;
   entry.rendered = key;
   entry.marker.setIcon(icon(machine));
@@ -145,7 +152,7 @@ function render(points) {
     const marker = L.marker([point.lat, point.lng], {
       icon: icon(machine), title: point.name, alt: point.name, riseOnHover: true,
     }).addTo(map);
-    const entry = { machine, marker, item: listItem(machine), rendered: `${machine.status}|${machine.name}` };
+    const entry = { machine, marker, item: listItem(machine), rendered: renderKey(machine) };
     marker.bindPopup(() => popupContent(entry.machine), { minWidth: 180 });
     marker.on("popupopen", () => loadDetail(entry));
     machines.set(point.id, entry);
@@ -237,6 +244,41 @@ realtime.onResync((why) => (why && why.reason === "connect" && !why.recovered ? 
 setTimeout(() => {
   if (mapEl.dataset.loaded !== "true") load().catch((error) => console.warn("machines:", error));
 }, 3000);
+
+// -- low-bunker badges ------------------------------------------------------------------------
+// Which machines are low comes from REST (`?lowStock=true`) when the page opens, after every
+// reconnect and once a minute (a refill clears a badge then); `inventory:low` on the
+// organizations' rooms adds one at once.
+
+const LOW_REFRESH_MS = 60_000;
+
+function setLow(ids) {
+  const before = new Set(lowMachines);
+  lowMachines.clear();
+  for (const id of ids) lowMachines.add(id);
+  for (const id of new Set([...before, ...lowMachines])) {
+    const entry = machines.get(id);
+    if (entry) applyStatus(entry);
+  }
+  mapEl.dataset.lowLoaded = "true";
+}
+
+async function loadLow() {
+  const low = await apiAll("/api/v1/machines/?lowStock=true&page_size=500", 5000);
+  setLow(low.map((machine) => machine.id));
+}
+
+const refreshLow = () => loadLow().catch((error) => console.warn("low stock:", error));
+for (const organizationId of jsonScript("organization-ids", [])) realtime.subscribe(`org:${organizationId}`);
+realtime.on("inventory:low", (event) => {
+  if (!event || !event.machineId || lowMachines.has(event.machineId)) return;
+  lowMachines.add(event.machineId);
+  const entry = machines.get(event.machineId);
+  if (entry) applyStatus(entry);
+});
+realtime.onResync(refreshLow);
+refreshLow();
+setInterval(refreshLow, LOW_REFRESH_MS);
 
 // The map container's size depends on CSS: tell Leaflet when it changes (rotation, resize).
 new ResizeObserver(() => map.invalidateSize()).observe(mapEl);

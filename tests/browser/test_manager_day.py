@@ -1,0 +1,125 @@
+"""The manager's day in a real headless chromium: the machine monitor's history charts grow
+live, the fleet list sorts and follows statuses live, and a bunker going low shows a badge
+live on the map and the monitor. Desktop and a 390 px phone; screenshots in
+test-artifacts/screenshots/manager-*.png."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE, in_thread, screenshot
+from tests.factories import make_reading
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres]
+
+
+def now_iso(offset_seconds: float = 0) -> str:
+    moment = datetime.now(UTC) + timedelta(seconds=offset_seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def post_telemetry(server, key: str, reading: dict) -> None:
+    response = httpx.post(f"{server.url}/api/v1/telemetry/", json=reading,
+                          headers={"Authorization": f"Device {key}"}, timeout=10)
+    assert response.status_code in (200, 201), response.text
+
+
+def chart_points(page, name: str) -> int:
+    return int(page.locator(f'[data-chart="{name}"]').get_attribute("data-points") or "0")
+
+
+def assert_no_sideways_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "the page scrolls sideways")
+
+
+@pytest.fixture
+def history(people, fleet):
+    """Readings of the personas' machine over the last two days (one per 2 h)."""
+    now = datetime.now(UTC)
+    for hours in range(2, 48, 2):
+        make_reading(people.machine, timestamp=now - timedelta(hours=hours),
+                     temperature=20 + hours % 5, humidity=40 + hours % 7,
+                     bunker_levels=[
+                         {"bunkerId": str(people.coffee.id), "currentLevel": 900 - hours * 10},
+                         {"bunkerId": str(people.milk.id), "currentLevel": 1800 - hours * 5},
+                     ])
+
+
+def test_the_monitor_charts_the_history_and_grow_live(people, history, device_key, browser):
+    page = browser.signed_in(people.manager, f"/machines/{people.machine.id}/")
+    history_card = page.locator("#history")
+    expect(history_card).to_have_attribute("data-loaded", "true")
+    # 24 h: the readings of the last day (one per 2 h, each in its own 5-minute bucket),
+    # plus the fixture's reading of now.
+    expect(page.locator('[data-chart="temperature"]')).to_have_attribute("data-points", "12")
+    assert chart_points(page, "bunkers") == 12
+    expect(page.locator('[data-chart="bunkers"] .u-legend')).to_contain_text("Coffee")
+    expect(page.locator('[data-chart="bunkers"] .u-legend')).to_contain_text("Milk powder")
+
+    page.click('[data-period="7d"]')
+    expect(page.locator('[data-period="7d"]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator('[data-chart="temperature"]')).to_have_attribute("data-points", "24")
+
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(1), "status": "online",
+        "temperature": 27.5, "humidity": 52.0,
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 500}],
+    })
+    expect(page.locator('[data-chart="temperature"]')).to_have_attribute("data-points", "25")
+    expect(page.locator('[data-chart="humidity"]')).to_have_attribute("data-points", "25")
+    expect(page.locator('[data-chart="bunkers"]')).to_have_attribute("data-points", "25")
+    page.locator("#history").scroll_into_view_if_needed()
+    screenshot(page, "manager-monitor-history", full_page=True)
+
+    phone = browser.signed_in(people.manager, f"/machines/{people.machine.id}/", viewport=PHONE)
+    expect(phone.locator('[data-chart="temperature"]')).to_have_attribute("data-points", "13")
+    canvas_width = phone.locator('[data-chart="temperature"] canvas').evaluate(
+        "(canvas) => canvas.getBoundingClientRect().width")
+    assert 250 <= canvas_width <= PHONE["width"]
+    assert_no_sideways_scroll(phone)
+    phone.locator("#history").scroll_into_view_if_needed()
+    screenshot(phone, "manager-monitor-history-phone", full_page=True)
+
+
+def test_a_bunker_going_low_shows_a_badge_live_on_the_map_and_the_monitor(
+        people, fleet, device_key, browser):
+    map_page = browser.signed_in(people.manager, "/map/")
+    monitor = browser.signed_in(people.manager, f"/machines/{people.machine.id}/")
+    pin = map_page.locator(f'.pin[data-machine-id="{people.machine.id}"]')
+    expect(pin).to_be_visible()
+    expect(pin).not_to_have_class("pin-low")
+    expect(monitor.locator("#low-badge")).to_be_hidden()
+
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(1), "status": "online",
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 100}],  # 10 %
+    })
+    expect(monitor.locator("#low-badge")).to_have_text("⚠ Low: Coffee")
+    expect(map_page.locator(f'.pin[data-machine-id="{people.machine.id}"]')).to_have_class(
+        "pin status-online pin-low")
+    item = map_page.locator(f'.machine-item[data-machine-id="{people.machine.id}"]')
+    expect(item.locator(".low-badge")).to_be_visible()
+    screenshot(map_page, "manager-map-low-badge")
+    screenshot(monitor, "manager-monitor-low-badge")
+
+    # A refill clears the monitor's badge with the next reading.
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(2), "status": "online",
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 950}],
+    })
+    expect(monitor.locator("#low-badge")).to_be_hidden()
+
+
+def test_a_machine_already_low_has_its_badge_when_the_pages_open(people, fleet, browser):
+    people.coffee.current_level_grams = 50  # 5 %, before the pages open
+    in_thread(people.coffee.save)
+    map_page = browser.signed_in(people.manager, "/map/")
+    expect(map_page.locator(f'.pin[data-machine-id="{people.machine.id}"]')).to_have_class(
+        "pin status-online pin-low")
+    monitor = browser.signed_in(people.manager, f"/machines/{people.machine.id}/")
+    expect(monitor.locator("#low-badge")).to_have_text("⚠ Low: Coffee")
