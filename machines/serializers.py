@@ -18,6 +18,7 @@ from machines.models import (
     TaskKind,
     TaskStatus,
 )
+from vendhub.fields import UTCDateTimeField
 
 User = get_user_model()
 
@@ -57,7 +58,7 @@ class MachineSerializer(serializers.ModelSerializer):
     serialNumber = serializers.CharField(source="serial_number", read_only=True)
     latitude = serializers.FloatField(read_only=True, allow_null=True)
     longitude = serializers.FloatField(read_only=True, allow_null=True)
-    lastSeenAt = serializers.DateTimeField(source="last_seen_at", read_only=True)
+    lastSeenAt = UTCDateTimeField(source="last_seen_at", read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True)
     organizationName = serializers.CharField(source="organization.name", read_only=True)
     responsibleOperator = serializers.IntegerField(
@@ -73,7 +74,7 @@ class MachineSerializer(serializers.ModelSerializer):
                   "readings and the offline watchdog decide it.",
     )
     statusSetByName = serializers.SerializerMethodField()
-    statusSetAt = serializers.DateTimeField(
+    statusSetAt = UTCDateTimeField(
         source="status_set_at", read_only=True, allow_null=True,
         help_text="Since when the status a person set holds.",
     )
@@ -81,8 +82,8 @@ class MachineSerializer(serializers.ModelSerializer):
     lowestBunkerPercent = serializers.SerializerMethodField()
     lowBunkers = serializers.SerializerMethodField()
     openErrors = serializers.SerializerMethodField()
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+    createdAt = UTCDateTimeField(source="created_at", read_only=True)
+    updatedAt = UTCDateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Machine
@@ -171,27 +172,27 @@ class MachineErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     severity = serializers.ChoiceField(choices=["warning", "error", "critical"])
-    occurredAt = serializers.DateTimeField()
+    occurredAt = UTCDateTimeField()
 
 
 class MachineTelemetrySerializer(serializers.Serializer):
     """`MachineTelemetry` (documentation only: built by telemetry.selectors.machine_telemetry)."""
 
     machineId = serializers.UUIDField()
-    timestamp = serializers.DateTimeField(allow_null=True)
+    timestamp = UTCDateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=MachineStatus.choices)
     temperature = serializers.FloatField(allow_null=True)
     humidity = serializers.FloatField(allow_null=True)
     bunkers = BunkerLevelSerializer(many=True)
     errors = MachineErrorSerializer(many=True)
-    lastSale = serializers.DateTimeField(allow_null=True)
+    lastSale = UTCDateTimeField(allow_null=True)
     uptime = serializers.IntegerField(help_text="Seconds.")
 
 
 class IngredientSerializer(serializers.ModelSerializer):
     organization = serializers.UUIDField(source="organization_id", read_only=True)
     bunkerCount = serializers.IntegerField(source="bunker_count", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    createdAt = UTCDateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Ingredient
@@ -264,7 +265,7 @@ class TaskUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    dueAt = serializers.DateTimeField(source="due_at", required=False, allow_null=True)
+    dueAt = UTCDateTimeField(source="due_at", required=False, allow_null=True)
 
     def validate_assignee(self, assignee):
         task: Task = self.context["task"]
@@ -290,7 +291,7 @@ class TaskCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(
         choices=Priority.choices, required=False, default=Priority.MEDIUM
     )
-    dueAt = serializers.DateTimeField(source="due_at", required=False, allow_null=True)
+    dueAt = UTCDateTimeField(source="due_at", required=False, allow_null=True)
 
     def validate(self, attrs):
         machine = attrs["machine"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from notifications.models import Notification
+from vendhub.fields import UTCDateTimeField
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -13,7 +14,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     title = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    createdAt = UTCDateTimeField(source="created_at", read_only=True)
     machineId = serializers.UUIDField(source="machine_id", read_only=True, allow_null=True)
 
     class Meta:

@@ -10,6 +10,9 @@ export const config = {
   loginUrl: body.dataset.loginUrl || "/login/",
   monitorUrlTemplate: body.dataset.monitorUrl || "",
   lang: document.documentElement.lang || "en",
+  // The server's time zone (TIME_ZONE): every time on the pages is shown in it, whatever
+  // the browser's, as the footer says. The API itself answers in UTC.
+  timeZone: body.dataset.timeZone || undefined,
 };
 
 // Django's JavaScript catalog (/jsi18n/) defines these globals; fall back to identity.
@@ -138,7 +141,22 @@ export function formatDateTime(iso) {
   if (!iso) return "—";
   return new Date(iso).toLocaleString(config.lang, {
     day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+    timeZone: config.timeZone,
   });
+}
+
+/** "14:05" in the pages' time zone. */
+export function formatTime(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleTimeString(config.lang, {
+    hour: "2-digit", minute: "2-digit", timeZone: config.timeZone,
+  });
+}
+
+/** Whether `iso` falls on today's date in the pages' time zone. */
+export function isToday(iso) {
+  const day = (date) => date.toLocaleDateString("en-CA", { timeZone: config.timeZone });
+  return day(new Date(iso)) === day(new Date());
 }
 
 export function formatDuration(seconds) {

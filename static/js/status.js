@@ -2,12 +2,10 @@
 // say who set it and since when, from the machine's REST detail (statusSetByName,
 // statusSetAt), since `machine:status` keeps the reference design's three keys.
 
-import { fmt, formatDateTime, gettext } from "./core.js";
+import { fmt, formatDateTime, formatTime, gettext, isToday } from "./core.js";
 
 function since(iso) {
-  const date = new Date(iso);
-  const today = new Date().toDateString() === date.toDateString();
-  return today ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : formatDateTime(iso);
+  return isToday(iso) ? formatTime(iso) : formatDateTime(iso);
 }
 
 /** "Maintenance — set by demo-manager since 14:05", or "" while readings decide the status. */

@@ -1,0 +1,111 @@
+"""Every timestamp the REST API and the socket events return is UTC with `Z`, whatever the
+server's TIME_ZONE (Asia/Tashkent answers `+05:00` with DRF's own field)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+
+from machines.models import Machine, TaskStatus
+from machines.selectors import machine_statuses_in
+from realtime import events
+from tests.conftest import client_for
+from tests.factories import make_machine_error, make_notification, make_reading, make_task
+
+pytestmark = pytest.mark.django_db
+
+LOOKS_LIKE_A_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def timestamps(value: Any, path: str = "$") -> Iterator[tuple[str, str]]:
+    """(path, text) of every string in `value` that is a date and time."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from timestamps(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from timestamps(item, f"{path}[{index}]")
+    elif isinstance(value, str) and LOOKS_LIKE_A_TIMESTAMP.match(value):
+        yield path, value
+
+
+def not_in_utc(value: Any) -> list[tuple[str, str]]:
+    return [(path, text) for path, text in timestamps(value) if not text.endswith("Z")]
+
+
+@pytest.fixture
+def fleet(personas, settings):
+    settings.TIME_ZONE = "Asia/Tashkent"
+    now = timezone.now()
+    make_reading(personas.machine, timestamp=now - timedelta(minutes=1), last_sale_at=now)
+    make_machine_error(personas.machine, severity="critical")
+    task = make_task(personas.machine, assignee=personas.operator, due_at=now,
+                     status=TaskStatus.DONE, completed_at=now)
+    notification = make_notification(personas.manager, personas.acme, machine=personas.machine)
+    Machine.objects.filter(pk=personas.machine.pk).update(last_seen_at=now)
+    return {
+        "id": {"machines": personas.machine.pk, "ingredients": personas.coffee.ingredient_id,
+               "notifications": notification.pk, "tasks": task.pk},
+        "task": task, "notification": notification,
+    }
+
+
+def get_paths() -> list[str]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [path for path, operations in schema["paths"].items() if "get" in operations]
+
+
+def test_every_get_endpoint_answers_timestamps_in_utc(personas, fleet):
+    client = client_for(personas.manager)
+    seen = 0
+    paths = get_paths()
+    assert len(paths) >= 10
+    for path in paths:
+        resource = path.split("/")[3]
+        url = path.replace("{id}", str(fleet["id"].get(resource, ""))).replace(
+            "{machine_id}", str(personas.machine.pk))
+        for query in ("", "?withLocation=true") if resource == "machines" else ("",):
+            response = client.get(url + query, HTTP_ACCEPT_LANGUAGE="ru")
+            assert response.status_code == 200, (url, response.content)
+            body = response.json()
+            assert not_in_utc(body) == [], url + query
+            seen += len(list(timestamps(body)))
+    assert seen >= 20  # the walk did meet timestamps (lastSeenAt, createdAt, dueAt, ...)
+
+
+def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings):
+    machine = Machine.objects.get(pk=personas.machine.pk)
+    built = {
+        events.MACHINE_STATUS: events.machine_status_event(machine, at=AT),
+        events.MACHINE_TELEMETRY: events.machine_telemetry_event(machine),
+        events.INVENTORY_LOW: events.inventory_low_event(personas.coffee, level=10, at=AT),
+        events.NOTIFICATION: events.notification_event(fleet["notification"]),
+        events.NOTIFICATIONS_READ: {"ids": [], "read": True},
+        events.TASK_UPDATED: events.task_event(fleet["task"]),
+        events.MACHINES_SNAPSHOT: machine_statuses_in([personas.acme.pk]),
+        events.MACHINES_STATUS: [events.machine_status_event(machine, at=AT)],
+    }
+    # A new event schema needs its sample here.
+    assert set(events.EVENT_SCHEMAS) <= set(built)
+    for name, payload in built.items():
+        assert not_in_utc(payload) == [], name
+    assert len(list(timestamps(list(built.values())))) >= 8
+
+
+
+def test_the_dashboard_says_which_time_zone_its_times_are_in(personas, settings):
+    from django.test import Client
+
+    settings.TIME_ZONE = "Asia/Tashkent"
+    browser = Client()
+    browser.force_login(personas.manager)
+    page = browser.get("/tasks/").content.decode()
+    assert 'data-time-zone="Asia/Tashkent"' in page
+    assert "Times in Asia/Tashkent" in page
