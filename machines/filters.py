@@ -105,7 +105,7 @@ class IngredientFilter(filters.FilterSet):
 
 class TaskFilter(filters.FilterSet):
     """`?assignee=me` (or a user id), `?status=todo&status=in_progress`, `?machine=<uuid>`,
-    `?kind=refill`, `?priority=high`, `?open=true`."""
+    `?kind=refill`, `?priority=high`, `?open=true`, `?completedSince=`/`?completedBefore=`."""
 
     assignee = filters.CharFilter(
         method="filter_assignee", help_text='A user id, "me", or "none" (unassigned).'
@@ -116,10 +116,19 @@ class TaskFilter(filters.FilterSet):
     machine = filters.UUIDFilter(field_name="machine_id")
     organization = filters.UUIDFilter(field_name="organization_id")
     open = StrictBooleanFilter(method="filter_open", help_text="Only to-do and in-progress.")
+    # The board's Done column: today's work first, then older pages ("load more").
+    completedSince = filters.IsoDateTimeFilter(
+        field_name="completed_at", lookup_expr="gte",
+        help_text="Completed at or after this ISO 8601 time.")
+    completedBefore = filters.IsoDateTimeFilter(
+        field_name="completed_at", lookup_expr="lt",
+        help_text="Completed before this ISO 8601 time (with ordering=-completed_at: the "
+                  "next older page).")
 
     class Meta:
         model = Task
-        fields = ["assignee", "status", "kind", "priority", "machine", "organization", "open"]
+        fields = ["assignee", "status", "kind", "priority", "machine", "organization", "open",
+                  "completedSince", "completedBefore"]
 
     def filter_assignee(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         if value == "me":

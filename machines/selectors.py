@@ -75,6 +75,19 @@ def is_manager_of(user: AnyUser | None, organization_id: UUID | str) -> bool:
     ).exists()
 
 
+def is_operator_anywhere(user: AnyUser | None) -> bool:
+    """Whether `user` holds the operator role in at least one organization."""
+    return _is_member(user) and Membership.objects.filter(user=user, role=Role.OPERATOR).exists()
+
+
+def active_managers_of(organization_id: UUID | str) -> list:
+    """Active admins and managers of the organization: who hears how its tasks end."""
+    return list(User.objects.filter(
+        is_active=True, memberships__organization_id=organization_id,
+        memberships__role__in=MANAGING_ROLES,
+    ).distinct().order_by("pk"))
+
+
 def is_manager_anywhere(user: AnyUser | None) -> bool:
     """Whether `user` manages at least one organization."""
     return _is_member(user) and managed_organization_ids_for(user).exists()
@@ -205,7 +218,7 @@ def ingredients_for(user: AnyUser | None) -> QuerySet[Ingredient]:
 def tasks_for(user: AnyUser | None) -> QuerySet[Task]:
     """Tasks of the user's organizations (all of them: filter by assignee for "my tasks")."""
     return Task.objects.filter(organization_id__in=organization_ids_for(user)).select_related(
-        "machine", "assignee"
+        "machine", "assignee", "bunker__ingredient"
     )
 
 

@@ -223,6 +223,17 @@ class TaskSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
     completedAt = serializers.DateTimeField(source="completed_at", read_only=True)
+    # Where to go and what to bring, for the operator's phone.
+    machineAddress = serializers.CharField(source="machine.address", read_only=True)
+    machineLat = serializers.FloatField(source="machine.latitude", read_only=True,
+                                        allow_null=True)
+    machineLng = serializers.FloatField(source="machine.longitude", read_only=True,
+                                        allow_null=True)
+    bunker = serializers.UUIDField(source="bunker_id", read_only=True, allow_null=True)
+    ingredientName = serializers.CharField(source="bunker.ingredient.name", read_only=True,
+                                           allow_null=True)
+    refillGrams = serializers.SerializerMethodField(
+        help_text="Refill tasks with a bunker: grams to fill it (capacity minus level).")
 
     class Meta:
         model = Task
@@ -241,12 +252,24 @@ class TaskSerializer(serializers.ModelSerializer):
             "createdAt",
             "updatedAt",
             "completedAt",
+            "machineAddress",
+            "machineLat",
+            "machineLng",
+            "bunker",
+            "ingredientName",
+            "refillGrams",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_assigneeName(self, task: Task) -> str | None:
         return display_name(task.assignee)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_refillGrams(self, task: Task) -> int | None:
+        if task.kind != TaskKind.REFILL or task.bunker is None:
+            return None
+        return max(0, task.bunker.capacity_grams - task.bunker.current_level_grams)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -24,6 +24,7 @@ from machines.models import (
     Task,
     TaskStatus,
 )
+from notifications import services as notices
 
 
 class TaskPermissionDenied(PermissionDenied):
@@ -104,8 +105,36 @@ def can_change_task_status(*, task: Task, actor: AbstractBaseUser) -> bool:
     )
 
 
+#: Statuses that end an operator's part: the organization's managers hear of them.
+_CLOSING_NOTICES = {TaskStatus.DONE: notices.task_done, TaskStatus.REJECTED: notices.task_rejected}
+
+
+def announce_task_change(*, task: Task, previous_assignee_id: int | None,
+                         previous_status: str | None, actor: AbstractBaseUser | None) -> None:
+    """The notifications of a change to `task` (already saved; every path that changes a
+    task calls this, the admin's form included): its new assignee hears that it is on their
+    board, the previous one that it left it, and the organization's managers that it was
+    done or rejected. Nobody is told of their own doing."""
+    actor_id = getattr(actor, "pk", None)
+    if task.assignee_id != previous_assignee_id:
+        if task.assignee_id is not None and task.assignee_id != actor_id:
+            notices.task_assigned(task=task, actor=actor)
+        if previous_assignee_id is not None and previous_assignee_id != actor_id:
+            previous = selectors.User.objects.filter(pk=previous_assignee_id,
+                                                     is_active=True).first()
+            if previous is not None:  # someone who left hears nothing more
+                notices.task_unassigned(task=task, previous_assignee=previous, actor=actor)
+    closing = _CLOSING_NOTICES.get(task.status)
+    if closing is not None and task.status != previous_status:
+        managers = [m for m in selectors.active_managers_of(task.organization_id)
+                    if m.pk != actor_id]
+        if managers:
+            closing(task=task, managers=managers, actor=actor)
+
+
 def change_task_status(*, task: Task, status: str, actor: AbstractBaseUser) -> Task:
     """Move `task` to `status`; sets `completed_at` on done and clears it when reopened.
+    Done and rejected (the assignee could not do it) notify the organization's managers.
 
     Raises TaskPermissionDenied unless `actor` manages the organization or is the
     task's assignee (an operator of the organization).
@@ -116,9 +145,12 @@ def change_task_status(*, task: Task, status: str, actor: AbstractBaseUser) -> T
         raise TaskPermissionDenied("Only the assignee or a manager may change this task.")
     if task.status == status:
         return task
+    previous = task.status
     task.status = status
     task.completed_at = completed_at_for(status=status, completed_at=task.completed_at)
     task.save(update_fields=["status", "completed_at", "updated_at"])
+    announce_task_change(task=task, previous_assignee_id=task.assignee_id,
+                         previous_status=previous, actor=actor)
     return task
 
 
@@ -141,8 +173,11 @@ def assign_task(*, task: Task, assignee: AbstractBaseUser | None, actor: Abstrac
     _require_manager(task_or_org_id=task.organization_id, actor=actor)
     _check_assignee(organization_id=task.organization_id, assignee=assignee)
     if task.assignee_id != getattr(assignee, "pk", None):
+        previous = task.assignee_id
         task.assignee = assignee
         task.save(update_fields=["assignee", "updated_at"])
+        announce_task_change(task=task, previous_assignee_id=previous,
+                             previous_status=task.status, actor=actor)
     return task
 
 
@@ -184,7 +219,7 @@ def create_task(
     """A new task at `machine`, created by a manager of the machine's organization."""
     _require_manager(task_or_org_id=machine.organization_id, actor=actor)
     _check_assignee(organization_id=machine.organization_id, assignee=assignee)
-    return Task.objects.create(
+    task = Task.objects.create(
         organization_id=machine.organization_id,
         machine=machine,
         kind=kind,
@@ -195,6 +230,9 @@ def create_task(
         due_at=due_at,
         created_by=actor,
     )
+    announce_task_change(task=task, previous_assignee_id=None, previous_status=task.status,
+                         actor=actor)
+    return task
 
 
 # Bulk operations of the admin back office. The admin has already scoped the objects to the
@@ -218,20 +256,25 @@ def put_machines_into_maintenance(
     return changed
 
 
-def set_tasks_status(*, tasks: Iterable[Task], status: str) -> int:
+def set_tasks_status(*, tasks: Iterable[Task], status: str,
+                     actor: AbstractBaseUser | None = None) -> int:
     """Move every task not already in `status` there (admin "close" actions)."""
     changed = 0
     for task in tasks:
         if task.status == status:
             continue
+        previous = task.status
         task.status = status
         task.completed_at = completed_at_for(status=status, completed_at=task.completed_at)
         task.save(update_fields=["status", "completed_at", "updated_at"])
+        announce_task_change(task=task, previous_assignee_id=task.assignee_id,
+                             previous_status=previous, actor=actor)
         changed += 1
     return changed
 
 
-def assign_tasks_to_responsible_operator(*, tasks: Iterable[Task]) -> int:
+def assign_tasks_to_responsible_operator(*, tasks: Iterable[Task],
+                                         actor: AbstractBaseUser | None = None) -> int:
     """Give each task to its machine's responsible operator, when that user is an operator
     of the task's organization; returns how many tasks changed hands."""
     changed = 0
@@ -241,7 +284,10 @@ def assign_tasks_to_responsible_operator(*, tasks: Iterable[Task]) -> int:
             continue
         if not selectors.is_operator_of(operator_id, task.organization_id):
             continue
+        previous = task.assignee_id
         task.assignee_id = operator_id
         task.save(update_fields=["assignee", "updated_at"])
+        announce_task_change(task=task, previous_assignee_id=previous,
+                             previous_status=task.status, actor=actor)
         changed += 1
     return changed

@@ -151,7 +151,7 @@ class TaskViewSet(
     permission_classes = [IsAuthenticated, ManagersCreate]
     filterset_class = TaskFilter
     search_fields = ["title", "notes", "machine__name", "machine__serial_number"]
-    ordering_fields = ["due_at", "created_at", "updated_at", "priority", "status"]
+    ordering_fields = ["due_at", "created_at", "updated_at", "completed_at", "priority", "status"]
     ordering = ["due_at", "-created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 

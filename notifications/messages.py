@@ -32,6 +32,15 @@ MESSAGES: dict[str, str] = {
     "offline.title": _("%(machine)s is offline"),
     "offline.never": _("Never reported telemetry."),
     "offline.silent": _("Silent for %(silent)s (expected every %(interval)d s)."),
+    "task_assigned.title": _("New task: %(task)s"),
+    "task_assigned.message": _("%(actor)s gave you this task at %(machine)s."),
+    "task_unassigned.title": _("Task taken off your board: %(task)s"),
+    "task_unassigned.message": _("%(actor)s gave this task at %(machine)s to someone else."),
+    "task_done.title": _("Done: %(task)s"),
+    "task_done.message": _("%(actor)s finished this task at %(machine)s."),
+    "task_rejected.title": _("Rejected: %(task)s"),
+    "task_rejected.message": _("%(actor)s could not do this task at %(machine)s; "
+                               "reopen it to hand it out again."),
 }
 
 

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from machines.models import Priority
 from notifications import messages
-from notifications.models import LanguagePreference, Notification
+from notifications.models import LanguagePreference, Notification, NotificationType
 from realtime import events
 
 
@@ -35,6 +36,49 @@ def notify(*, recipients: Sequence, organization_id, machine=None, title_key: st
         )
         for recipient in recipients
     ]
+
+
+# -- the task workflow's notifications (machines.services decides when) -------------------
+# One function per kind; the texts are keys of notifications.messages, rendered per reader.
+
+
+def _task_params(task, actor) -> dict[str, Any]:
+    from machines.serializers import display_name
+
+    return {"task": task.title, "machine": task.machine.name,
+            "actor": display_name(actor) or "—"}
+
+
+def _notify_about_task(task, *, recipients: Sequence, kind: str, actor, type: str,
+                       priority: str) -> list[Notification]:
+    return notify(recipients=recipients, organization_id=task.organization_id,
+                  machine=task.machine, title_key=f"{kind}.title",
+                  message_key=f"{kind}.message", params=_task_params(task, actor),
+                  type=type, priority=priority)
+
+
+def task_assigned(*, task, actor) -> list[Notification]:
+    """To the task's new assignee: it is on their board now."""
+    return _notify_about_task(task, recipients=[task.assignee], kind="task_assigned",
+                              actor=actor, type=NotificationType.INFO, priority=task.priority)
+
+
+def task_unassigned(*, task, previous_assignee, actor) -> list[Notification]:
+    """To the operator a task was taken from (given to someone else or to nobody)."""
+    return _notify_about_task(task, recipients=[previous_assignee], kind="task_unassigned",
+                              actor=actor, type=NotificationType.INFO, priority=Priority.LOW)
+
+
+def task_done(*, task, managers: Sequence, actor) -> list[Notification]:
+    """To the organization's managers: an operator finished a task."""
+    return _notify_about_task(task, recipients=managers, kind="task_done", actor=actor,
+                              type=NotificationType.SUCCESS, priority=Priority.LOW)
+
+
+def task_rejected(*, task, managers: Sequence, actor) -> list[Notification]:
+    """To the organization's managers: an operator could not do a task; it needs them."""
+    return _notify_about_task(task, recipients=managers, kind="task_rejected", actor=actor,
+                              type=NotificationType.WARNING, priority=Priority.HIGH)
 
 
 def set_language(*, user: AbstractBaseUser, language: str) -> str:

@@ -106,6 +106,13 @@ class TaskUpdatedEvent(TypedDict):
     createdAt: str
     updatedAt: str
     completedAt: str | None
+    # Where to go and what to bring (the operator's phone board); beyond the reference shape.
+    machineAddress: str
+    machineLat: float | None
+    machineLng: float | None
+    bunker: str | None
+    ingredientName: str | None
+    refillGrams: int | None  # refill tasks with a bunker: capacity minus level
 
 
 EVENT_SCHEMAS: dict[str, type] = {

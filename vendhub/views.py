@@ -15,7 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -33,10 +33,22 @@ def page(view):
     return login_required(view, login_url=LOGIN_URL)
 
 
+def start_page(user) -> str:
+    """Where a person starts: the task board for field operators (their phone app), the live
+    map for everyone who manages or watches the fleet."""
+    if not selectors.is_manager_anywhere(user) and selectors.is_operator_anywhere(user):
+        return reverse("dashboard:tasks")
+    return reverse("dashboard:map")
+
+
 class LoginView(auth_views.LoginView):
+    """Signs in and goes to `?next=` when given (a safe URL), else to `start_page`."""
+
     template_name = "login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("dashboard:map")
+
+    def get_default_redirect_url(self) -> str:
+        return start_page(self.request.user)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -47,6 +59,8 @@ class LogoutView(auth_views.LogoutView):
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(start_page(request.user))
     return redirect("dashboard:map")
 
 

@@ -77,6 +77,11 @@ class TaskAdmin(OrganizationScopedAdmin):
             status=obj.status, completed_at=obj.completed_at
         )
         super().save_model(request, obj, form, change)
+        services.announce_task_change(
+            task=obj, previous_assignee_id=form.initial.get("assignee") if change else None,
+            previous_status=form.initial.get("status") if change else obj.status,
+            actor=request.user,
+        )
 
     def _report(self, request: HttpRequest, changed: int, what: str) -> None:
         self.message_user(
@@ -91,16 +96,18 @@ class TaskAdmin(OrganizationScopedAdmin):
     )
     def assign_to_responsible_operator(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.assign_tasks_to_responsible_operator(
-            tasks=queryset.select_related("machine")
+            tasks=queryset.select_related("machine"), actor=request.user
         )
         self._report(request, changed, _("assigned"))
 
     @admin.action(description=_("Close selected tasks as done"), permissions=["change"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = services.set_tasks_status(tasks=queryset, status=TaskStatus.DONE)
+        changed = services.set_tasks_status(tasks=queryset, status=TaskStatus.DONE,
+                                            actor=request.user)
         self._report(request, changed, _("done"))
 
     @admin.action(description=_("Cancel selected tasks"), permissions=["change"])
     def mark_cancelled(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = services.set_tasks_status(tasks=queryset, status=TaskStatus.CANCELLED)
+        changed = services.set_tasks_status(tasks=queryset, status=TaskStatus.CANCELLED,
+                                            actor=request.user)
         self._report(request, changed, _("cancelled"))

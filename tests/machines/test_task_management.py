@@ -23,6 +23,13 @@ TASK_KEYS = {
     "createdAt",
     "updatedAt",
     "completedAt",
+    # where to go and what to bring (tests/machines/test_task_board_fields.py)
+    "machineAddress",
+    "machineLat",
+    "machineLng",
+    "bunker",
+    "ingredientName",
+    "refillGrams",
 }
 
 
