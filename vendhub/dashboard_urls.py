@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("map/", views.live_map, name="map"),
+    path("fleet/", views.fleet, name="fleet"),
     path("machines/<uuid:machine_id>/", views.monitor, name="monitor"),
     path("tasks/", views.task_board, name="tasks"),
     path("dashboard/token/", views.socket_token, name="token"),

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -83,6 +84,28 @@ def live_map(request: HttpRequest) -> HttpResponse:
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
         "status_labels": _status_labels(),
         "organization_ids": _organization_ids(request.user),
+    })
+
+
+#: The fleet list's columns: the REST list's `?ordering=` key and the column's title.
+FLEET_COLUMNS = (
+    ("name", _("Name")),
+    ("status", _("Status")),
+    ("last_seen_at", _("Last seen")),
+    ("lowest_bunker_percent", _("Lowest bunker")),
+    ("open_errors", _("Open errors")),
+)
+
+
+@require_GET
+@page
+def fleet(request: HttpRequest) -> HttpResponse:
+    """The fleet list: every machine, searchable and sortable, statuses live."""
+    return render(request, "fleet.html", {
+        "nav": "fleet",
+        "status_labels": _status_labels(),
+        "organization_ids": _organization_ids(request.user),
+        "columns": [{"key": key, "label": str(label)} for key, label in FLEET_COLUMNS],
     })
 
 

@@ -123,3 +123,65 @@ def test_a_machine_already_low_has_its_badge_when_the_pages_open(people, fleet, 
         "pin status-online pin-low")
     monitor = browser.signed_in(people.manager, f"/machines/{people.machine.id}/")
     expect(monitor.locator("#low-badge")).to_have_text("⚠ Low: Coffee")
+
+
+def fleet_names(page) -> list[str]:
+    return page.locator("#fleet-rows .fleet-name").all_inner_texts()
+
+
+def test_the_fleet_list_sorts_searches_and_follows_statuses_live(people, fleet, device_key,
+                                                                 browser):
+    page = browser.signed_in(people.manager, "/fleet/")
+    expect(page.locator("#fleet")).to_have_attribute("data-loaded", "true")
+    expect(page.locator("#fleet-rows .fleet-row")).to_have_count(5)  # not the rival's
+    assert fleet_names(page) == sorted(fleet_names(page))
+    expect(page.locator(".nav-link.active")).to_have_text("Fleet")
+
+    # The personas' machine has bunkers (75 %: milk); the fixture's others have none.
+    page.click('[data-sort="lowest_bunker_percent"]')
+    expect(page.locator('th[data-column="lowest_bunker_percent"]')).to_have_attribute(
+        "aria-sort", "ascending")
+    expect(page.locator("#fleet-rows .fleet-row").first).to_have_attribute(
+        "data-machine-id", str(people.machine.id))
+    page.click('[data-sort="lowest_bunker_percent"]')
+    expect(page.locator('th[data-column="lowest_bunker_percent"]')).to_have_attribute(
+        "aria-sort", "descending")
+    expect(page.locator("#fleet")).to_have_attribute("data-ordering", "-lowest_bunker_percent")
+    # Machines without bunkers stay last both ways.
+    expect(page.locator("#fleet-rows .fleet-row").first).to_have_attribute(
+        "data-machine-id", str(people.machine.id))
+
+    page.click('[data-sort="name"]')
+    expect(page.locator("#fleet")).to_have_attribute("data-ordering", "name")
+    page.fill("#fleet-search", "espresso")
+    expect(page.locator("#fleet-rows .fleet-name")).to_have_text(["Mirobod Espresso"])
+    page.fill("#fleet-search", "")
+    expect(page.locator("#fleet-rows .fleet-row")).to_have_count(5)
+
+    row = page.locator(f'.fleet-row[data-machine-id="{people.machine.id}"]')
+    expect(row).to_have_attribute("data-status", "online")
+    post_telemetry(browser.server, device_key, {
+        "machineId": str(people.machine.id), "timestamp": now_iso(1), "status": "error",
+        "bunkers": [{"bunkerId": str(people.coffee.id), "currentLevel": 100}],  # 10 %: low
+        "errors": [{"code": "E-BREW", "message": "Brewer unit jammed", "severity": "error"}],
+    })
+    expect(row).to_have_attribute("data-status", "error")
+    # The bunker going low refetches the list: the level and the error count follow.
+    expect(row.locator(".cell-level")).to_have_attribute("data-low", "true")
+    expect(row.locator(".cell-errors")).to_have_text("1")
+    screenshot(page, "manager-fleet")
+
+    phone = browser.signed_in(people.manager, "/fleet/", viewport=PHONE)
+    expect(phone.locator("#fleet-rows .fleet-row")).to_have_count(5)
+    phone.select_option("#fleet-ordering", "-open_errors")
+    expect(phone.locator("#fleet")).to_have_attribute("data-ordering", "-open_errors")
+    expect(phone.locator("#fleet-rows .fleet-row").first).to_have_attribute(
+        "data-machine-id", str(people.machine.id))
+    assert_no_sideways_scroll(phone)
+    screenshot(phone, "manager-fleet-phone", full_page=True)
+
+
+def test_the_fleet_page_needs_a_session(people, browser):
+    page = browser.new_page()
+    page.goto("/fleet/")
+    expect(page).to_have_url(f"{browser.server.url}/login/?next=/fleet/")
