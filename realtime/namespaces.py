@@ -172,6 +172,14 @@ class FleetNamespace(Namespace):
         if viewer is not None:
             self._state().sockets.discard(viewer.user_id, socket)
 
+    def unacknowledged_result(self, socket: Socket, event: str, result: Any) -> None:
+        """A client written for a NestJS gateway emits `subscribe` without an ack callback
+        and listens for the answer as an event: a returned `{event, data}` is emitted, as
+        NestJS sends a handler's `WsResponse`."""
+        if isinstance(result, dict) and isinstance(result.get("event"), str) and (
+                "data" in result):
+            socket.emit(result["event"], result["data"])
+
     # -- connection state recovery (realtime/sio/recovery.py) --------------------------
 
     recoverable = True

@@ -218,6 +218,8 @@ class SocketIOConnection:
             else:
                 ack_args = [result]
             self.send_packet(Packet(PacketType.ACK, packet.namespace, ack_args, packet.id))
+        elif result is not None and not self.engine.closed:
+            namespace.unacknowledged_result(socket, event, result)
         socket.run_after_ack()
 
     def _on_ack(self, packet: Packet) -> None:

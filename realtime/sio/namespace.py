@@ -218,6 +218,10 @@ class Namespace:
             return None
         return getattr(self, name, None)
 
+    def unacknowledged_result(self, socket: Socket, event: str, result: Any) -> None:
+        """What a handler returned for an event the client sent without an ack id; ignored
+        by default (there is nobody to answer)."""
+
     async def on_unknown_event(self, socket: Socket, event: str, args: list) -> Any:
         logger.debug("namespace %s: no handler for event %r", self.name, event)
         return None
