@@ -40,6 +40,8 @@ def notify(*, recipients: Sequence, organization_id, machine=None, title_key: st
 
 # -- the task workflow's notifications (machines.services decides when) -------------------
 # One function per kind; the texts are keys of notifications.messages, rendered per reader.
+# High priority: the dashboard toasts high ones only, and each of these changes what its
+# reader does next (drive to a machine or not; check or hand out the work).
 
 
 def _task_params(task, actor) -> dict[str, Any]:
@@ -60,19 +62,19 @@ def _notify_about_task(task, *, recipients: Sequence, kind: str, actor, type: st
 def task_assigned(*, task, actor) -> list[Notification]:
     """To the task's new assignee: it is on their board now."""
     return _notify_about_task(task, recipients=[task.assignee], kind="task_assigned",
-                              actor=actor, type=NotificationType.INFO, priority=task.priority)
+                              actor=actor, type=NotificationType.INFO, priority=Priority.HIGH)
 
 
 def task_unassigned(*, task, previous_assignee, actor) -> list[Notification]:
     """To the operator a task was taken from (given to someone else or to nobody)."""
     return _notify_about_task(task, recipients=[previous_assignee], kind="task_unassigned",
-                              actor=actor, type=NotificationType.INFO, priority=Priority.LOW)
+                              actor=actor, type=NotificationType.INFO, priority=Priority.HIGH)
 
 
 def task_done(*, task, managers: Sequence, actor) -> list[Notification]:
     """To the organization's managers: an operator finished a task."""
     return _notify_about_task(task, recipients=managers, kind="task_done", actor=actor,
-                              type=NotificationType.SUCCESS, priority=Priority.LOW)
+                              type=NotificationType.SUCCESS, priority=Priority.HIGH)
 
 
 def task_rejected(*, task, managers: Sequence, actor) -> list[Notification]:

@@ -4,7 +4,7 @@
 // `tasks:{assigneeId}`, and the board is refetched after every reconnect.
 
 import {
-  LiveDuringFetch, api, apiAll, formatDateTime, h, jsonScript, monitorUrl, gettext, toast,
+  LiveDuringFetch, api, apiAll, fmt, formatDateTime, formatNumber, h, jsonScript, monitorUrl, gettext, toast,
 } from "./core.js";
 import * as realtime from "./realtime.js";
 
@@ -15,11 +15,13 @@ const kindLabels = jsonScript("kind-labels");
 const statusLabels = jsonScript("task-status-labels");
 const PRIORITY = { low: gettext("Low"), medium: gettext("Medium"), high: gettext("High") };
 // The buttons a card shows in each column: [target status, label].
+// "Reject": the operator cannot do it; it leaves the board and a manager hears of it.
 const MOVES = {
-  todo: [["in_progress", () => gettext("Start")], ["done", () => gettext("Done")]],
-  in_progress: [["todo", () => gettext("To do")], ["done", () => gettext("Done")]],
+  todo: [["in_progress", () => gettext("Start")], ["done", () => gettext("Done")], ["rejected", () => gettext("Reject")]],
+  in_progress: [["todo", () => gettext("To do")], ["done", () => gettext("Done")], ["rejected", () => gettext("Reject")]],
   done: [["in_progress", () => gettext("Reopen")]],
 };
+const DONE_PAGE = 20;
 
 let assigneeId = board.dataset.assigneeId;
 const tasks = new Map(); // id -> task
@@ -27,13 +29,39 @@ const tasks = new Map(); // id -> task
 const listFor = (status) => board.querySelector(`[data-cards-for="${status}"]`);
 
 function sortKey(task) {
-  // Open columns: soonest due first (no due date last); done: most recently completed first.
+  // Open columns: soonest due first, which puts overdue tasks first, then today's, then later
+  // ones (no due date last); done: most recently completed first.
   if (task.status === "done") return -Date.parse(task.completedAt || task.updatedAt || 0);
   return task.dueAt ? Date.parse(task.dueAt) : Number.MAX_SAFE_INTEGER;
 }
 
 const isOverdue = (task) => task.status !== "done" && task.dueAt && Date.parse(task.dueAt) < Date.now();
+const isDueToday = (task) => task.dueAt && new Date(task.dueAt).toDateString() === new Date().toDateString();
 
+/** A link that opens the phone's map app at the machine: the https form of Google Maps opens
+ * its app on Android and iOS (and a browser map elsewhere), where a `geo:` URI works on
+ * Android only. */
+function navigateUrl(task) {
+  if (task.machineLat === null || task.machineLat === undefined || task.machineLng === null || task.machineLng === undefined) return null;
+  return `https://www.google.com/maps/search/?api=1&query=${task.machineLat},${task.machineLng}`;
+}
+
+function whereAndWhat(task) {
+  const url = navigateUrl(task);
+  return [
+    h("div", { class: "task-where" },
+      task.machineAddress ? h("span", { class: "task-address", text: task.machineAddress }) : null,
+      url ? h("a", {
+        class: "button button-small task-navigate", href: url, target: "_blank", rel: "noopener",
+        text: `➤ ${gettext("Navigate")}`,
+      }) : null),
+    task.refillGrams !== null && task.refillGrams !== undefined
+      ? h("div", { class: "task-bring", text: fmt(gettext("Bring %(grams)s g of %(ingredient)s"), {
+          grams: formatNumber(task.refillGrams, 0), ingredient: task.ingredientName || "",
+        }) })
+      : null,
+  ];
+}
 function card(task) {
   const overdue = isOverdue(task);
   const el = h(
@@ -48,9 +76,12 @@ function card(task) {
       { class: "task-tags" },
       h("span", { class: "tag tag-kind", text: kindLabels[task.kind] || task.kind }),
       h("span", { class: `tag tag-${task.priority}`, text: PRIORITY[task.priority] || task.priority }),
+      overdue ? h("span", { class: "tag tag-overdue", text: gettext("Overdue") }) : null,
+      !overdue && task.status !== "done" && isDueToday(task) ? h("span", { class: "tag tag-today", text: gettext("Today") }) : null,
     ),
     h("strong", { class: "task-title", text: task.title }),
     h("a", { class: "task-machine", href: monitorUrl(task.machine), text: task.machineName }),
+    ...whereAndWhat(task),
     task.dueAt
       ? h("div", { class: `task-due${overdue ? " overdue" : ""}` }, `${gettext("Due")}: `,
           h("time", { datetime: task.dueAt, text: formatDateTime(task.dueAt) }))
@@ -148,17 +179,46 @@ async function move(id, status) {
   }
 }
 
+const startOfToday = () => { const day = new Date(); day.setHours(0, 0, 0, 0); return day.toISOString(); };
+
+// The Done column shows today's work; older work comes a page at a time ("Load more").
+const moreDone = document.getElementById("load-more-done");
+let doneBefore = null; // completedAt of the oldest done task loaded
+
 async function load() {
   const wanted = assigneeId;
-  const query = new URLSearchParams({ assignee: wanted, page_size: "200" });
-  for (const status of columns) query.append("status", status);
-  const [items, newer] = await learnt.fetch(() => apiAll(`/api/v1/tasks/?${query}`));
+  const open = new URLSearchParams({ assignee: wanted, page_size: "200" });
+  for (const status of columns) if (status !== "done") open.append("status", status);
+  const today = new URLSearchParams({ assignee: wanted, status: "done", completedSince: startOfToday(), page_size: "200" });
+  const [[items, done], newer] = await learnt.fetch(() => Promise.all([
+    apiAll(`/api/v1/tasks/?${open}`), apiAll(`/api/v1/tasks/?${today}`)]));
   if (wanted !== assigneeId) return; // the manager picked someone else meanwhile
   tasks.clear();
-  for (const task of items) tasks.set(task.id, task);
+  for (const task of [...items, ...done]) tasks.set(task.id, task);
   for (const task of newer) place(task);
+  doneBefore = startOfToday();
+  if (moreDone) moreDone.hidden = false;
   render();
   board.dataset.loaded = "true";
+}
+
+async function loadMoreDone() {
+  const wanted = assigneeId;
+  const query = new URLSearchParams({
+    assignee: wanted, status: "done", completedBefore: doneBefore, ordering: "-completed_at", page_size: String(DONE_PAGE),
+  });
+  const page = await api(`/api/v1/tasks/?${query}`);
+  if (wanted !== assigneeId) return;
+  for (const task of page.results) if (!tasks.has(task.id)) place(task);
+  const last = page.results[page.results.length - 1];
+  if (last && last.completedAt) doneBefore = last.completedAt;
+  moreDone.hidden = !page.next;
+  render();
+}
+
+if (moreDone) {
+  moreDone.addEventListener("click", () => loadMoreDone().catch((error) =>
+    toast(gettext("Could not load older tasks"), error.detail || "", { kind: "error" })));
 }
 
 for (const status of columns) {
