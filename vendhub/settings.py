@@ -360,10 +360,17 @@ MAP_MAX_MACHINES = int(os.environ.get("MAP_MAX_MACHINES", "50000"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": {"()": "vendhub.logformat.UTCFormatter",
+                             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's default config gives "django" a console handler of its own under DEBUG,
+        # and the record then also propagates to the root's: every django.request warning
+        # printed twice. The root's handler alone prints it.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -87,3 +87,29 @@ def test_the_data_is_deterministic():
     Machine.objects.all().delete()
     seed()
     assert list(Machine.objects.order_by("serial_number").values_list("name", "latitude")) == names
+
+
+def test_a_second_run_after_the_fleet_lived_adds_no_errors_notifications_or_tasks():
+    from machines.models import MachineStatus
+
+    seed()
+    # What the simulator and the operators do between runs: machines break, bunkers run
+    # low, errors are resolved.
+    fleet = Machine.objects.filter(organization__slug="vendhub-demo").order_by("serial_number")
+    Machine.objects.filter(pk__in=[m.pk for m in fleet[:10]]).update(status=MachineStatus.ERROR)
+    Machine.objects.filter(pk__in=[m.pk for m in fleet[10:20]]).update(
+        status=MachineStatus.ONLINE)
+    Bunker.objects.filter(machine__in=fleet[:10]).update(current_level_grams=1)
+    MachineError.objects.update(resolved_at=fleet[0].created_at)
+    counts = {model.__name__: model.objects.count() for model in MODELS}
+    output = seed()
+    assert {model.__name__: model.objects.count() for model in MODELS} == counts
+    assert "Tasks, errors, notifications: 0 created, 0 updated" in output
+
+
+def test_the_seeded_error_notifications_read_in_the_readers_language():
+    seed()
+    notification = Notification.objects.filter(title_key="machine_error.title").first()
+    assert notification is not None
+    assert notification.title_text("ru") == notification.title
+    assert notification.params["code"] in notification.title

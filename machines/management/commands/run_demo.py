@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import subprocess
 import sys
 
@@ -39,22 +40,27 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}"
         simulator = None
         if machines >= 0:
+            # A session of its own: Ctrl+C in the terminal reaches the server only, which
+            # then stops the simulator first (below), so that no reading is cut off in
+            # flight (the server would log the aborted request).
             simulator = subprocess.Popen([
                 sys.executable, "manage.py", "simulate_fleet", "--url", url,
                 "--machines", str(machines), "--interval", str(interval), "--wait-for-server",
-            ], cwd=settings.BASE_DIR)
+            ], cwd=settings.BASE_DIR, start_new_session=True)
 
         def on_ready() -> None:
             # The watchdog runs on the server's own loop, so its broadcasts reach clients
             # even with the in-memory channel layer (which cannot cross processes).
             asyncio.get_event_loop().create_task(_watchdog_loop(watchdog_every))
+            if simulator is not None:
+                _stop_simulator_first(simulator)
             self.stdout.write(self.style.SUCCESS(self.banner(url, machines)))
 
         try:
             serve(application, host=host, port=port, on_ready=on_ready,
                   max_message_size=realtime_config().max_payload)
         finally:
-            if simulator is not None:
+            if simulator is not None and simulator.poll() is None:
                 simulator.terminate()
                 simulator.wait(10)
 
@@ -70,6 +76,45 @@ class Command(BaseCommand):
             "  Ctrl+C stops everything.",
             "",
         ])
+
+
+def _stop_simulator_first(simulator: subprocess.Popen) -> None:
+    """On Ctrl+C (or SIGTERM) the simulator finishes the requests it has in flight and exits
+    while the server still answers them; then the server stops. Daphne's own handler would
+    stop the server at once and cancel those requests (a `RequestAborted` traceback).
+    A second Ctrl+C stops at once."""
+    from twisted.internet import reactor
+
+    stopping = False
+
+    def stop_server(_result=None) -> None:
+        if reactor.running:
+            reactor.stop()
+
+    def begin() -> None:
+        nonlocal stopping
+        if stopping:
+            stop_server()
+            return
+        stopping = True
+        asyncio.ensure_future(_stop(simulator)).add_done_callback(stop_server)
+
+    def on_signal(signum, frame) -> None:
+        reactor.callFromThread(begin)  # signal-safe: runs on the reactor's loop
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+
+
+async def _stop(simulator: subprocess.Popen, *, grace: float = 10.0) -> None:
+    """Ask the simulator to stop (SIGTERM: it lets its requests in flight finish) and wait
+    for it without blocking the server's loop, which is still answering those requests."""
+    simulator.terminate()
+    deadline = asyncio.get_running_loop().time() + grace
+    while simulator.poll() is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    if simulator.poll() is None:
+        simulator.kill()
 
 
 async def _watchdog_loop(every: float) -> None:

@@ -5,8 +5,9 @@ ingredients, ~50 machines with 3-5 bunkers each (some low), refill tasks for the
 bunkers and a few open errors; plus "Other Vending" (user other-manager) so organization
 isolation can be seen. The data comes from a seeded random generator, and every object is
 looked up by a natural key and written only when it differs, so a second run changes
-nothing. Live state (machine status, bunker levels, task progress) is set on creation only:
-a re-run does not undo what the simulator or the operators did since.
+nothing. Live state (machine status, bunker levels, task progress) is set on creation only,
+and so are a new machine's tasks, errors and notifications: a re-run neither undoes what the
+simulator or the operators did since nor adds alerts for it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from machines.models import (
     Task,
     TaskKind,
 )
+from notifications.messages import default_text
 from notifications.models import Notification, NotificationType
 from telemetry.models import MachineError, Severity
 
@@ -269,6 +271,7 @@ class Command(BaseCommand):
         ingredients: list[tuple[Ingredient, int]],
         operator,
     ) -> list[Machine]:
+        """Brings every machine up to date; returns the machines created by this run."""
         rng = self.rng
         fleet = []
         for number in range(1, count + 1):
@@ -282,9 +285,11 @@ class Command(BaseCommand):
             silent_minutes = (
                 rng.randint(0, 3) if status == MachineStatus.ONLINE else rng.randint(30, 600)
             )
+            serial_number = f"{prefix}-{number:04d}"
+            new = not Machine.objects.filter(serial_number=serial_number).exists()
             machine = ensure(
                 Machine,
-                lookup={"serial_number": f"{prefix}-{number:04d}"},
+                lookup={"serial_number": serial_number},
                 values={
                     "organization_id": organization.pk,
                     "name": f"{district} {kind} {number:02d}",
@@ -300,7 +305,8 @@ class Command(BaseCommand):
                 },
                 tally=self.machines_tally,
             )
-            fleet.append(machine)
+            if new:
+                fleet.append(machine)
             picked = rng.sample(ingredients, rng.randint(3, min(5, len(ingredients))))
             for ingredient, capacity in picked:
                 low = rng.random() < 0.15
@@ -315,7 +321,11 @@ class Command(BaseCommand):
         return fleet
 
     def work(self, fleet: list[Machine], *, operator, manager) -> None:
-        """Refill tasks for low bunkers; an open error and a notification per faulty machine."""
+        """Refill tasks for low bunkers; an open error and a notification per faulty machine.
+
+        For machines created by this run only: what happened to a machine since (its
+        status, levels and errors as the simulator and the operators left them) is its own
+        history, and a second run must not add errors and notifications for it."""
         bunkers = Bunker.objects.filter(machine__in=fleet).select_related("machine", "ingredient")
         for bunker in bunkers:
             if not bunker.low_level_alert:
@@ -342,14 +352,15 @@ class Command(BaseCommand):
                 create_only={"occurred_at": self.now - timedelta(minutes=5 * (index + 1))},
                 tally=self.work_tally,
             )
+            # The device's message stays as sent; the title is the server's, keyed.
             ensure(
                 Notification,
-                lookup={
-                    "recipient": manager,
-                    "machine": machine,
-                    "title": f"{machine.name}: {code}",
-                },
-                values={"organization_id": machine.organization_id, "message": message},
+                lookup={"recipient": manager, "machine": machine,
+                        "title_key": "machine_error.title"},
+                values={"organization_id": machine.organization_id, "message": message,
+                        "params": {"machine": machine.name, "code": code},
+                        "title": default_text("machine_error.title",
+                                              {"machine": machine.name, "code": code})},
                 create_only={"type": NotificationType.ERROR, "priority": Priority.HIGH},
                 tally=self.work_tally,
             )

@@ -28,6 +28,8 @@ from telemetry.simulator import Behaviour, SimulatedBunker, SimulatedMachine
 KEY_LABEL = "simulate_fleet"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MAX_BACKLOG = 5000
+#: On stop, how long the machines may take to finish the requests they have in flight.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -189,6 +191,9 @@ class Simulation:
             except TimeoutError:
                 pass
             self.stopping.set()
+            # Let the machines finish the request each has in flight (they stop before the
+            # next one): a request cut off mid-way is an aborted request in the server's log.
+            await asyncio.wait(tasks[:len(self.devices)], timeout=STOP_GRACE_SECONDS)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -206,7 +211,7 @@ class Simulation:
 
     async def drive(self, http: httpx.AsyncClient, device: Device) -> None:
         machine = device.machine
-        await asyncio.sleep(machine.rng.uniform(0, self.interval))  # spread the fleet out
+        await self.pause(machine.rng.uniform(0, self.interval))  # spread the fleet out
         last = time.monotonic()
         while not self.stopping.is_set():
             now = time.monotonic()
@@ -218,7 +223,14 @@ class Simulation:
                     machine.backlog[:0] = readings[start:]  # retried next tick: idempotent
                     del machine.backlog[:-MAX_BACKLOG]
                     break
-            await asyncio.sleep(self.interval * machine.rng.uniform(0.9, 1.1))
+            await self.pause(self.interval * machine.rng.uniform(0.9, 1.1))
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, or less when the simulation is stopping."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            pass
 
     async def post(self, http: httpx.AsyncClient, device: Device, readings: list[dict]) -> bool:
         body = readings[0] if len(readings) == 1 else readings
