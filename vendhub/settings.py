@@ -354,7 +354,7 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS",
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 # The most markers `GET /api/v1/machines/?withLocation=true` returns in its one unpaginated
-# list (more is a 400): 20,000 markers are about 2 MB of JSON (bench/map_load.py).
+# list (more is a 400): 20,000 markers are about 2.5 MB of JSON (bench/map_load.py).
 MAP_MAX_MACHINES = int(os.environ.get("MAP_MAX_MACHINES", "50000"))
 
 LOGGING = {

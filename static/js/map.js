@@ -112,7 +112,7 @@ function renderKey(machine) {
   return `${machine.status}|${machine.name}|${lowMachines.has(machine.id)}`;
 }
 
-function applyStatus(entry) {
+function applyStatus(entry, { summary = true } = {}) {
   const { machine } = entry;
   // Rebuild only what changed: a resync re-applies every machine.
   const key = renderKey(machine);
@@ -123,7 +123,7 @@ function applyStatus(entry) {
   const fresh = listItem(machine);
   entry.item.replaceWith(fresh);
   entry.item = fresh;
-  updateSummary();
+  if (summary) updateSummary();
 }
 
 function updateSummary() {
@@ -256,10 +256,12 @@ function setLow(ids) {
   const before = new Set(lowMachines);
   lowMachines.clear();
   for (const id of ids) lowMachines.add(id);
+  // One summary for the lot: it counts the whole fleet.
   for (const id of new Set([...before, ...lowMachines])) {
     const entry = machines.get(id);
-    if (entry) applyStatus(entry);
+    if (entry) applyStatus(entry, { summary: false });
   }
+  updateSummary();
   mapEl.dataset.lowLoaded = "true";
 }
 
