@@ -179,8 +179,11 @@ CACHES = {
     "throttle": THROTTLE_CACHE,
 }
 
-# Passwords are checked with the pooled database connection released (vendhub/auth.py).
+# Passwords are checked with the pooled database connection released, at most this many at
+# once per process (vendhub/auth.py).
 AUTHENTICATION_BACKENDS = ["vendhub.auth.PoolFriendlyModelBackend"]
+PASSWORD_HASHING_CONCURRENCY = int(os.environ.get("PASSWORD_HASHING_CONCURRENCY",
+                                                  str(max(1, (os.cpu_count() or 1) - 1))))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
