@@ -158,7 +158,7 @@ function refetchSoon() {
   refetchTimer = setTimeout(reload, 500); // one refetch for a burst of low bunkers
 }
 
-realtime.subscribe("machines:all");
+realtime.subscribe("machines:all", { batch: true }); // one frame per tick, as the map
 for (const organizationId of jsonScript("organization-ids", [])) realtime.subscribe(`org:${organizationId}`);
 realtime.on("machines:status", (updates) => Array.isArray(updates) && updates.forEach(onLiveStatus));
 realtime.on("machine:status", onLiveStatus);

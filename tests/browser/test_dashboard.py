@@ -169,7 +169,8 @@ def test_posting_telemetry_changes_a_bunker_bar_and_a_marker_colour_without_relo
     expect(monitor.locator("#last-update")).to_contain_text("s ago")
 
     expect(pin).to_have_attribute("data-status", "error")
-    expect(pin).to_have_class("pin status-error")
+    # The reading also left the coffee bunker low: the pin carries the low-stock badge too.
+    expect(pin).to_have_class("pin status-error pin-low")
     expect(map_page.locator('[data-count-for="error"]')).to_have_text("2")
     for page in (map_page, monitor):
         assert page.evaluate("window.__noReload") is True
