@@ -9,9 +9,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from machines import selectors as machine_selectors
 from machines.admin import OrganizationScopedAdmin, ScopedRelatedFilter
 from notifications import selectors, services
-from notifications.models import Notification
+from notifications.models import LanguagePreference, Notification
 
 User = get_user_model()
 
@@ -67,3 +68,32 @@ class NotificationAdmin(OrganizationScopedAdmin):
     @admin.action(description=_("Mark selected notifications unread"), permissions=["change"])
     def mark_unread(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._report(request, services.set_read(notifications=queryset, read=False))
+
+
+@admin.register(LanguagePreference)
+class LanguagePreferenceAdmin(admin.ModelAdmin):
+    """The language each person's socket events are written in (set by the dashboard's
+    language switcher). Staff see and change only the people of their organizations, as
+    in the user admin; superusers everyone's."""
+
+    list_display = ["user", "language", "user_email"]
+    list_filter = ["language"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
+
+    @admin.display(description=_("email"), ordering="user__email")
+    def user_email(self, preference: LanguagePreference) -> str:
+        return preference.user.email
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        organization_ids = machine_selectors.admin_organization_ids(request.user)
+        if organization_ids is None:
+            return queryset
+        return queryset.filter(user__in=machine_selectors.members_of(organization_ids))
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        organization_ids = machine_selectors.admin_organization_ids(request.user)
+        if db_field.name == "user" and organization_ids is not None:
+            kwargs["queryset"] = machine_selectors.members_of(organization_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -19,7 +19,7 @@ from machines.models import (
     Task,
     TaskStatus,
 )
-from notifications.models import Notification
+from notifications.models import LanguagePreference, Notification
 from telemetry.device_keys import issue_device_key
 from telemetry.models import DeviceKey, MachineError, MachineHealth, TelemetryReading
 from tests.factories import (
@@ -61,6 +61,8 @@ def objects(personas):
         MachineHealth: MachineHealth.objects.create(machine=personas.machine),
         DeviceKey: issue_device_key(machine=personas.machine).device_key,
         Notification: make_notification(personas.manager, personas.acme),
+        LanguagePreference: LanguagePreference.objects.create(user=personas.operator,
+                                                              language="ru"),
         Group: Group.objects.create(name="Dispatchers"),
         type(personas.operator): personas.operator,
     }
@@ -82,6 +84,8 @@ def rival_objects(personas):
         MachineHealth: MachineHealth.objects.create(machine=rival_machine),
         DeviceKey: issue_device_key(machine=rival_machine).device_key,
         Notification: make_notification(personas.stranger, personas.rival),
+        LanguagePreference: LanguagePreference.objects.create(user=personas.stranger,
+                                                              language="uz"),
         type(personas.stranger): personas.stranger,
     }
 
