@@ -219,10 +219,10 @@ class TaskSerializer(serializers.ModelSerializer):
     machineName = serializers.CharField(source="machine.name", read_only=True)
     assignee = serializers.IntegerField(source="assignee_id", read_only=True, allow_null=True)
     assigneeName = serializers.SerializerMethodField()
-    dueAt = serializers.DateTimeField(source="due_at", read_only=True)
-    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
-    completedAt = serializers.DateTimeField(source="completed_at", read_only=True)
+    dueAt = UTCDateTimeField(source="due_at", read_only=True)
+    createdAt = UTCDateTimeField(source="created_at", read_only=True)
+    updatedAt = UTCDateTimeField(source="updated_at", read_only=True)
+    completedAt = UTCDateTimeField(source="completed_at", read_only=True)
     # Where to go and what to bring, for the operator's phone.
     machineAddress = serializers.CharField(source="machine.address", read_only=True)
     machineLat = serializers.FloatField(source="machine.latitude", read_only=True,
