@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from notifications import messages
 from vendhub.models import BaseModel
 
 
@@ -283,6 +284,13 @@ class Task(BaseModel):
     priority = models.CharField(
         _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
     )
+    # What the server wrote (a refill task opened by a low reading), rendered in each
+    # reader's language (notifications.messages); a blank key means the stored text is the
+    # text, as a person wrote it. `title` and `notes` keep the site's default language for
+    # search and exports.
+    title_key = models.CharField(_("title key"), max_length=64, blank=True, editable=False)
+    notes_key = models.CharField(_("notes key"), max_length=64, blank=True, editable=False)
+    params = models.JSONField(_("parameters"), default=dict, blank=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
@@ -308,8 +316,27 @@ class Task(BaseModel):
         verbose_name_plural = _("tasks")
 
     def __str__(self) -> str:
-        return self.title
+        return self.title_text()
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_TASK_STATUSES
+
+    @property
+    def server_written(self) -> bool:
+        """True while the title or notes are the server's keyed text (not a person's)."""
+        return bool(self.title_key or self.notes_key)
+
+    def title_text(self, language: str | None = None) -> str:
+        """The title in `language` (None: the active one)."""
+        return messages.text(self.title_key, self.params, self.title, language=language)[:200]
+
+    def notes_text(self, language: str | None = None) -> str:
+        return messages.text(self.notes_key, self.params, self.notes, language=language)
+
+    def title_param(self) -> str | dict:
+        """The title as a parameter of another text (a notification about this task), so
+        that it is rendered in that text's language."""
+        if self.title_key:
+            return messages.keyed(self.title_key, self.params)
+        return self.title

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,6 +19,7 @@ from machines.models import (
     TaskKind,
     TaskStatus,
 )
+from notifications import messages
 from vendhub.fields import UTCDateTimeField
 
 User = get_user_model()
@@ -213,9 +215,17 @@ class OperatorSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    """A task as read by the API."""
+    """A task as read by the API. A title and notes the server wrote are in the active
+    language (the request's: Accept-Language, the language cookie)."""
 
     machine = serializers.UUIDField(source="machine_id", read_only=True)
+    title = serializers.SerializerMethodField()
+    notes = serializers.SerializerMethodField()
+    textLanguage = serializers.SerializerMethodField(
+        help_text="The language title and notes are in when the server wrote them (a refill "
+                  "task opened by a low reading), rendered for this reader; null when they "
+                  "are a person's own text. A `task:updated` event in another language than "
+                  "the page's is refetched over REST.")
     machineName = serializers.CharField(source="machine.name", read_only=True)
     assignee = serializers.IntegerField(source="assignee_id", read_only=True, allow_null=True)
     assigneeName = serializers.SerializerMethodField()
@@ -258,8 +268,19 @@ class TaskSerializer(serializers.ModelSerializer):
             "bunker",
             "ingredientName",
             "refillGrams",
+            "textLanguage",
         ]
         read_only_fields = fields
+
+    def get_title(self, task: Task) -> str:
+        return task.title_text()
+
+    def get_notes(self, task: Task) -> str:
+        return task.notes_text()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_textLanguage(self, task: Task) -> str | None:
+        return messages.language_of(get_language()) if task.server_written else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_assigneeName(self, task: Task) -> str | None:

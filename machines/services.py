@@ -181,6 +181,22 @@ def assign_task(*, task: Task, assignee: AbstractBaseUser | None, actor: Abstrac
     return task
 
 
+#: The keyed texts of a server-written task, by the field a person may rewrite.
+_TEXT_KEYS = {"title": "title_key", "notes": "notes_key"}
+
+
+def drop_server_keys(*, task: Task, edited: Iterable[str]) -> list[str]:
+    """A title or notes a person wrote is theirs from then on, shown as written to every
+    reader: forget the server's key of each edited text. Returns the key fields cleared."""
+    cleared = []
+    for name in edited:
+        key_field = _TEXT_KEYS.get(name)
+        if key_field and getattr(task, key_field):
+            setattr(task, key_field, "")
+            cleared.append(key_field)
+    return cleared
+
+
 @transaction.atomic
 def update_task(*, task: Task, actor: AbstractBaseUser, **changes: Any) -> Task:
     """Apply a partial update: `status`, `assignee` and the fields of MANAGER_EDITABLE_FIELDS.
@@ -199,7 +215,8 @@ def update_task(*, task: Task, actor: AbstractBaseUser, **changes: Any) -> Task:
     if edits:
         for name, value in edits.items():
             setattr(task, name, value)
-        task.save(update_fields=[*edits, "updated_at"])
+        keys = drop_server_keys(task=task, edited=edits)
+        task.save(update_fields=[*edits, *keys, "updated_at"])
     if "status" in changes:
         change_task_status(task=task, status=changes["status"], actor=actor)
     return task

@@ -3,7 +3,8 @@
 A notification (or an automatic task) keeps a message key and its parameters; the text is
 rendered when someone reads it, in their language: the request's for REST and the
 dashboard, the recipient's preference for their socket events, the admin's for the admin.
-Parameters are JSON values (names of machines and ingredients stay as people typed them).
+Parameters are JSON values (names of machines and ingredients stay as people typed them);
+a parameter made by `keyed` is itself a keyed text, rendered in the same language.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def render(key: str, params: Mapping[str, Any] | None = None, *,
     template = MESSAGES.get(key)
     if template is None:
         return ""
-    params = dict(params or {})
     with translation.override(language) if language else nullcontext():
         translated = gettext(template)
+        params = {name: _text_of(value) for name, value in (params or {}).items()}
     try:
         return translated % params
     except (KeyError, TypeError, ValueError):
@@ -73,6 +74,28 @@ def render(key: str, params: Mapping[str, Any] | None = None, *,
             return template % params
         except (KeyError, TypeError, ValueError):
             return template
+
+
+def keyed(key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A keyed text as a parameter of another (a server-written task title inside the
+    notification about that task): rendered in the outer text's language."""
+    return {"key": key, "params": dict(params or {})}
+
+
+def _text_of(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"key", "params"}:
+        return render(value["key"], value["params"])  # the language active in `render`
+    return value
+
+
+def text(key: str, params: Mapping[str, Any] | None, stored: str, *,
+         language: str | None = None) -> str:
+    """What a row shows: its keyed text in `language` (None: the active one), or `stored`
+    when it has no key (a person's or a device's own words, shown as written) or a key this
+    release does not know."""
+    if not key:
+        return stored
+    return render(key, params, language=language) or stored
 
 
 def default_text(key: str, params: Mapping[str, Any] | None = None) -> str:

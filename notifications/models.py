@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from machines.models import Machine, Organization, Priority
-from notifications.messages import render
+from notifications.messages import text
 from vendhub.models import BaseModel
 
 
@@ -53,14 +53,10 @@ class Notification(BaseModel):
 
     def title_text(self, language: str | None = None) -> str:
         """The title in `language` (None: the active one)."""
-        if self.title_key:
-            return render(self.title_key, self.params, language=language)[:200] or self.title
-        return self.title
+        return text(self.title_key, self.params, self.title, language=language)[:200]
 
     def message_text(self, language: str | None = None) -> str:
-        if self.message_key:
-            return render(self.message_key, self.params, language=language) or self.message
-        return self.message
+        return text(self.message_key, self.params, self.message, language=language)
 
 
 class LanguagePreference(models.Model):

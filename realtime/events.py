@@ -13,9 +13,11 @@ emitter is called, so they show the object as it was at that point of the transa
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, TypedDict
 
+from django.conf import settings
 from django.utils import timezone, translation
 
 from realtime.broadcast import publish
@@ -113,6 +115,8 @@ class TaskUpdatedEvent(TypedDict):
     bunker: str | None
     ingredientName: str | None
     refillGrams: int | None  # refill tasks with a bunker: capacity minus level
+    # The language of a server-written title and notes (null: a person's own text).
+    textLanguage: str | None
 
 
 EVENT_SCHEMAS: dict[str, type] = {
@@ -222,10 +226,13 @@ def notification_event(notification) -> NotificationEvent:
         return _plain(NotificationSerializer(notification).data)
 
 
-def task_event(task) -> TaskUpdatedEvent:
+def task_event(task, *, language: str | None = None) -> TaskUpdatedEvent:
+    """The task's REST document, a server-written title and notes in `language` (None: the
+    active language)."""
     from machines.serializers import TaskSerializer
 
-    return _plain(TaskSerializer(task).data)
+    with translation.override(language) if language else nullcontext():
+        return _plain(TaskSerializer(task).data)
 
 
 def _plain(data: Any) -> dict:
@@ -274,12 +281,25 @@ def emit_notifications_read(*, recipient_id: int, ids: list, read: bool) -> None
 def emit_task_updated(task, *, previous_assignee_id: int | None = None) -> None:
     """To the assignee's board, the previous assignee's (the task left it) and the org; a
     board is per organization (`tasks_room`), so a person's board in another organization
-    never shows this organization's task."""
-    payload = task_event(task)
+    never shows this organization's task.
+
+    Rooms are shared, so a server-written title and notes (`task.server_written`) cannot be
+    in every reader's language: a board's room gets them in its assignee's language (the
+    operator whose phone it is), the organization's room in the site's default language;
+    each payload names its `textLanguage`, and a dashboard in another language refetches
+    the task over REST. A person's own text is the same for all: one payload."""
+    from notifications.selectors import language_of_user
+
+    default = task_event(task, language=settings.LANGUAGE_CODE)
     assignees = {task.assignee_id, previous_assignee_id} - {None}
     for assignee_id in sorted(assignees):
+        payload = default
+        if task.server_written:
+            language = language_of_user(assignee_id)
+            if language != settings.LANGUAGE_CODE:
+                payload = task_event(task, language=language)
         publish(tasks_room(assignee_id, task.organization_id), TASK_UPDATED, payload)
-    emit_org_event(task.organization_id, TASK_UPDATED, payload)
+    emit_org_event(task.organization_id, TASK_UPDATED, default)
 
 
 # -- model signals (machines/signals.py, notifications/signals.py call these) --------------

@@ -64,18 +64,24 @@ def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | 
     if open_tasks.exists():
         return None
     assignee_id = refill_assignee_id(machine)
-    params = bunker_params(machine=machine, bunker=bunker, level=level)
     try:
         with transaction.atomic():  # a savepoint: losing the race must not break the batch
             return Task.objects.create(
                 organization_id=machine.organization_id, machine=machine, bunker=bunker,
-                assignee_id=assignee_id, kind=TaskKind.REFILL,
-                priority=Priority.HIGH,
-                title=default_text("refill.title", params),
-                notes=default_text("refill.notes", params),
+                assignee_id=assignee_id, kind=TaskKind.REFILL, priority=Priority.HIGH,
+                **refill_texts(machine=machine, bunker=bunker, level=level),
             )
     except IntegrityError:
         return None
+
+
+def refill_texts(*, machine: Machine, bunker: Bunker, level: int) -> dict:
+    """The title and notes of a refill task the server opens, as Task fields: keyed, with
+    the site's default language stored beside the keys."""
+    params = bunker_params(machine=machine, bunker=bunker, level=level)
+    return {"params": params,
+            "title_key": "refill.title", "title": default_text("refill.title", params)[:200],
+            "notes_key": "refill.notes", "notes": default_text("refill.notes", params)}
 
 
 def bunker_params(*, machine: Machine, bunker: Bunker, level: int) -> dict:

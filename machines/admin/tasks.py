@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from machines import selectors, services
 from machines.admin.scoping import OrganizationScopedAdmin, ScopedRelatedFilter
 from machines.models import Task, TaskStatus
+from notifications.messages import default_text
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -30,6 +31,16 @@ class TaskAdminForm(forms.ModelForm):
             "due_at",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A server-written title and notes read in the admin's language; saved unchanged,
+        # they stay keyed (TaskAdmin.save_model), so other readers keep their language.
+        task = self.instance
+        if task.pk and task.title_key:
+            self.initial["title"] = task.title_text()
+        if task.pk and task.notes_key:
+            self.initial["notes"] = task.notes_text()
+
     def clean(self):
         cleaned = super().clean()
         machine, bunker = cleaned.get("machine"), cleaned.get("bunker")
@@ -47,7 +58,7 @@ class TaskAdminForm(forms.ModelForm):
 class TaskAdmin(OrganizationScopedAdmin):
     form = TaskAdminForm
     list_display = [
-        "title",
+        "display_title",
         "machine",
         "assignee",
         "kind",
@@ -69,6 +80,12 @@ class TaskAdmin(OrganizationScopedAdmin):
     readonly_fields = ["completed_at", "created_by", "created_at", "updated_at"]
     actions = ["assign_to_responsible_operator", "mark_done", "mark_cancelled"]
 
+    @admin.display(description=_("title"), ordering="title")
+    def display_title(self, task: Task) -> str:
+        # In the admin's language (the stored title, what the search box searches, is the
+        # site's default language).
+        return task.title_text()
+
     def save_model(self, request: HttpRequest, obj: Task, form, change: bool) -> None:
         obj.organization_id = obj.machine.organization_id
         if not change:
@@ -76,6 +93,12 @@ class TaskAdmin(OrganizationScopedAdmin):
         obj.completed_at = services.completed_at_for(
             status=obj.status, completed_at=obj.completed_at
         )
+        services.drop_server_keys(task=obj, edited=form.changed_data)
+        # An unchanged keyed text came back in the admin's language: store the default's.
+        if obj.title_key:
+            obj.title = default_text(obj.title_key, obj.params)[:200]
+        if obj.notes_key:
+            obj.notes = default_text(obj.notes_key, obj.params)
         super().save_model(request, obj, form, change)
         services.announce_task_change(
             task=obj, previous_assignee_id=form.initial.get("assignee") if change else None,

@@ -4,7 +4,7 @@
 // `tasks:{assigneeId}`, and the board is refetched after every reconnect.
 
 import {
-  LiveDuringFetch, api, apiAll, fmt, formatDateTime, formatNumber, h, jsonScript, monitorUrl, gettext, toast,
+  LiveDuringFetch, api, apiAll, config, fmt, formatDateTime, formatNumber, h, jsonScript, monitorUrl, gettext, toast,
 } from "./core.js";
 import * as realtime from "./realtime.js";
 
@@ -271,6 +271,15 @@ if (picker) {
 }
 
 realtime.subscribe(`tasks:${assigneeId}`);
-realtime.on("task:updated", (task) => task && task.id && upsert(task));
+// A title and notes the server wrote arrive in the room's language (the assignee's): a
+// board read in another language shows the card at once and then fetches it in its own.
+const pageLanguage = config.lang.split("-")[0];
+realtime.on("task:updated", (task) => {
+  if (!task || !task.id) return;
+  upsert(task);
+  if (task.textLanguage && task.textLanguage !== pageLanguage) {
+    api(`/api/v1/tasks/${task.id}/`).then(upsert).catch((error) => console.warn("tasks:", error));
+  }
+});
 realtime.onResync(load);
 load().catch((error) => console.warn("tasks:", error));

@@ -30,6 +30,9 @@ TASK_KEYS = {
     "bunker",
     "ingredientName",
     "refillGrams",
+    # the language of a server-written title and notes
+    # (tests/machines/test_server_written_task_languages.py)
+    "textLanguage",
 }
 
 

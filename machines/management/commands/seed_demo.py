@@ -38,6 +38,7 @@ from machines.models import (
 )
 from notifications.messages import default_text
 from notifications.models import Notification, NotificationType
+from telemetry.alerts import refill_texts
 from telemetry.models import MachineError, Severity
 
 User = get_user_model()
@@ -338,7 +339,9 @@ class Command(BaseCommand):
                     "machine": bunker.machine,
                     "assignee": operator,
                     "priority": Priority.HIGH,
-                    "title": f"Refill {bunker.ingredient.name} at {bunker.machine.name}",
+                    # Keyed as the tasks a low reading opens: each reader's language.
+                    **refill_texts(machine=bunker.machine, bunker=bunker,
+                                   level=bunker.current_level_grams),
                     "due_at": self.now + timedelta(hours=4),
                 },
                 tally=self.work_tally,
