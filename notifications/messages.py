@@ -35,6 +35,7 @@ MESSAGES: dict[str, str] = {
     "offline.silent": _("Silent for %(silent)s (expected every %(interval)d s)."),
     "task_assigned.title": _("New task: %(task)s"),
     "task_assigned.message": _("%(actor)s gave you this task at %(machine)s."),
+    "task_assigned.automatic": _("Opened for you automatically: a low reading at %(machine)s."),
     "task_unassigned.title": _("Task taken off your board: %(task)s"),
     "task_unassigned.message": _("%(actor)s gave this task at %(machine)s to someone else."),
     "task_done.title": _("Done: %(task)s"),

@@ -47,22 +47,25 @@ def notify(*, recipients: Sequence, organization_id, machine=None, title_key: st
 def _task_params(task, actor) -> dict[str, Any]:
     from machines.serializers import display_name
 
-    return {"task": task.title, "machine": task.machine.name,
+    # A server-written title goes in keyed: the notification reads it in its own language.
+    return {"task": task.title_param(), "machine": task.machine.name,
             "actor": display_name(actor) or "—"}
 
 
 def _notify_about_task(task, *, recipients: Sequence, kind: str, actor, type: str,
-                       priority: str) -> list[Notification]:
+                       priority: str, message_key: str = "") -> list[Notification]:
     return notify(recipients=recipients, organization_id=task.organization_id,
                   machine=task.machine, title_key=f"{kind}.title",
-                  message_key=f"{kind}.message", params=_task_params(task, actor),
-                  type=type, priority=priority)
+                  message_key=message_key or f"{kind}.message",
+                  params=_task_params(task, actor), type=type, priority=priority)
 
 
 def task_assigned(*, task, actor) -> list[Notification]:
-    """To the task's new assignee: it is on their board now."""
+    """To the task's new assignee: it is on their board now. Without an actor the server
+    gave it (a refill task a low reading opened for the machine's responsible operator)."""
     return _notify_about_task(task, recipients=[task.assignee], kind="task_assigned",
-                              actor=actor, type=NotificationType.INFO, priority=Priority.HIGH)
+                              actor=actor, type=NotificationType.INFO, priority=Priority.HIGH,
+                              message_key="" if actor else "task_assigned.automatic")
 
 
 def task_unassigned(*, task, previous_assignee, actor) -> list[Notification]:

@@ -23,6 +23,7 @@ from machines.models import (
     Task,
     TaskKind,
 )
+from machines.services import announce_task_change
 from notifications.messages import default_text
 from notifications.models import NotificationType
 from notifications.services import notify
@@ -54,7 +55,7 @@ def refill_assignee_id(machine: Machine) -> int | None:
 
 def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | None:
     """A refill task for `bunker`, assigned to the machine's responsible operator
-    (see `refill_assignee_id`).
+    (see `refill_assignee_id`), who is notified as of any task given to them.
 
     None when one is already open: the database's `one_open_refill_task_per_bunker`
     constraint is the guarantee, the query only avoids a failed insert in the usual case.
@@ -66,11 +67,16 @@ def open_refill_task(*, machine: Machine, bunker: Bunker, level: int) -> Task | 
     assignee_id = refill_assignee_id(machine)
     try:
         with transaction.atomic():  # a savepoint: losing the race must not break the batch
-            return Task.objects.create(
+            task = Task.objects.create(
                 organization_id=machine.organization_id, machine=machine, bunker=bunker,
                 assignee_id=assignee_id, kind=TaskKind.REFILL, priority=Priority.HIGH,
                 **refill_texts(machine=machine, bunker=bunker, level=level),
             )
+            # The operator hears of it as of any task given to them: once, as the task is
+            # opened once per low episode (the constraint above).
+            announce_task_change(task=task, previous_assignee_id=None,
+                                 previous_status=task.status, actor=None)
+            return task
     except IntegrityError:
         return None
 
