@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench bootstrap lint migrate clean
+.PHONY: run test bench bootstrap lint migrate clean messages
 
 # Set up everything (virtualenv, packages, database, demo data) and serve on http://$(HOST):$(PORT).
 run: bootstrap
@@ -19,6 +19,15 @@ test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
 
 bootstrap: .stamp-python .stamp-node .stamp-chromium
+
+# Bring the Russian and Uzbek catalogues up to date with the sources (python, templates and
+# static/js), then compile them: translate what is new or fuzzy in between (gettext needed).
+I18N_IGNORE := -i '.*' -i .venv -i node_modules -i test-artifacts -i bench -i tests \
+	-i staticfiles -i '*.egg-info' -i __pycache__
+messages: .stamp-python
+	$(PY) manage.py makemessages -l ru -l uz -d django $(I18N_IGNORE)
+	$(PY) manage.py makemessages -l ru -l uz -d djangojs $(I18N_IGNORE)
+	$(PY) manage.py compilemessages -l ru -l uz $(I18N_IGNORE)
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
 .stamp-chromium:
