@@ -4,13 +4,23 @@
 // uPlot draws on a canvas and styles its elements through the CSSOM, which the
 // Content-Security-Policy allows (no inline style attributes, no injected <style>).
 
-import { formatNumber } from "./core.js";
+import { config, formatNumber } from "./core.js";
 
 const HEIGHT = 200;
 const PHONE_HEIGHT = 170;
 
 /** The series' colours, in order (the first for a one-series chart). */
 export const PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4b5563"];
+
+/**
+ * The Date uPlot formats for `seconds` (unix): in the server's TIME_ZONE, as every other
+ * time on the pages (core.js `config.timeZone`), so the axis ticks and the legend read the
+ * same hours as the page beside them whatever the browser's zone.
+ */
+export function chartDate(seconds) {
+  const date = new Date(seconds * 1000);
+  return config.timeZone ? window.uPlot.tzDate(date, config.timeZone) : date;
+}
 
 function heightFor(width) {
   return width < 500 ? PHONE_HEIGHT : HEIGHT;
@@ -28,6 +38,7 @@ export function lineChart(container, { series, unit = "", yRange = null }) {
   const options = {
     width: Math.max(200, container.clientWidth),
     height: heightFor(container.clientWidth),
+    tzDate: chartDate,
     cursor: { drag: { x: false, y: false } },
     legend: { live: true },
     scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
@@ -88,6 +99,8 @@ export function lineChart(container, { series, unit = "", yRange = null }) {
     },
     points: () => times.length,
     destroy: () => plot.destroy(),
+    /** The uPlot instance (its cursor and axes), for what the wrapper does not cover. */
+    plot,
   };
 }
 

@@ -91,9 +91,11 @@ class Browser:
     page_errors: list[str] = field(default_factory=list)
     contexts: list[Any] = field(default_factory=list)
 
-    def new_page(self, *, viewport: dict | None = None, language: str = "en-US"):
+    def new_page(self, *, viewport: dict | None = None, language: str = "en-US",
+                 timezone_id: str | None = None):
         context = self.browser.new_context(
-            viewport=viewport or DESKTOP, base_url=self.server.url, locale=language
+            viewport=viewport or DESKTOP, base_url=self.server.url, locale=language,
+            timezone_id=timezone_id,
         )
         self.contexts.append(context)
 
