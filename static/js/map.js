@@ -1,10 +1,13 @@
 // The live map: every located machine of the user's organizations as a marker coloured by
 // status. Subscribing to `machines:all` brings `machines:snapshot` (the whole fleet) at once;
 // then the server sends one `machines:status` batch per tick with the machines that changed
-// (and single `machine:status` events, which are applied too). Markers are plain HTML
-// (Leaflet divIcons), so they show even when no map tile can load.
+// (and single `machine:status` events, which are applied too). Markers show even when no
+// map tile can load: HTML pins for a small fleet, one canvas for a large one (map-markers.js);
+// the side list shows only the rows in view of a large fleet (map-list.js).
 
-import { LiveDuringFetch, api, apiAll, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
+import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
+import { MachineList } from "./map-list.js";
+import { markerKind, markerLayer } from "./map-markers.js";
 import * as realtime from "./realtime.js";
 import { heldStatusText } from "./status.js";
 
@@ -26,23 +29,18 @@ if (mapEl.dataset.tileUrl) {
   }).addTo(map);
 }
 
-const machines = new Map(); // id -> {machine, marker, item}
+const machines = new Map(); // id -> {machine, marker, item (its list row, built when shown)}
+// `?markers=dom|canvas` picks the drawing whatever the fleet's size (support, tests).
+const forcedMarkers = new URLSearchParams(window.location.search).get("markers");
+let pins = markerLayer(map, markerKind(0, forcedMarkers));
+const list = new MachineList(listEl, (entry) => listItem(entry.machine));
+const collator = new Intl.Collator();
 // Ids of machines with a bunker under its threshold: a badge on the pin and the list row.
 const lowMachines = new Set();
 const unlocated = new Set(); // ids of machines without coordinates: not on the map
 let fitted = false;
 // Status updates received while the fleet is fetched over REST: re-applied on top of it.
 const liveUpdates = new LiveDuringFetch();
-
-function icon(machine) {
-  return L.divIcon({
-    className: "machine-marker",
-    html: `<span class="pin status-${machine.status}${lowMachines.has(machine.id) ? " pin-low" : ""}" data-machine-id="${machine.id}" data-status="${machine.status}"></span>`,
-    iconSize: [24, 24],
-    iconAnchor: [12, 12],
-    popupAnchor: [0, -12],
-  });
-}
 
 function popupContent(machine) {
   return h(
@@ -118,11 +116,8 @@ function applyStatus(entry, { summary = true } = {}) {
   const key = renderKey(machine);
   if (entry.rendered === key) return;
   entry.rendered = key;
-  entry.marker.setIcon(icon(machine));
-  entry.marker.options.title = machine.name;
-  const fresh = listItem(machine);
-  entry.item.replaceWith(fresh);
-  entry.item = fresh;
+  pins.restyle(entry.marker, machine, lowMachines.has(machine.id));
+  list.invalidate(entry);
   if (summary) updateSummary();
 }
 
@@ -136,7 +131,29 @@ function updateSummary() {
   listEmpty.hidden = machines.size > 0;
 }
 
+function addMarker(entry) {
+  const marker = pins.create(entry.machine, lowMachines.has(entry.machine.id));
+  marker.bindPopup(() => popupContent(entry.machine), { minWidth: 180 });
+  marker.on("popupopen", () => loadDetail(entry));
+  entry.marker = marker;
+  entry.rendered = renderKey(entry.machine);
+}
+
 function render(points) {
+  // A fleet that grew past (or shrank under) the DOM pins' limit is redrawn the other way.
+  const kind = markerKind(points.length, forcedMarkers);
+  if (kind !== pins.kind) {
+    for (const entry of machines.values()) entry.marker.remove();
+    pins = markerLayer(map, kind);
+    for (const entry of machines.values()) addMarker(entry);
+  }
+  if (!fitted && points.length) {
+    // Before the markers exist: they are then drawn once, at the zoom they are shown at, and
+    // not again after an animated zoom.
+    const bounds = L.latLngBounds(points.map((point) => [point.lat, point.lng]));
+    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15, animate: false });
+    fitted = true;
+  }
   const seen = new Set();
   for (const point of points) {
     seen.add(point.id);
@@ -145,38 +162,35 @@ function render(points) {
       const moved = existing.machine.lat !== point.lat || existing.machine.lng !== point.lng;
       Object.assign(existing.machine, point);
       if (moved) existing.marker.setLatLng([point.lat, point.lng]);
-      applyStatus(existing);
+      // One summary below for the lot: each counts the whole fleet.
+      applyStatus(existing, { summary: false });
       continue;
     }
-    const machine = { ...point };
-    const marker = L.marker([point.lat, point.lng], {
-      icon: icon(machine), title: point.name, alt: point.name, riseOnHover: true,
-    }).addTo(map);
-    const entry = { machine, marker, item: listItem(machine), rendered: renderKey(machine) };
-    marker.bindPopup(() => popupContent(entry.machine), { minWidth: 180 });
-    marker.on("popupopen", () => loadDetail(entry));
+    const entry = { machine: { ...point }, marker: null, item: null, rendered: "" };
+    addMarker(entry);
     machines.set(point.id, entry);
   }
   for (const [id, entry] of machines) {
     if (seen.has(id)) continue;
     entry.marker.remove();
-    entry.item.remove();
     machines.delete(id);
   }
-  const sorted = [...machines.values()].sort((a, b) => a.machine.name.localeCompare(b.machine.name));
-  listEl.replaceChildren(...sorted.map((entry) => entry.item));
+  const sorted = [...machines.values()].sort((a, b) => collator.compare(a.machine.name, b.machine.name));
+  list.setEntries(sorted);
   updateSummary();
-  if (!fitted && machines.size) {
-    const bounds = L.latLngBounds(sorted.map((entry) => entry.marker.getLatLng()));
-    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
-    fitted = true;
-  }
+  // Every marker is drawn by the next frame (the canvas redraws in the frame Leaflet asked
+  // for while the markers were added, before this callback): the bench waits for this.
+  requestAnimationFrame(() => {
+    mapEl.dataset.markers = String(machines.size);
+    mapEl.dataset.markerKind = pins.kind;
+  });
 }
 
 async function load() {
   const [points, newer] = await liveUpdates.fetch(() => api("/api/v1/machines/?withLocation=true"));
   render(Array.isArray(points) ? points : points.results || []);
-  for (const update of newer) onStatus(update);
+  for (const update of newer) onStatus(update, { summary: false });
+  updateSummary();
   mapEl.dataset.loaded = "true";
 }
 
@@ -199,15 +213,17 @@ function onSnapshot(snapshot) {
 // `machines:status`: the changes of one tick, [{machineId, status, timestamp}, …].
 function onStatusBatch(updates) {
   if (!Array.isArray(updates)) return;
-  for (const update of updates) onLiveStatus(update);
+  // One summary for the batch: it counts the whole fleet, and a tick may change thousands.
+  for (const update of updates) onLiveStatus(update, { summary: false });
+  updateSummary();
 }
 
-function onLiveStatus(update) {
+function onLiveStatus(update, options) {
   liveUpdates.record(update);
-  onStatus(update);
+  onStatus(update, options);
 }
 
-function onStatus(update) {
+function onStatus(update, { summary = true } = {}) {
   if (!update || !update.machineId) return;
   const entry = machines.get(update.machineId);
   if (!entry && unlocated.has(update.machineId)) return;
@@ -226,7 +242,7 @@ function onStatus(update) {
     entry.machine.lastSeenAt = update.timestamp;
     entry.machine.detailLoaded = true;
   }
-  applyStatus(entry);
+  applyStatus(entry, { summary });
   refreshPopup(entry);
 }
 
@@ -235,7 +251,7 @@ function onStatus(update) {
 realtime.subscribe("machines:all", { batch: true });
 realtime.on("machines:snapshot", onSnapshot);
 realtime.on("machines:status", onStatusBatch);
-realtime.on("machine:status", onLiveStatus);
+realtime.on("machine:status", (update) => onLiveStatus(update));
 // A new session subscribes again, which brings a fresh snapshot: no REST then. A recovered
 // session gets its missed events replayed, but a map update still waiting for its tick when
 // the connection dropped may be among them or not: refetch, as after a server `resync`.
@@ -248,7 +264,10 @@ setTimeout(() => {
 // -- low-bunker badges ------------------------------------------------------------------------
 // Which machines are low comes from REST (`?lowStock=true`) when the page opens, after every
 // reconnect and once a minute (a refill clears a badge then); `inventory:low` on the
-// organizations' rooms adds one at once.
+// organizations' rooms adds one at once. Only located machines are on the map, so the map's
+// shape of the list (`withLocation`: id, name, place, status; one answer) is all it needs,
+// not pages of full machines (a fleet of 20,000 with 1,000 low: 2 × 420 KB that held up
+// the fleet's own fetch behind them on the server).
 
 const LOW_REFRESH_MS = 60_000;
 
@@ -266,7 +285,7 @@ function setLow(ids) {
 }
 
 async function loadLow() {
-  const low = await apiAll("/api/v1/machines/?lowStock=true&page_size=500", 5000);
+  const low = await api("/api/v1/machines/?lowStock=true&withLocation=true");
   setLow(low.map((machine) => machine.id));
 }
 
