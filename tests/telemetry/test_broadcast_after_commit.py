@@ -57,7 +57,8 @@ def test_the_retry_after_the_failure_does_everything_once(
     with sent.capture():
         assert device.post(URL, alarming_reading, format="json").status_code == 201
     assert TelemetryReading.objects.count() == 1 and Task.objects.count() == 1
-    assert Notification.objects.count() == 2  # low coffee and the critical error
+    # The manager's low coffee and critical error, the operator's refill task.
+    assert Notification.objects.count() == 3
     events = [event for _, event, _ in sent.records]
     assert events.count("inventory:low") == 2  # organization and machine rooms
-    assert events.count("notification") == 2 and events.count("machine:telemetry") == 1
+    assert events.count("notification") == 3 and events.count("machine:telemetry") == 1
