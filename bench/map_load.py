@@ -9,7 +9,8 @@ postgres://postgres@127.0.0.1:5432/vendhub_bench_map) so that the harness's flee
 is, Redis database 13 under a `bench-map` prefix, and one daphne server (DEBUG on, so that
 static files come from the finders as in development). Every step has a time limit. Results
 go to bench/results/map-load-latest.{jsonl,md} (not to history.jsonl, which holds the
-harness's runs).
+harness's runs), beside bench/results/map-load-baseline.json: the same command's result
+before the map drew large fleets on a canvas (git 9c5096b, 20,000 DOM pins and list rows).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ ORG_SLUG = "bench-map"
 MANAGER = "bench-map-manager"
 PASSWORD = "bench-map-password"
 PAGE_TIMEOUT_S = 180
+BASELINE = RESULTS / "map-load-baseline.json"
+# "Every marker shown": map.js sets #map[data-markers] in the frame after it added them, when
+# the canvas has drawn them (large fleets) or the `.pin` elements are in the DOM (small ones).
+# The baseline (before data-markers existed) counted `.pin` elements instead.
+ALL_DRAWN = ("(n) => Number(document.getElementById('map').dataset.markers || 0) >= n"
+             " || document.querySelectorAll('.pin').length >= n")
 
 
 def seed(machines: int) -> dict:
@@ -117,7 +124,7 @@ def measure_page(url: str, machines: int, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    loaded, drawn, heap = [], [], []
+    loaded, drawn, heap, dom = [], [], [], {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium,
                                              args=["--no-sandbox", "--disable-gpu"])
@@ -136,16 +143,23 @@ def measure_page(url: str, machines: int, runs: int) -> dict:
                 page.reload()
                 page.wait_for_selector("#map[data-loaded=true]", state="attached")
                 loaded.append(time.perf_counter() - started)
-                page.wait_for_function(f"document.querySelectorAll('.pin').length >= {machines}")
+                page.wait_for_function(ALL_DRAWN, arg=machines)
                 drawn.append(time.perf_counter() - started)
                 heap.append(page.evaluate(
                     "performance.memory ? performance.memory.usedJSHeapSize : 0"))
+                dom = page.evaluate("""() => ({
+                    elements: document.getElementsByTagName('*').length,
+                    list_rows: document.querySelectorAll('#machine-list .machine-item').length,
+                    marker_kind: document.getElementById('map').dataset.markerKind || 'dom',
+                })""")
                 context.close()
         finally:
             browser.close()
     return {"page_loaded_s_median": round(statistics.median(loaded), 2),
             "page_all_markers_s_median": round(statistics.median(drawn), 2),
-            "page_js_heap_mb": round(max(heap) / 2**20, 1), "page_runs": runs}
+            "page_js_heap_mb": round(max(heap) / 2**20, 1), "page_runs": runs,
+            "page_elements": dom.get("elements"), "page_list_rows": dom.get("list_rows"),
+            "page_marker_kind": dom.get("marker_kind")}
 
 
 def write(result: dict) -> None:
@@ -153,19 +167,32 @@ def write(result: dict) -> None:
     line = json.dumps(result)
     (RESULTS / "map-load-latest.jsonl").write_text(line + "\n")
     r = result
+    b = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if b.get("machines") != r["machines"]:
+        b = {}  # a baseline of another fleet size compares nothing
+
+    def row(label: str, key: str, unit: str = "", fmt=str) -> str:
+        before = f"{fmt(b[key])}{unit}" if b.get(key) is not None else "—"
+        after = f"{fmt(r[key])}{unit}" if r.get(key) is not None else "—"
+        return f"| {label} | {before} | {after} |\n"
+
     (RESULTS / "map-load-latest.md").write_text(
         f"Map load ({r['started']}, git `{r['git']}`, {r['machines']:,} located machines, "
         f"one organization; daphne, DEBUG on, one process; 2-core machine shared with "
-        f"other work):\n\n"
-        "| measure | value |\n|---|---|\n"
-        f"| `GET /api/v1/machines/?withLocation=true`, median of {r['runs']} | "
-        f"{r['rest_ms_median']} ms (min {r['rest_ms_min']} ms) |\n"
-        f"| its body | {r['rest_bytes'] / 1e6:.2f} MB JSON ({r['rest_gzip_bytes'] / 1e6:.2f} MB "
-        f"gzipped; the server does not compress), {r['markers']:,} markers |\n"
-        f"| /map/ reload → map loaded (snapshot or REST), median of {r['page_runs']} | "
-        f"{r['page_loaded_s_median']} s |\n"
-        f"| /map/ reload → every marker in the DOM | {r['page_all_markers_s_median']} s |\n"
-        f"| page JS heap after load | {r['page_js_heap_mb']} MB |\n")
+        f"other work). Before: the same command at git `{b.get('git', '—')}` "
+        f"({b.get('started', '—')}), every machine a DOM pin and a list row.\n\n"
+        "| measure | before | after |\n|---|---|---|\n"
+        + row(f"`GET /api/v1/machines/?withLocation=true`, median of {r['runs']}",
+              "rest_ms_median", " ms")
+        + row("its body (JSON; the server does not compress)", "rest_bytes", " MB",
+              lambda v: f"{v / 1e6:.2f}")
+        + row(f"/map/ reload → map loaded (snapshot or REST), median of {r['page_runs']}",
+              "page_loaded_s_median", " s")
+        + row("/map/ reload → every marker shown", "page_all_markers_s_median", " s")
+        + row("markers drawn as", "page_marker_kind")
+        + row("list rows in the DOM", "page_list_rows")
+        + row("elements in the page", "page_elements")
+        + row("page JS heap after load", "page_js_heap_mb", " MB"))
 
 
 def main() -> None:
