@@ -167,7 +167,8 @@ async def test_a_low_bunker_reaches_manager_and_operator_and_no_stranger(fleet):
             low = await manager.expect("inventory:low", count=2)  # machine room + org room
             [notification] = await manager.expect("notification")
             [task] = await operator.expect("task:updated")
-            [batch] = await ears["viewer"].expect("machines:status")  # the map's next tick
+            # The map's next tick: the machine's latest status, as the reference map expects.
+            [status] = await ears["viewer"].expect("machine:status")
             await asyncio.sleep(1.0)  # anything misrouted would have arrived by now
             stranger_events = list(ears["stranger"].events)
             stranger_map = ears["stranger"].snapshots["machines:all"]
@@ -179,8 +180,8 @@ async def test_a_low_bunker_reaches_manager_and_operator_and_no_stranger(fleet):
     db_task = await sync_to_async(Task.objects.get)()
     assert task["id"] == str(db_task.pk) and task["assignee"] == people.operator.pk
     assert task["kind"] == "refill" and task["status"] == "todo"
-    assert batch == [{"machineId": str(machine.pk), "status": "error",
-                      "timestamp": at.isoformat().replace("+00:00", "Z")}]
+    assert status == {"machineId": str(machine.pk), "status": "error",
+                      "timestamp": at.isoformat().replace("+00:00", "Z")}
     assert stranger_events == []
     assert {m["machineId"] for m in stranger_map} == {str(people.rival_machine.pk)}
     assert str(machine.pk) in {m["machineId"] for m in viewer_map}
@@ -214,7 +215,7 @@ async def test_two_watchdogs_mark_a_silent_machine_offline_exactly_once(fleet):
             outputs = await asyncio.to_thread(_run_watchdogs, 2)
             [offline] = await ears["manager"].expect("machine:status")
             await ears["manager"].expect("notification")
-            await ears["viewer"].expect("machines:status")
+            await ears["viewer"].expect("machine:status")
             await asyncio.sleep(1.5)  # a second flip would have arrived by now (map: next tick)
             manager_events = list(ears["manager"].events)
             viewer_events = list(ears["viewer"].events)
@@ -223,5 +224,5 @@ async def test_two_watchdogs_mark_a_silent_machine_offline_exactly_once(fleet):
     assert offline["status"] == "offline" and offline["machineId"] == str(machine.pk)
     assert [name for name, _ in manager_events].count("machine:status") == 1
     assert [name for name, _ in manager_events].count("notification") == 1
-    assert [name for name, _ in viewer_events] == ["machines:status"]
+    assert [name for name, _ in viewer_events] == ["machine:status"]
     assert await sync_to_async(Notification.objects.count)() == 1
