@@ -113,6 +113,7 @@ class Hub:
         self._start_lock = asyncio.Lock()
         #: Handlers of control messages by kind (`on_control`).
         self._control_handlers: dict[str, Callable[[object], None]] = {}
+        self._in_control_group = False
         # Counters of this process. A frame that does not reach a member is never dropped
         # silently: it is counted here and logged.
         self.delivered = 0
@@ -131,24 +132,31 @@ class Hub:
         self._control_handlers[kind] = handler
 
     async def start(self) -> None:
-        if self._listener is not None:  # the common case: no lock round trip per connect
+        """Listen on the process's channel, and join the control group (retried by the
+        next call when Redis refused it)."""
+        if self._in_control_group:  # the common case: no lock round trip per connect
             return
         # Under a lock: two first joins at once must not create two process channels.
         async with self._start_lock:
-            if self._listener is not None:
-                return
-            channel = await self.layer.new_channel("rt.process.")
-            await self.layer.group_add(CONTROL_GROUP, channel)
-            self.channel_name = channel
-            self._listener = asyncio.create_task(self._listen(), name="realtime-hub-listener")
-            self._refresher = asyncio.create_task(self._refresh_groups(),
-                                                  name="realtime-hub-refresh")
+            if self._listener is None:
+                self.channel_name = await self.layer.new_channel("rt.process.")
+                # The listener is started before any group is joined: with channels_redis,
+                # a listener started after a group_add on the same loop could not be
+                # cancelled any more (seen as a hang when the loop closed).
+                self._listener = asyncio.create_task(self._listen(),
+                                                     name="realtime-hub-listener")
+                self._refresher = asyncio.create_task(self._refresh_groups(),
+                                                      name="realtime-hub-refresh")
+            if not self._in_control_group:
+                await self.layer.group_add(CONTROL_GROUP, self.channel_name)
+                self._in_control_group = True
 
     async def stop(self) -> None:
         for task in (self._listener, self._refresher, self._linger_sweeper):
             if task is not None:
                 task.cancel()
         self._listener = self._refresher = self._linger_sweeper = None
+        self._in_control_group = False
         self.live_map.stop()
 
     async def join(self, member: Member, room: str, *, batched: bool = False) -> None:
