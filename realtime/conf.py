@@ -38,6 +38,21 @@ class RealtimeConfig:
     #: left: a client that reconnects (a page reload, a reconnect storm) rejoins without
     #: two Redis round trips; 0 leaves the group at once.
     room_linger_ms: int = 30_000
+    #: Largest websocket message or polling body of a session whose client has not
+    #: connected a Socket.IO namespace yet (not authenticated): a CONNECT with its token is
+    #: all it has to send. Also the ASGI server's own message limit for that websocket, so
+    #: that a larger frame is refused before the server buffers it.
+    unauthenticated_max_payload: int = 16_384
+    #: Binary attachments one Socket.IO packet may announce, once connected (0 before).
+    max_attachments: int = 10
+    #: Bytes of binary attachments one session may hold while its packet is incomplete.
+    max_attachment_bytes: int = 1_000_000
+    #: Bytes of incomplete binary packets all sessions of a process may hold together.
+    max_pending_attachment_bytes: int = 32_000_000
+    #: After this many sessions closed (a storm), once they stop closing, the process runs
+    #: a full garbage collection and gives free memory back to the system
+    #: (realtime/engine/memory.py); 0 never does.
+    sweep_after_closes: int = 1000
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)

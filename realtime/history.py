@@ -22,8 +22,22 @@ from typing import Protocol
 
 import orjson
 
+#: Redis keys, under the deployment's prefix (`CHANNEL_LAYER_PREFIX`, the channel layer's):
+#: several deployments may share one Redis without seeing each other's events or sessions.
 STREAM_KEY = "rt:history"
 SESSION_KEY = "rt:session:{pid}"
+
+
+def prefixed(prefix: str, key: str) -> str:
+    return f"{prefix}:{key}" if prefix else key
+
+
+def channel_layer_prefix() -> str:
+    """The key prefix of the default channel layer (settings.CHANNEL_LAYERS), "" if none."""
+    from django.conf import settings
+
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
+    return str(layer.get("CONFIG", {}).get("prefix", "") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +131,8 @@ class MemoryEventHistory:
 
 
 class RedisEventHistory:
-    def __init__(self, url: str, *, max_entries: int = 100_000, key: str = STREAM_KEY) -> None:
+    def __init__(self, url: str, *, max_entries: int = 100_000, prefix: str = "",
+                 key: str | None = None) -> None:
         import redis.asyncio as redis
 
         # A blocking pool: in a reconnect storm every connect reads the history head, and a
@@ -127,7 +142,11 @@ class RedisEventHistory:
             retry_on_timeout=True)
         self.redis = redis.Redis.from_pool(pool)  # aclose() closes the pool too
         self.max_entries = max_entries
-        self.key = key
+        self.prefix = prefix
+        self.key = key if key is not None else prefixed(prefix, STREAM_KEY)
+
+    def session_key(self, pid: str) -> str:
+        return prefixed(self.prefix, SESSION_KEY.format(pid=pid))
 
     async def append(self, room: str, body: str) -> str:
         offset = await self.redis.xadd(self.key, {"r": room, "b": body},
@@ -179,11 +198,11 @@ class RedisEventHistory:
         return parse_offset(_text(first[0])) > parse_offset(offset)
 
     async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None:
-        await self.redis.set(SESSION_KEY.format(pid=pid), orjson.dumps(record),
+        await self.redis.set(self.session_key(pid), orjson.dumps(record),
                              px=max(1, int(ttl_seconds * 1000)))
 
     async def take_session(self, pid: str) -> dict | None:
-        raw = await self.redis.getdel(SESSION_KEY.format(pid=pid))
+        raw = await self.redis.getdel(self.session_key(pid))
         return orjson.loads(raw) if raw else None
 
     async def aclose(self) -> None:
@@ -207,7 +226,8 @@ def get_history() -> EventHistory:
         for dead in [other for other in _histories if other.is_closed()]:
             del _histories[dead]
         url = getattr(settings, "REDIS_URL", "")
-        history = RedisEventHistory(url) if url else MemoryEventHistory()
+        history = (RedisEventHistory(url, prefix=channel_layer_prefix()) if url
+                   else MemoryEventHistory())
         _histories[loop] = history
         _close_with(loop)
     return history

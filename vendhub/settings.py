@@ -294,6 +294,13 @@ REALTIME = {
     "RECOVERY_WINDOW_MS": int(os.environ.get("REALTIME_RECOVERY_WINDOW_MS", "120000")),
     "MAP_TICK_MS": int(os.environ.get("REALTIME_MAP_TICK_MS", "1000")),
     "ROOM_LINGER_MS": int(os.environ.get("REALTIME_ROOM_LINGER_MS", "30000")),
+    "UNAUTHENTICATED_MAX_PAYLOAD": int(os.environ.get("REALTIME_UNAUTHENTICATED_MAX_PAYLOAD",
+                                                      "16384")),
+    "MAX_ATTACHMENTS": int(os.environ.get("REALTIME_MAX_ATTACHMENTS", "10")),
+    "MAX_ATTACHMENT_BYTES": int(os.environ.get("REALTIME_MAX_ATTACHMENT_BYTES", "1000000")),
+    "MAX_PENDING_ATTACHMENT_BYTES": int(os.environ.get("REALTIME_MAX_PENDING_ATTACHMENT_BYTES",
+                                                       "32000000")),
+    "SWEEP_AFTER_CLOSES": int(os.environ.get("REALTIME_SWEEP_AFTER_CLOSES", "1000")),
 }
 
 #: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three

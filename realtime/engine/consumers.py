@@ -18,14 +18,34 @@ from channels.generic.http import AsyncHttpConsumer
 
 from ..protocol.engineio import Packet, PacketType, ProtocolError
 from .flow import TransportFlow, attach_flow
+from .limits import message_limiter
 from .server import EngineServer, RequestError, header, query_params
-from .session import CloseReason, EngineSession, IllegalTransition, PollError, Transport
+from .session import (
+    CloseReason,
+    EngineSession,
+    IllegalTransition,
+    PollError,
+    SessionState,
+    Transport,
+)
 from .uvicorn_ws import direct_frame_writer
 
 logger = logging.getLogger(__name__)
 
 #: A channel-layer alias that is not configured: consumers get no per-connection channel.
 NO_CHANNEL_LAYER = "__realtime_no_layer__"
+
+
+def log_refused(session: EngineSession, what: str, limit: int) -> None:
+    """One line for a message refused for its size: a warning when the session's limit is
+    the lower one of a client that has not authenticated (a client has no reason to send
+    that much then), as for a flood; a client over maxPayload is only misbehaving."""
+    if limit < session.config.max_payload:
+        logger.warning("session %s: %s over the limit of %d bytes before authentication, "
+                       "closing", session.sid, what, limit)
+    else:
+        logger.info("session %s: %s over maxPayload (%d bytes), closing", session.sid, what,
+                    limit)
 
 
 def _frame_size(frame: str | bytes, limit: int) -> int:
@@ -55,6 +75,9 @@ class PollingConsumer(_DirectDispatch, AsyncHttpConsumer):
         super().__init__()
         self.server = server
         self.body_size = 0
+        #: Largest body this request may carry: its session's inbound limit (looked up at
+        #: the first chunk), the unauthenticated one for a request without a session.
+        self.body_limit: int | None = None
 
     def cors_headers(self) -> list[tuple[bytes, bytes]]:
         origin = header(self.scope, b"origin")
@@ -82,11 +105,16 @@ class PollingConsumer(_DirectDispatch, AsyncHttpConsumer):
     async def http_request(self, message) -> None:
         # Refuse an oversized POST as it streams in, before buffering all of it.
         self.body_size += len(message.get("body", b""))
-        if self.body_size > self.server.config.max_payload:
+        session = None
+        if self.body_limit is None:
             session = self.server.get(query_params(self.scope).get("sid"))
+            config = self.server.config
+            self.body_limit = (session.inbound_limit if session is not None else
+                               min(config.unauthenticated_max_payload, config.max_payload))
+        if self.body_size > self.body_limit:
+            session = session or self.server.get(query_params(self.scope).get("sid"))
             if session is not None:
-                logger.info("session %s: POST body over maxPayload (%d bytes), closing",
-                            session.sid, self.server.config.max_payload)
+                log_refused(session, "POST body", self.body_limit)
                 session.close(CloseReason.PARSE_ERROR.value)
             await self.respond(413, b"Payload too large", b"text/plain")
             raise StopConsumer()
@@ -197,18 +225,29 @@ class WebSocketConsumer:
         sid = params.get("sid")
         if sid:
             session = self.server.get(sid)
-            if session is None or session.transport is not Transport.POLLING:
-                # Unknown sid, or a second websocket for an already-upgraded session.
+            if session is None:
                 await self.close()
                 return
             await self.accept()
+            if session.transport is not Transport.POLLING or session.state is not SessionState.OPEN:
+                # A second websocket for a session that has upgraded already (or is being
+                # upgraded by another one): as the reference server does, its handshake
+                # succeeds and it is closed at once; the session keeps its transport.
+                logger.info("session %s: a second websocket for the session, closing it",
+                            session.sid)
+                await self.close()
+                return
             self.flow = attach_flow(self.base_send)
+            limit = message_limiter(self.base_send)
+            if limit is not None and session.inbound_limit < session.config.max_payload:
+                limit.set(session.inbound_limit)  # restored by the session once trusted
             self.upgrading = session
             return
         await self.accept()
         self.flow = attach_flow(self.base_send)
         session = await self.server.open(Transport.WEBSOCKET, self.scope)
-        session.attach_websocket(self.writer(), self.close_transport, self.write_now())
+        session.attach_websocket(self.writer(), self.close_transport, self.write_now(),
+                                 message_limiter(self.base_send))
         self.session = session
         await self.write(session.open_frame())
         await session.start()
@@ -251,9 +290,9 @@ class WebSocketConsumer:
         if session is None or session.closed:
             await self.close()
             return
-        if _frame_size(frame, self.server.config.max_payload) > self.server.config.max_payload:
-            logger.info("session %s: frame of %d bytes over maxPayload, closing", session.sid,
-                        _frame_size(frame, 0))
+        limit = session.inbound_limit
+        if _frame_size(frame, limit) > limit:
+            log_refused(session, f"frame of {_frame_size(frame, 0)} bytes", limit)
             session.close(CloseReason.PARSE_ERROR.value)
             await self.close()
             return
@@ -276,7 +315,8 @@ class WebSocketConsumer:
                 session.begin_upgrade(self.close_transport)
                 await self.write("3probe")
             elif packet.type is PacketType.UPGRADE:
-                session.complete_upgrade(self.writer(), self.close_transport, self.write_now())
+                session.complete_upgrade(self.writer(), self.close_transport, self.write_now(),
+                                         message_limiter(self.base_send))
                 self.session, self.upgrading = session, None
             else:
                 raise IllegalTransition(f"unexpected {packet.type.name} during upgrade")
@@ -287,6 +327,11 @@ class WebSocketConsumer:
             await self.close()
 
     async def disconnect(self, code) -> None:
+        session = self.session
+        if session is not None and not session.closed and session.refused_by_transport():
+            # The ASGI server refused a message over the limit set for it, and tells the
+            # application no more than that the websocket is gone.
+            log_refused(session, "a message", session.inbound_limit)
         if self.session is not None:
             self.session.close(CloseReason.CLIENT_CLOSE.value)
         elif self.upgrading is not None:

@@ -12,6 +12,8 @@ from django.http.request import split_domain_port, validate_host
 
 from .. import metrics
 from ..conf import RealtimeConfig
+from ..protocol.socketio import ByteBudget
+from .memory import process_sweeper
 from .session import EngineSession, SessionHandler, Transport
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,11 @@ class EngineServer:
         self.config = config
         self.handler_factory = handler_factory
         self.sessions: dict[str, EngineSession] = {}
+        #: Bytes of incomplete binary Socket.IO packets that this endpoint's sessions may
+        #: hold together (each session is bounded too, but a process serves thousands).
+        self.attachment_budget = ByteBudget(config.max_pending_attachment_bytes)
+        #: Returns the memory of closed sessions to the system after a storm.
+        self.sweeper = process_sweeper(config.sweep_after_closes)
 
     def validate(self, scope: dict, params: dict[str, str],
                  expected: Transport) -> RequestError | None:
@@ -106,6 +113,7 @@ class EngineServer:
     def forget(self, session: EngineSession) -> None:
         if self.sessions.pop(session.sid, None) is not None:
             metrics.connections.labels(transport=session.transport.value).dec()
+            self.sweeper.session_closed()
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions.values()):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import metrics
 from ..protocol.engineio import Packet, PacketType, ProtocolError, decode_payload, open_packet
+from .limits import MessageLimit
 
 if TYPE_CHECKING:
     from .server import EngineServer
@@ -85,7 +86,7 @@ class EngineSession:
     __slots__ = ("server", "config", "sid", "scope", "transport", "state", "_queue", "handler",
                  "_loop", "_poll_waiter", "_ws_writer", "_ws_write_now", "_ws_close", "_writing",
                  "_ping_timer", "_ping_due", "_pong_timer", "_upgrade_timer", "_drained",
-                 "close_reason", "__weakref__")
+                 "close_reason", "inbound_limit", "_ws_limit", "__weakref__")
 
     def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
         self.server = server
@@ -95,7 +96,6 @@ class EngineSession:
         self.transport = transport
         self.state = SessionState.OPEN
         self._queue: deque[str | bytes] | None = None
-        self.handler: SessionHandler = server.handler_factory(self)
         self._loop = asyncio.get_running_loop()
         self._poll_waiter: asyncio.Future | None = None
         self._ws_writer: WebSocketWriter | None = None
@@ -114,6 +114,41 @@ class EngineSession:
         #: Set when the queue empties; created only while someone waits (`wait_drained`).
         self._drained: asyncio.Event | None = None
         self.close_reason: str | None = None
+        #: Largest websocket message or polling body accepted now, in bytes: maxPayload, or
+        #: less until the handler trusts the client (`limit_inbound`, `trust`).
+        self.inbound_limit = self.config.max_payload
+        #: The ASGI server's message limit of this session's websocket while it is lowered.
+        self._ws_limit: MessageLimit | None = None
+        self.handler: SessionHandler = server.handler_factory(self)
+
+    # -- inbound limit -------------------------------------------------------------
+
+    def limit_inbound(self, size: int) -> None:
+        """Accept messages of at most `size` bytes until `trust()` (the handler calls it
+        when created: e.g. nothing larger than a CONNECT before the client authenticated)."""
+        self.inbound_limit = min(size, self.config.max_payload)
+
+    def trust(self) -> None:
+        """The handler trusts the client now: accept messages up to maxPayload."""
+        self.inbound_limit = self.config.max_payload
+        limit, self._ws_limit = self._ws_limit, None
+        if limit is not None:
+            limit.set(None)
+
+    def refused_by_transport(self) -> bool:
+        """True when the websocket's server closed it for a message over `inbound_limit`."""
+        return self._ws_limit is not None and self._ws_limit.refused()
+
+    def _apply_ws_limit(self, limit: MessageLimit | None) -> None:
+        """Hold the websocket's server-side message limit to `inbound_limit` until trusted
+        (an upgraded session may have been trusted while its probe websocket was limited)."""
+        if limit is None:
+            return
+        if self.inbound_limit < self.config.max_payload:
+            limit.set(self.inbound_limit)
+            self._ws_limit = limit
+        else:
+            limit.set(None)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -152,6 +187,7 @@ class EngineSession:
             if timer is not None:
                 timer.cancel()
         self._queue = None
+        self._ws_limit = None
         self._notify_drained()
         self.server.forget(self)
         if self._poll_waiter is not None and not self._poll_waiter.done():
@@ -375,13 +411,16 @@ class EngineSession:
 
     def attach_websocket(self, writer: WebSocketWriter,
                          closer: Callable[[], Awaitable[None]],
-                         write_now: Callable[[str | bytes], bool] | None = None) -> None:
+                         write_now: Callable[[str | bytes], bool] | None = None,
+                         limit: MessageLimit | None = None) -> None:
         """Use a websocket as this session's transport (direct websocket handshake).
-        `write_now`, when the server offers one, writes a frame without a coroutine."""
+        `write_now`, when the server offers one, writes a frame without a coroutine;
+        `limit`, the server's message limit of that websocket (realtime/engine/limits.py)."""
         self.transport = Transport.WEBSOCKET
         self._ws_writer = writer
         self._ws_write_now = write_now
         self._ws_close = closer
+        self._apply_ws_limit(limit)
 
     def begin_upgrade(self, close_probe: Callable[[], Awaitable[None]]) -> None:
         """A websocket probe arrived (2probe): stop long-polling, release a waiting GET.
@@ -401,13 +440,14 @@ class EngineSession:
 
     def complete_upgrade(self, writer: WebSocketWriter,
                          closer: Callable[[], Awaitable[None]],
-                         write_now: Callable[[str | bytes], bool] | None = None) -> None:
+                         write_now: Callable[[str | bytes], bool] | None = None,
+                         limit: MessageLimit | None = None) -> None:
         """The client sent `5`: the websocket is the transport from now on."""
         if self.state is not SessionState.UPGRADING:
             raise IllegalTransition(f"cannot complete an upgrade from {self.state.value}")
         self._cancel_upgrade_timer()
         self.state = SessionState.OPEN
-        self.attach_websocket(writer, closer, write_now)
+        self.attach_websocket(writer, closer, write_now, limit)
         metrics.connections.labels(transport=Transport.POLLING.value).dec()
         metrics.connections.labels(transport=Transport.WEBSOCKET.value).inc()
         if self._queue and not self._writing:

@@ -14,7 +14,7 @@ from collections import deque
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
-from ..protocol.socketio import Decoder, Packet, PacketType
+from ..protocol.socketio import Decoder, LimitExceeded, Packet, PacketType
 from . import recovery
 from .namespace import ConnectionRefused, Namespace, Socket
 
@@ -34,7 +34,13 @@ class SocketIOConnection:
         self.engine = engine
         self.namespaces = namespaces
         self.sockets: dict[str, Socket] = {}
-        self.decoder = Decoder()
+        config = engine.config
+        # Until a namespace accepted its CONNECT the client is a stranger: a CONNECT is all
+        # it may send, so no binary packet, and small messages only (`trust` lifts both).
+        self.decoder = Decoder(max_attachments=0,
+                               max_attachment_bytes=config.max_attachment_bytes,
+                               budget=engine.server.attachment_budget)
+        engine.limit_inbound(config.unauthenticated_max_payload)
         #: Futures of the server's emits that await the client's ACK; None while there are none.
         self.pending_acks: dict[int, asyncio.Future] | None = None
         self._next_ack_id = 0
@@ -59,6 +65,12 @@ class SocketIOConnection:
     async def on_message(self, data: str | bytes) -> None:
         try:
             packet = self.decoder.feed(data)
+        except LimitExceeded as exc:
+            logger.warning("session %s: %s (limit %s=%d%s), closing", self.engine.sid, exc,
+                           exc.limit_name, exc.limit,
+                           "" if self.sockets else ", not authenticated")
+            self.engine.close(CloseReason.PARSE_ERROR.value)
+            return
         except ProtocolError as exc:
             logger.info("session %s: malformed Socket.IO packet (%s), closing", self.engine.sid,
                         exc)
@@ -110,6 +122,10 @@ class SocketIOConnection:
             self.engine.close(CloseReason.PARSE_ERROR.value)
 
     async def on_close(self, reason: str) -> None:
+        # Attachments of an incomplete packet go now, not when the collector gets to this
+        # connection (it is in a reference cycle with its session), and so does their share
+        # of the process's budget.
+        self.decoder.reset()
         if self._connect_timer is not None:
             self._connect_timer.cancel()
         # A client that sent `41` and closed at once left on purpose: its session must not
@@ -178,6 +194,8 @@ class SocketIOConnection:
             await self._on_disconnect(name, self.engine.close_reason or "")
             return
         self.sockets[name] = socket
+        self.decoder.max_attachments = config.max_attachments
+        self.engine.trust()
         if self._connect_timer is not None:
             # Connected: no timer per connection for the rest of the connect timeout (after a
             # reconnect storm, thousands of them would sit in the loop's heap).

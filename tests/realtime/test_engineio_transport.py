@@ -289,11 +289,28 @@ async def test_a_second_websocket_for_an_upgraded_sid_is_closed(conformance_serv
         await ws.send("2probe")
         assert await recv(ws) == "3probe"
         await ws.send("5")
-        with pytest.raises(InvalidStatus):
-            async with websocket(conformance_server.url, ECHO, f"&sid={session.sid}"):
-                pass
+        await ws.send("4upgraded")
+        assert await recv(ws) == "4upgraded"  # the server has handled `5`
+        # Accepted, then closed at once without a frame, as by the reference server.
+        async with websocket(conformance_server.url, ECHO, f"&sid={session.sid}") as second:
+            assert await wait_closed(second, 2) == []
         await ws.send("4still here")
         assert await recv(ws) == "4still here"
+
+
+async def test_a_second_websocket_during_an_upgrade_is_closed_and_the_upgrade_completes(
+    conformance_server, http
+):
+    session = Polling(http, conformance_server.url, ECHO)
+    await session.open()
+    async with websocket(conformance_server.url, ECHO, f"&sid={session.sid}") as ws:
+        await ws.send("2probe")
+        assert await recv(ws) == "3probe"
+        async with websocket(conformance_server.url, ECHO, f"&sid={session.sid}") as second:
+            assert await wait_closed(second, 2) == []
+        await ws.send("5")
+        await ws.send("4upgraded")
+        assert await recv(ws) == "4upgraded"
 
 
 async def test_an_upgrade_without_probe_is_refused_and_polling_keeps_working(

@@ -86,13 +86,23 @@ class Engine:
     close_reason = None
 
     def __init__(self) -> None:
+        from types import SimpleNamespace
+
         from realtime.conf import RealtimeConfig
+        from realtime.protocol.socketio import ByteBudget
 
         self.config = RealtimeConfig()
+        self.server = SimpleNamespace(attachment_budget=ByteBudget(0))
         self.sent: list = []
 
     def send_message(self, part) -> None:
         self.sent.append(part)
+
+    def limit_inbound(self, size: int) -> None:
+        pass
+
+    def trust(self) -> None:
+        pass
 
     def close(self, reason: str) -> None:
         self.closed = True

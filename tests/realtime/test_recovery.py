@@ -20,12 +20,15 @@ from realtime import history as history_module
 from realtime.broadcast import publish_rollback_unsafe
 from realtime.conf import RealtimeConfig
 from realtime.history import (
+    SESSION_KEY,
     MemoryEventHistory,
     RedisEventHistory,
+    channel_layer_prefix,
     frame_offset,
     frame_with_offset,
     is_offset,
     parse_offset,
+    prefixed,
 )
 from realtime.hub import get_hub
 from realtime.sio import Namespace, Socket
@@ -94,7 +97,7 @@ def test_sync_publishers_record_offsets_and_close_their_clients(redis_url):
     room = f"org:{uuid.uuid4()}"
 
     async def read(method: str, *args):
-        store = RedisEventHistory(redis_url)
+        store = RedisEventHistory(redis_url, prefix=channel_layer_prefix())
         try:
             return await getattr(store, method)(*args)
         finally:
@@ -332,11 +335,13 @@ async def test_a_session_left_with_41_is_not_parked(memory_history):
 # -- the product server over raw websockets ---------------------------------------------------
 
 async def wait_parked(redis_url: str, pid: str, timeout: float = 3.0) -> None:
-    """Until the server parked session `pid` (realtime/history.py SESSION_KEY)."""
+    """Until the server parked session `pid` (realtime/history.py SESSION_KEY, under the
+    channel layer's prefix, which the server shares with the tests)."""
+    key = prefixed(channel_layer_prefix(), SESSION_KEY.format(pid=pid))
     client = redis.from_url(redis_url)
     try:
         deadline = asyncio.get_running_loop().time() + timeout
-        while not await client.exists(f"rt:session:{pid}"):
+        while not await client.exists(key):
             assert asyncio.get_running_loop().time() < deadline, f"session {pid} not parked"
             await asyncio.sleep(0.02)
     finally:
