@@ -43,9 +43,11 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
-def conformance_argv(port: int) -> list[str]:
-    """`manage.py conformance_server` on `port` (see realtime/conformance.py)."""
-    return [sys.executable, "manage.py", "conformance_server", "--port", str(port)]
+def conformance_argv(port: int, server: str = "daphne") -> list[str]:
+    """`manage.py conformance_server` on `port` under `server`, daphne or uvicorn (see
+    realtime/conformance.py)."""
+    return [sys.executable, "manage.py", "conformance_server", "--port", str(port),
+            "--server", server]
 
 
 class LiveServer:

@@ -12,10 +12,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from tests.live import LiveServer, conformance_argv
 
 
-@pytest.fixture(scope="session")
-def conformance_server():
-    """`manage.py conformance_server` in a subprocess; it needs no database."""
-    with LiveServer(argv=conformance_argv) as server:
+@pytest.fixture(scope="session", params=["daphne", "uvicorn"])
+def conformance_server(request):
+    """`manage.py conformance_server` in a subprocess, under daphne and under uvicorn (each
+    test that uses it runs on both); it needs no database."""
+    with LiveServer(argv=lambda port: conformance_argv(port, request.param)) as server:
         yield server
 
 
