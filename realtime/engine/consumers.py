@@ -18,7 +18,7 @@ from channels.generic.http import AsyncHttpConsumer
 
 from ..protocol.engineio import Packet, PacketType, ProtocolError
 from .flow import TransportFlow, attach_flow
-from .limits import message_limiter
+from .limits import MessageLimit, message_limiter
 from .server import EngineServer, RequestError, header, query_params
 from .session import (
     CloseReason,
@@ -173,7 +173,7 @@ class WebSocketConsumer:
     `close`. No channel-layer channel: broadcast frames arrive through the hub.
     """
 
-    __slots__ = ("server", "scope", "base_send", "session", "upgrading", "flow")
+    __slots__ = ("server", "scope", "base_send", "session", "upgrading", "flow", "outgoing")
 
     def __init__(self, *, server: EngineServer) -> None:
         self.server = server
@@ -181,6 +181,8 @@ class WebSocketConsumer:
         self.upgrading: EngineSession | None = None
         #: Write backpressure (realtime/engine/flow.py); None when the server provides it.
         self.flow: TransportFlow | None = None
+        #: The server's message limit, lifted for a large outgoing frame (daphne only).
+        self.outgoing: MessageLimit | None = None
 
     @classmethod
     def as_asgi(cls, **initkwargs):
@@ -239,15 +241,17 @@ class WebSocketConsumer:
                 return
             self.flow = attach_flow(self.base_send)
             limit = message_limiter(self.base_send)
+            self.outgoing = limit if self.flow is not None else None
             if limit is not None and session.inbound_limit < session.config.max_payload:
                 limit.set(session.inbound_limit)  # restored by the session once trusted
             self.upgrading = session
             return
         await self.accept()
         self.flow = attach_flow(self.base_send)
+        limit = message_limiter(self.base_send)
+        self.outgoing = limit if self.flow is not None else None
         session = await self.server.open(Transport.WEBSOCKET, self.scope)
-        session.attach_websocket(self.writer(), self.close_transport, self.write_now(),
-                                 message_limiter(self.base_send))
+        session.attach_websocket(self.writer(), self.close_transport, self.write_now(), limit)
         self.session = session
         await self.write(session.open_frame())
         await session.start()
@@ -276,7 +280,11 @@ class WebSocketConsumer:
             # The client reads slower than we write: frames wait in the session queue,
             # whose bound closes a client that cannot keep up.
             await flow.wait_writable()
-        await self.send_frame(frame)
+        if self.outgoing is None:
+            await self.send_frame(frame)
+            return
+        with self.outgoing.lifted_for(frame):
+            await self.send_frame(frame)
 
     async def close_transport(self) -> None:
         """Close the websocket for the session (in a task of its own)."""

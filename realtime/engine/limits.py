@@ -15,7 +15,8 @@ consumers.py) still refuses the frame, after the server buffered it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 #: The websocket close code of a message over the receiver's limit (RFC 6455, 7.4.1).
 MESSAGE_TOO_BIG = 1009
@@ -42,6 +43,25 @@ class MessageLimit:
             setattr(self._owner, self._attribute, configured)
         else:
             setattr(self._owner, self._attribute, size)
+
+    @contextmanager
+    def lifted_for(self, frame: str | bytes) -> Iterator[None]:
+        """Let the server send `frame` whatever the limit. Autobahn (daphne) applies its one
+        message limit to what it sends as well as to what it receives, so a frame larger
+        than 1 MiB (the live-map snapshot of a fleet of ~8,000 machines) failed to send and
+        closed the session. Daphne writes the frame synchronously inside `send`, before any
+        incoming data is read, so no client message can pass under the lifted limit.
+        Websockets (uvicorn) limits only what it receives: nothing to lift there."""
+        current = getattr(self._owner, self._attribute)
+        if (self._unlimited is None or current == self._unlimited
+                or len(frame) * 4 <= current):  # UTF-8: at most 4 bytes a character
+            yield
+            return
+        setattr(self._owner, self._attribute, self._unlimited)
+        try:
+            yield
+        finally:
+            setattr(self._owner, self._attribute, current)
 
     def refused(self) -> bool:
         """True once the server closed the websocket for a message over the limit."""
