@@ -135,6 +135,7 @@ MACHINES_STATUS = "machines:status"
 RESYNC = "resync"
 UNSUBSCRIBED = "unsubscribed"
 AUTH_REVOKED = "auth:revoked"
+AUTH_EXPIRED = "auth:expired"
 
 
 class MachineMapPoint(TypedDict):
@@ -170,6 +171,13 @@ class AuthRevokedEvent(TypedDict):
     message: str
 
 
+class AuthExpiredEvent(TypedDict):
+    """`auth:expired` (v1): the access token ran out before an `auth:refresh`; the socket
+    is disconnected right after it (the client reconnects with a new token)."""
+
+    message: str
+
+
 #: `machines:snapshot` (v1): sent to a socket right after it subscribed to `machines:all`,
 #: every machine of the viewer's organizations. `machine:telemetry` doubles as the snapshot
 #: of `machine:{id}`. `machines:status` (v1): the live map's updates of one tick, one entry
@@ -180,6 +188,7 @@ DIRECT_EVENT_SCHEMAS: dict[str, Any] = {
     RESYNC: ResyncEvent,
     UNSUBSCRIBED: UnsubscribedEvent,
     AUTH_REVOKED: AuthRevokedEvent,
+    AUTH_EXPIRED: AuthExpiredEvent,
 }
 
 

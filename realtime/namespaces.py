@@ -36,7 +36,14 @@ from .authorization import (
 from .batching import BatchedLoad
 from .conf import realtime_config
 from .engine.session import CloseReason
-from .events import AUTH_REVOKED, MACHINE_TELEMETRY, MACHINES_SNAPSHOT, RESYNC, UNSUBSCRIBED
+from .events import (
+    AUTH_EXPIRED,
+    AUTH_REVOKED,
+    MACHINE_TELEMETRY,
+    MACHINES_SNAPSHOT,
+    RESYNC,
+    UNSUBSCRIBED,
+)
 from .expiry import ExpiryClock
 from .hub import get_hub
 from .interning import SharedValues, interned
@@ -227,7 +234,7 @@ class FleetNamespace(Namespace):
         if socket.disconnected:
             return
         logger.info("socket %s: access token expired, disconnecting", socket.sid)
-        socket.emit("auth:expired", {"message": "Access token expired: reconnect with a new one"})
+        socket.emit(AUTH_EXPIRED, {"message": "Access token expired: reconnect with a new one"})
         socket.disconnect()
 
     async def on_auth_refresh(self, socket: Socket, data: Any = None) -> dict:

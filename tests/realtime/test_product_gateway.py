@@ -9,9 +9,11 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from realtime.events import AUTH_EXPIRED, DIRECT_EVENT_SCHEMAS
 from realtime.rooms import map_room, organization_room, tasks_room, user_room
 from tests.realtime.conftest import expired_token_for, token_for
 from tests.realtime.product import connect_error, publish, raw_client
+from tests.realtime.test_events import assert_matches
 from tests.realtime.wire import engine_websocket, recv_skipping_pings
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -94,6 +96,8 @@ async def test_socket_is_disconnected_when_its_token_expires(gateway):
             '42["auth:expired",{"message":"Access token expired: reconnect with a new one"}]'
         )
         assert await client.recv(1) == "41"
+        assert_matches({"message": "Access token expired: reconnect with a new one"},
+                       DIRECT_EVENT_SCHEMAS[AUTH_EXPIRED])
         await client.ws.send('420["subscribe",{"room":"machines:all"}]')
         with pytest.raises(TimeoutError):
             await client.recv(0.5)
