@@ -12,12 +12,27 @@ from rest_framework_simplejwt.tokens import AccessToken
 from tests.live import LiveServer, conformance_argv
 
 
-@pytest.fixture(scope="session", params=["daphne", "uvicorn"])
-def conformance_server(request):
-    """`manage.py conformance_server` in a subprocess, under daphne and under uvicorn (each
-    test that uses it runs on both); it needs no database."""
-    with LiveServer(argv=lambda port: conformance_argv(port, request.param)) as server:
+@pytest.fixture(scope="session")
+def conformance_daphne():
+    """`manage.py conformance_server` under daphne, in a subprocess; it needs no database."""
+    with LiveServer(argv=lambda port: conformance_argv(port, "daphne")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def conformance_uvicorn():
+    """`manage.py conformance_server --server uvicorn`, in a subprocess."""
+    with LiveServer(argv=lambda port: conformance_argv(port, "uvicorn")) as server:
+        yield server
+
+
+@pytest.fixture(params=["daphne", "uvicorn"])
+def conformance_server(request):
+    """The conformance server under daphne, then under uvicorn: each test that uses it runs
+    on both. Parametrized per test, over two servers started once per session: a
+    session-scoped parametrized fixture would make pytest regroup the whole session's tests
+    by server, in an order other modules' tests do not expect."""
+    return request.getfixturevalue(f"conformance_{request.param}")
 
 
 def token_for(user, *, lifetime: timedelta | None = None) -> str:
