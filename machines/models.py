@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,9 +16,28 @@ from notifications import messages
 from vendhub.models import BaseModel
 
 
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("%(name)s is not a time zone (e.g. Asia/Tashkent)"),
+                              params={"name": name}) from None
+
+
 class Organization(BaseModel):
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), unique=True)
+    # Where the fleet is: the dashboard and the admin show its people times in it (a
+    # fleet in Samarkand and one in Moscow share a server, not a clock).
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("IANA name, e.g. Asia/Tashkent: times are shown in it."),
+    )
     # Thresholds for the environment rules (telemetry.rules); per organization because
     # a snack fleet tolerates more heat than a coffee fleet.
     temperature_alert_celsius = models.DecimalField(

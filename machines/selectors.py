@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
@@ -91,6 +92,16 @@ def active_managers_of(organization_id: UUID | str) -> list:
 def is_manager_anywhere(user: AnyUser | None) -> bool:
     """Whether `user` manages at least one organization."""
     return _is_member(user) and managed_organization_ids_for(user).exists()
+
+
+def time_zone_for(user: AnyUser | None) -> str:
+    """The time zone `user` reads times in: their organization's (the one they joined first,
+    when they belong to several); the server's TIME_ZONE for a user of no organization."""
+    if not _is_member(user):
+        return settings.TIME_ZONE
+    zone = (Membership.objects.filter(user=user).order_by("created_at")
+            .values_list("organization__time_zone", flat=True).first())
+    return zone or settings.TIME_ZONE
 
 
 def organizations_for(user: AnyUser | None) -> QuerySet[Organization]:

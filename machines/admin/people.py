@@ -30,6 +30,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         "member_count",
         "temperature_alert_celsius",
         "humidity_alert_percent",
+        "time_zone",
     ]
     list_filter = ["created_at"]
     search_fields = ["name", "slug"]
