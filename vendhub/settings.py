@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "machines",
     "telemetry",
     "notifications",
+    "sales",
     "realtime",
 ]
 

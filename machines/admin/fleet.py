@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -60,6 +61,7 @@ class MachineAdmin(OrganizationScopedAdmin):
     list_select_related = ["organization", "responsible_operator"]
     readonly_fields = [
         "status_set_by", "status_set_at", "last_seen_at", "updated_by", "created_at", "updated_at",
+        "planograms",
     ]
     inlines = [BunkerInline]
     actions = ["put_into_maintenance"]
@@ -69,7 +71,8 @@ class MachineAdmin(OrganizationScopedAdmin):
         (_("Location"), {"fields": ["address", "latitude", "longitude"]}),
         (
             _("Operation"),
-            {"fields": ["responsible_operator", "telemetry_interval_seconds", "last_seen_at"]},
+            {"fields": ["responsible_operator", "telemetry_interval_seconds", "last_seen_at",
+                        "planograms"]},
         ),
         (_("History"), {"fields": ["updated_by", "created_at", "updated_at"]}),
     ]
@@ -84,6 +87,15 @@ class MachineAdmin(OrganizationScopedAdmin):
                 )
             )
         )
+
+    @admin.display(description=_("planograms"))
+    def planograms(self, machine: Machine) -> str:
+        """A link to the machine's planogram versions (the sales app edits them)."""
+        if machine._state.adding:
+            return "-"
+        url = reverse("admin:sales_planogram_changelist")
+        return format_html('<a href="{}?machine__id__exact={}">{}</a>', url, machine.pk,
+                           _("Planogram versions"))
 
     @admin.display(description=_("low bunkers"), ordering="low_bunker_total")
     def low_bunkers(self, machine: Machine) -> int:

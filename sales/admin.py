@@ -1,0 +1,124 @@
+"""Back office for sales: products, planogram versions (selections inline, recipes inline on
+a selection), vends and daily rollups (read-only: ingestion writes them). Every admin is
+organization-scoped like the fleet's."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from machines import selectors
+from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
+from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
+
+
+class SalesScopedMixin(OrganizationScopedMixin):
+    """Also limits product, planogram and selection choices to the staff's organizations."""
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        organization_ids = selectors.admin_organization_ids(request.user)
+        model = db_field.related_model
+        if organization_ids is not None and "queryset" not in kwargs:
+            if model is Product:
+                kwargs["queryset"] = Product.objects.filter(organization_id__in=organization_ids)
+            elif model is Planogram:
+                kwargs["queryset"] = Planogram.objects.filter(
+                    machine__organization_id__in=organization_ids)
+            elif model is Selection:
+                kwargs["queryset"] = Selection.objects.filter(
+                    planogram__machine__organization_id__in=organization_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(OrganizationScopedAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(SalesScopedMixin, OrganizationScopedAdmin):
+    list_display = ["name", "sku", "barcode", "category", "unit_cost", "organization"]
+    list_filter = [("organization", ScopedRelatedFilter), "category"]
+    search_fields = ["name", "sku", "barcode", "category"]
+    list_select_related = ["organization"]
+
+
+class SelectionInline(SalesScopedMixin, admin.TabularInline):
+    model = Selection
+    extra = 0
+    fields = ["code", "product", "price", "capacity", "par_level"]
+    show_change_link = True  # the recipe is edited on the selection's page
+
+
+@admin.register(Planogram)
+class PlanogramAdmin(SalesScopedMixin, OrganizationScopedAdmin):
+    organization_lookup = "machine__organization"
+    list_display = ["machine", "effective_from", "selection_count", "created_by"]
+    list_filter = [("machine__organization", ScopedRelatedFilter),
+                   ("machine", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number"]
+    list_select_related = ["machine", "created_by"]
+    date_hierarchy = "effective_from"
+    readonly_fields = ["created_by", "created_at"]
+    inlines = [SelectionInline]
+
+    @admin.display(description=_("selections"))
+    def selection_count(self, planogram: Planogram) -> int:
+        return planogram.selections.count()
+
+    def save_model(self, request: HttpRequest, obj: Planogram, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class RecipeItemInline(OrganizationScopedMixin, admin.TabularInline):
+    model = RecipeItem
+    extra = 0
+    fields = ["ingredient", "grams"]
+
+
+@admin.register(Selection)
+class SelectionAdmin(SalesScopedMixin, OrganizationScopedAdmin):
+    organization_lookup = "planogram__machine__organization"
+    list_display = ["code", "product", "price", "capacity", "par_level", "planogram"]
+    list_filter = [("planogram__machine__organization", ScopedRelatedFilter),
+                   ("product", ScopedRelatedFilter)]
+    search_fields = ["code", "product__name", "planogram__machine__name"]
+    list_select_related = ["product", "planogram__machine"]
+    inlines = [RecipeItemInline]
+
+
+@admin.register(RecipeItem)
+class RecipeItemAdmin(SalesScopedMixin, OrganizationScopedAdmin):
+    organization_lookup = "selection__planogram__machine__organization"
+    list_display = ["selection", "ingredient", "grams"]
+    list_filter = [("ingredient", ScopedRelatedFilter)]
+    search_fields = ["ingredient__name", "selection__code", "selection__product__name"]
+    list_select_related = ["selection__product", "selection__planogram__machine", "ingredient"]
+
+
+@admin.register(Vend)
+class VendAdmin(ReadOnlyAdmin):
+    organization_lookup = "machine__organization"
+    list_display = ["machine", "timestamp", "selection", "product", "price", "payment_method",
+                    "provider", "transaction_id"]
+    list_filter = ["payment_method", ("machine__organization", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number", "transaction_id", "selection",
+                     "product__name"]
+    list_select_related = ["machine", "product"]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+
+
+@admin.register(DailySales)
+class DailySalesAdmin(ReadOnlyAdmin):
+    list_display = ["day", "machine", "product", "payment_method", "vends", "revenue"]
+    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number", "product__name"]
+    list_select_related = ["machine", "product"]
+    date_hierarchy = "day"

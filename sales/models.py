@@ -1,0 +1,208 @@
+"""Sales: products, versioned planograms, vends from devices and their daily rollups.
+
+Money is an integer number of the organization's currency's smallest unit in use
+(`MONEY_UNIT`): for UZS that is the sum itself (the tiyin is out of circulation), so
+12 000 sum is stored as 12000, never as a decimal. Prices, unit costs and revenues are
+`PositiveBigIntegerField`s: sums never pass through floats.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from machines.models import Ingredient, Machine, Organization
+from vendhub.models import BaseModel
+
+#: What one unit of a stored amount is (README "Sales": money units).
+MONEY_UNIT = "the smallest unit of the organization's currency in use (UZS: 1 sum)"
+
+
+class Product(BaseModel):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="products"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64)
+    barcode = models.CharField(_("barcode"), max_length=64, blank=True)
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    unit_cost = models.PositiveBigIntegerField(
+        _("unit cost"), default=0, help_text=_("Integer, in the currency's smallest unit "
+                                               "in use (UZS: sums).")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sku"],
+                                    name="unique_product_sku_per_organization"),
+            models.UniqueConstraint(fields=["organization", "barcode"],
+                                    condition=~Q(barcode=""),
+                                    name="unique_product_barcode_per_organization"),
+        ]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class Planogram(BaseModel):
+    """One version of what a machine sells where, in force from `effective_from` until the
+    next version of the same machine. Versions are never edited by the API: a change is a
+    new version, so an old audit is read with the planogram that was in force."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="planograms")
+    effective_from = models.DateTimeField(_("effective from"), db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("created by"),
+    )
+
+    class Meta:
+        ordering = ["machine", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "effective_from"],
+                                    name="unique_planogram_version_per_machine"),
+        ]
+        verbose_name = _("planogram")
+        verbose_name_plural = _("planograms")
+
+    def __str__(self) -> str:
+        return f"{self.machine.name} @ {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class Selection(BaseModel):
+    """A button or slot as the machine reports it ("12", "A3") and what it sells."""
+
+    planogram = models.ForeignKey(Planogram, on_delete=models.CASCADE, related_name="selections")
+    code = models.CharField(_("selection code"), max_length=16)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="selections")
+    price = models.PositiveBigIntegerField(
+        _("price"), help_text=_("Integer, in the currency's smallest unit in use (UZS: sums).")
+    )
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Items a spiral slot holds.")
+    )
+    par_level = models.PositiveIntegerField(
+        _("par level"), null=True, blank=True, help_text=_("Items to fill the slot up to.")
+    )
+
+    class Meta:
+        ordering = ["planogram", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["planogram", "code"],
+                                    name="unique_selection_code_per_planogram"),
+        ]
+        verbose_name = _("selection")
+        verbose_name_plural = _("selections")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.product.name}"
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        if (self.capacity is not None and self.par_level is not None
+                and self.par_level > self.capacity):
+            errors["par_level"] = _("The par level cannot exceed the capacity.")
+        if (self.planogram_id and self.product_id
+                and self.product.organization_id != self.planogram.machine.organization_id):
+            errors["product"] = _("Choose a product of the machine's organization.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class RecipeItem(BaseModel):
+    """Grams of one ingredient a cup of a coffee selection takes from its bunker."""
+
+    selection = models.ForeignKey(Selection, on_delete=models.CASCADE, related_name="recipe")
+    ingredient = models.ForeignKey(Ingredient, on_delete=models.PROTECT, related_name="+")
+    grams = models.PositiveIntegerField(_("grams per cup"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["selection", "ingredient__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["selection", "ingredient"],
+                                    name="unique_recipe_ingredient_per_selection"),
+        ]
+        verbose_name = _("recipe item")
+        verbose_name_plural = _("recipe items")
+
+    def __str__(self) -> str:
+        return f"{self.grams} g {self.ingredient.name}"
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Card")
+    #: QR and wallet payments: Payme and Click in Uzbekistan (`Vend.provider` names which).
+    MOBILE = "mobile", _("Mobile")
+
+
+class Vend(BaseModel):
+    """One sale a device reported. Idempotent per (machine, transaction id)."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="vends")
+    transaction_id = models.CharField(_("transaction id"), max_length=64)
+    selection = models.CharField(_("selection code"), max_length=16)
+    #: The product of the selection in the planogram in force at `timestamp`; None when the
+    #: selection was not in it (the sale still counts).
+    product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="vends")
+    price = models.PositiveBigIntegerField(_("price paid"))
+    payment_method = models.CharField(_("payment method"), max_length=8,
+                                      choices=PaymentMethod.choices)
+    provider = models.CharField(_("payment provider"), max_length=32, blank=True)
+    timestamp = models.DateTimeField(_("time"))
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "transaction_id"],
+                                    name="unique_vend_transaction_per_machine"),
+        ]
+        indexes = [models.Index(fields=["machine", "timestamp"])]
+        verbose_name = _("vend")
+        verbose_name_plural = _("vends")
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} #{self.transaction_id}"
+
+
+class DailySales(BaseModel):
+    """Vends and revenue of one machine, product and payment method on one local day
+    (settings.TIME_ZONE), kept current by vend ingestion: reports read these, not vends."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="daily_sales")
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="daily_sales")
+    product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="daily_sales")
+    payment_method = models.CharField(_("payment method"), max_length=8,
+                                      choices=PaymentMethod.choices)
+    day = models.DateField(_("day"))
+    vends = models.PositiveIntegerField(_("vends"), default=0)
+    revenue = models.PositiveBigIntegerField(_("revenue"), default=0)
+
+    class Meta:
+        ordering = ["-day", "machine"]
+        constraints = [
+            # Two partial constraints instead of NULLS NOT DISTINCT: SQLite has no such clause.
+            models.UniqueConstraint(fields=["machine", "day", "payment_method", "product"],
+                                    condition=Q(product__isnull=False),
+                                    name="unique_daily_sales_per_product"),
+            models.UniqueConstraint(fields=["machine", "day", "payment_method"],
+                                    condition=Q(product__isnull=True),
+                                    name="unique_daily_sales_without_product"),
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+        verbose_name = _("daily sales")
+        verbose_name_plural = _("daily sales")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.machine_id} {self.payment_method}"

@@ -1,0 +1,89 @@
+"""REST endpoints of sales. Thin: querysets from selectors, writes through services."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from machines.selectors import is_manager_anywhere, is_manager_of, machines_for
+from sales import selectors, services
+from sales.serializers import PlanogramSerializer, ProductSerializer, planogram_document
+from telemetry.views import _datetime_param
+
+
+class ManagersWrite(BasePermission):
+    """Members read; writing needs a managing role (the organization is checked later)."""
+
+    message = "Only managers may change products."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return is_manager_anywhere(request.user)
+
+
+class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    """Products of the user's organizations; managers create them."""
+
+    serializer_class = ProductSerializer
+    permission_classes = [IsAuthenticated, ManagersWrite]
+    filterset_fields = ["organization", "category"]
+    search_fields = ["name", "sku", "barcode", "category"]
+    ordering_fields = ["name", "sku", "category", "unit_cost", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.products_for(self.request.user)
+
+
+class MachinePlanogramView(APIView):
+    """`GET|PUT /api/v1/machines/{id}/planogram`."""
+
+    @extend_schema(
+        operation_id="machines_planogram_retrieve",
+        summary="The planogram in force",
+        description="The machine's planogram version in force now, or at `?at=`. 404: the "
+                    "machine is not one of the user's organizations', or had no planogram "
+                    "then. Prices are integers in the currency's smallest unit in use "
+                    "(UZS: sums).",
+        parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME,
+                                     description="ISO 8601 (UTC if no offset). Default: now.")],
+        responses={200: PlanogramSerializer, 404: OpenApiResponse(description="Not found.")},
+    )
+    def get(self, request: Request, machine_id) -> Response:
+        machine = get_object_or_404(machines_for(request.user), pk=machine_id)
+        planogram = selectors.planogram_at(machine, _datetime_param(request, "at"))
+        if planogram is None:
+            return Response({"detail": "No planogram in force at that time."},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response(planogram_document(planogram))
+
+    @extend_schema(
+        operation_id="machines_planogram_update",
+        summary="Replace the planogram (managers)",
+        description="Creates a new planogram version effective now; earlier versions are "
+                    "kept for reading old vends and audits. 400 names each bad field "
+                    "(`selections[2].productId`).",
+        request=PlanogramSerializer,
+        responses={201: PlanogramSerializer},
+    )
+    def put(self, request: Request, machine_id) -> Response:
+        machine = get_object_or_404(machines_for(request.user), pk=machine_id)
+        if not is_manager_of(request.user, machine.organization_id):
+            raise PermissionDenied("Only managers of the machine's organization may change "
+                                   "its planogram.")
+        data = PlanogramSerializer(data=request.data, context={"machine": machine})
+        data.is_valid(raise_exception=True)
+        planogram = services.create_planogram_version(machine=machine, selections=data.specs(),
+                                                      actor=request.user)
+        planogram = selectors.planogram_at(machine, planogram.effective_from)
+        return Response(planogram_document(planogram), status=status.HTTP_201_CREATED)
