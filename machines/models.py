@@ -136,6 +136,10 @@ class Machine(BaseModel):
         help_text=_("Since when the machine holds the status a person set."),
     )
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    last_sale_at = models.DateTimeField(
+        _("last sale"), null=True, blank=True,
+        help_text=_("The latest vend the machine reported (sales ingestion keeps it)."),
+    )
     responsible_operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="machines_responsible", verbose_name=_("responsible operator"),
@@ -215,6 +219,13 @@ class Bunker(BaseModel):
         _("capacity (g)"), validators=[MinValueValidator(1)]
     )
     current_level_grams = models.PositiveIntegerField(_("current level (g)"), default=0)
+    #: The level estimated from the recipes of the vends since the last reading reported
+    #: this bunker (sales ingestion subtracts, telemetry ingestion resets it to None);
+    #: None: no vend since that reading, the current level is the estimate.
+    expected_level_grams = models.PositiveIntegerField(
+        _("expected level (g)"), null=True, blank=True, editable=False,
+        help_text=_("Current level minus the recipes of the vends since the last reading."),
+    )
     low_level_threshold_percent = models.PositiveSmallIntegerField(
         _("low-level threshold (%)"), default=20, validators=[MaxValueValidator(100)]
     )

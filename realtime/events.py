@@ -34,6 +34,8 @@ INVENTORY_LOW = "inventory:low"
 NOTIFICATION = "notification"
 NOTIFICATIONS_READ = "notifications:read"
 TASK_UPDATED = "task:updated"
+MACHINE_SALE = "machine:sale"
+SALES_TODAY = "sales:today"
 
 
 class MachineStatusEvent(TypedDict):
@@ -119,6 +121,33 @@ class TaskUpdatedEvent(TypedDict):
     textLanguage: str | None
 
 
+class MachineSaleEvent(TypedDict):
+    """`machine:sale` (v1), to `machine:{id}`: one per accepted `POST /api/v1/sales/` (as
+    `machine:telemetry` is one per batch), describing the latest of its new vends; `count`
+    and `revenue` cover all of them. A retried request (only duplicates) sends nothing.
+    Money: integers in the currency's smallest unit in use (UZS: sums)."""
+
+    machineId: str
+    selection: str
+    productId: str | None  # None: the selection is not in the planogram of that time
+    productName: str | None
+    price: int
+    paymentMethod: str  # "cash" | "card" | "mobile"
+    timestamp: str  # ISO 8601, the latest new vend (the machine's lastSale)
+    count: int  # new vends in the request
+    revenue: int  # their total
+
+
+class SalesTodayEvent(TypedDict):
+    """`sales:today` (v1), to `org:{id}`: the organization's revenue and vends today (its
+    time zone's day, from the daily rollups), after each accepted `POST /api/v1/sales/`."""
+
+    organizationId: str
+    revenue: int
+    vends: int
+    date: str  # YYYY-MM-DD
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     MACHINE_STATUS: MachineStatusEvent,
     MACHINE_TELEMETRY: MachineTelemetryEvent,
@@ -126,6 +155,8 @@ EVENT_SCHEMAS: dict[str, type] = {
     NOTIFICATION: NotificationEvent,
     NOTIFICATIONS_READ: NotificationsReadEvent,
     TASK_UPDATED: TaskUpdatedEvent,
+    MACHINE_SALE: MachineSaleEvent,
+    SALES_TODAY: SalesTodayEvent,
 }
 
 # -- events the gateway sends itself (not published to rooms by producers) -----------------
@@ -270,6 +301,14 @@ def emit_org_event(organization, event: str, data: Any) -> None:
     if event not in EVENT_SCHEMAS:
         raise ValueError(f"{event!r} has no schema in realtime.events.EVENT_SCHEMAS")
     publish(organization_room(getattr(organization, "pk", organization)), event, data)
+
+
+def emit_machine_sale(machine_id, payload: MachineSaleEvent) -> None:
+    publish(machine_room(machine_id), MACHINE_SALE, payload)
+
+
+def emit_sales_today(payload: SalesTodayEvent) -> None:
+    emit_org_event(payload["organizationId"], SALES_TODAY, payload)
 
 
 def emit_inventory_low(bunker, *, level: int, at: datetime) -> None:

@@ -51,11 +51,6 @@ def planogram_versions(*, machine_id, until: datetime) -> list[Planogram]:
     )
 
 
-def sales_day(at: datetime) -> date:
-    """The local day (settings.TIME_ZONE) a sale at `at` counts for."""
-    return timezone.localtime(at).date()
-
-
 def revenue_on(*, organization_id, day: date) -> tuple[int, int]:
     """(revenue, vends) of the organization on `day`, from the daily rollups."""
     totals = DailySales.objects.filter(organization_id=organization_id, day=day).aggregate(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,9 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from machines.selectors import is_manager_anywhere, is_manager_of, machines_for
-from sales import selectors, services
+from sales import ingest, selectors, services
 from sales.serializers import PlanogramSerializer, ProductSerializer, planogram_document
-from telemetry.views import _datetime_param
+from sales.vends import ForeignMachine, VendsRejected, parse_vends
+from telemetry.conf import telemetry_settings
+from telemetry.views import DeviceIngestView, _datetime_param
 
 
 class ManagersWrite(BasePermission):
@@ -87,3 +92,48 @@ class MachinePlanogramView(APIView):
                                                       actor=request.user)
         planogram = selectors.planogram_at(machine, planogram.effective_from)
         return Response(planogram_document(planogram), status=status.HTTP_201_CREATED)
+
+
+class VendIngestView(DeviceIngestView):
+    """`POST /api/v1/sales/`: a machine posts one vend or a batch (device key)."""
+
+    @extend_schema(
+        operation_id="sales_ingest",
+        summary="Post vends (devices)",
+        description=(
+            "A machine posts one vend `{machineId, transactionId, selection, price, "
+            "paymentMethod, provider?, timestamp}` or a batch (a list of 1 to "
+            "`TELEMETRY_MAX_BATCH`), authenticated with its device key: "
+            "`Authorization: Device <key>`. `price` is an integer in the currency's smallest "
+            "unit in use (UZS: sums); `paymentMethod` is cash, card or mobile (Payme, Click: "
+            "mobile, named in `provider`).\n\n"
+            "Idempotent per (machineId, transactionId): a retried vend is counted as a "
+            "duplicate and fires nothing. The answer `{accepted, duplicates}` is sent after "
+            "the transaction commits. 400: each bad field named by its path "
+            "(`[3].paymentMethod`), nothing stored. 403: a vend for another machine. 401: "
+            "missing or wrong key. 503: database unavailable, retry the same body."
+        ),
+        request=OpenApiTypes.OBJECT,
+        responses={
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="{machineId, received, "
+                                 "accepted, duplicates}"),
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Every vend was a retry."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field path -> messages."),
+            401: OpenApiResponse(description="Missing, wrong or revoked device key."),
+            403: OpenApiResponse(description="A vend for another machine."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        machine = request.user.machine
+        config = telemetry_settings()
+        try:
+            vends = parse_vends(request.data, machine_id=machine.pk, now=timezone.now(),
+                                max_batch=config.max_batch,
+                                max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds))
+        except ForeignMachine as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        except VendsRejected as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        result = ingest.ingest_vends(machine=machine, vends=vends)
+        code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
+        return Response(result.as_dict(), status=code)

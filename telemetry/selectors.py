@@ -128,6 +128,13 @@ def machine_error(error: MachineError) -> MachineErrorPayload:
     }
 
 
+def _last_sale(machine: Machine, reading: TelemetryReading | None) -> datetime | None:
+    """The later of the latest reading's `lastSale` and the latest vend (sales ingestion
+    keeps `Machine.last_sale_at`)."""
+    times = [t for t in (reading.last_sale_at if reading else None, machine.last_sale_at) if t]
+    return max(times, default=None)
+
+
 def machine_telemetry_in(*, machine_id, organization_ids) -> MachineTelemetryPayload | None:
     """`machine_telemetry` of a machine of these organizations; None if there is none."""
     machine = (
@@ -141,8 +148,9 @@ def machine_telemetry_in(*, machine_id, organization_ids) -> MachineTelemetryPay
 def machine_telemetry(machine: Machine) -> MachineTelemetryPayload:
     """The machine's current state as a `MachineTelemetry` document (camelCase keys).
 
-    Pure read. Sensor values, uptime and the last sale come from the latest
-    `TelemetryReading`; bunker levels from the `Bunker` rows (ingestion keeps them current);
+    Pure read. Sensor values and uptime come from the latest `TelemetryReading`,
+    the last sale from it or the latest vend, whichever is later; bunker levels from the
+    `Bunker` rows (ingestion keeps them current);
     errors are the open `MachineError` rows, newest first; the status is `Machine.status`.
     Without any reading: timestamp is `machine.last_seen_at` (may be None), sensors None,
     uptime 0. At most three queries, none if the machine came from `with_telemetry_prefetches`.
@@ -156,6 +164,6 @@ def machine_telemetry(machine: Machine) -> MachineTelemetryPayload:
         "humidity": reading.humidity if reading else None,
         "bunkers": [bunker_level(bunker) for bunker in _bunkers(machine)],
         "errors": [machine_error(error) for error in _open_errors(machine)],
-        "lastSale": iso8601(reading.last_sale_at) if reading else None,
+        "lastSale": iso8601(_last_sale(machine, reading)),
         "uptime": reading.uptime_seconds if reading else 0,
     }

@@ -200,14 +200,21 @@ def _write_outcome(machine: Machine, outcome: Outcome, by_id: dict[str, Bunker],
         status=state.status, last_seen_at=state.last_seen_at, updated_at=now
     )
 
+    # A reported level replaces the estimate vends made since the last reading
+    # (Bunker.expected_level_grams, sales.ingest): reset it, in the same bulk update.
+    reported = {key for reading in outcome.applied for key in reading.bunker_levels}
     changed = []
     for key, bunker in by_id.items():
         level = state.bunker_levels.get(key, bunker.current_level_grams)
-        if level != bunker.current_level_grams:
+        estimated = key in reported and bunker.expected_level_grams is not None
+        if level != bunker.current_level_grams or estimated:
             bunker.current_level_grams, bunker.updated_at = level, now
+            if key in reported:
+                bunker.expected_level_grams = None
             changed.append(bunker)
     if changed:
-        Bunker.objects.bulk_update(changed, ["current_level_grams", "updated_at"])
+        Bunker.objects.bulk_update(changed,
+                                   ["current_level_grams", "expected_level_grams", "updated_at"])
 
     resolved = []
     for code, resolved_at in outcome.resolved_errors.items():

@@ -51,8 +51,9 @@ _READING_OR_BATCH = PolymorphicProxySerializer(
 )
 
 
-class TelemetryIngestView(APIView):
-    """`POST /api/v1/telemetry/`: a machine posts one reading or a batch."""
+class DeviceIngestView(APIView):
+    """What the device endpoints share (telemetry, sales.views vends): device-key auth,
+    JSON only, no throttle, a database outage answered 503 with Retry-After."""
 
     authentication_classes = [DeviceKeyAuthentication]
     permission_classes = [IsDevice]
@@ -64,7 +65,8 @@ class TelemetryIngestView(APIView):
         # The database is down or unreachable (also while authenticating the key): the
         # transaction rolled back, nothing is stored; tell the device when to retry.
         if isinstance(exc, OperationalError | InterfaceError):
-            logger.warning("telemetry ingest: database unavailable (%s), answering 503", exc)
+            logger.warning("%s: database unavailable (%s), answering 503",
+                           type(self).__name__, exc)
             return Response(
                 {"detail": "The database is temporarily unavailable; nothing was stored. "
                            "Retry the same body later.",
@@ -73,6 +75,10 @@ class TelemetryIngestView(APIView):
                 headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )
         return super().handle_exception(exc)
+
+
+class TelemetryIngestView(DeviceIngestView):
+    """`POST /api/v1/telemetry/`: a machine posts one reading or a batch."""
 
     @extend_schema(
         operation_id="telemetry_ingest",

@@ -90,7 +90,9 @@ def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
     assert set(EVENT_SCHEMAS) == {"machine:status", "machine:telemetry", "inventory:low",
                                   "notification", "task:updated",
                                   # ours: bulk read-state changes, for the other tabs
-                                  "notifications:read"}
+                                  "notifications:read",
+                                  # ours: sales (tests/sales/test_sale_events.py)
+                                  "machine:sale", "sales:today"}
     assert EVENT_SCHEMA_VERSION == 1
 
 

@@ -45,3 +45,17 @@ def planogram(personas, products):
                 RecipeSpec(personas.milk.ingredient_id, 12))),
             SelectionSpec("A3", products["snickers"].pk, 12000, capacity=10, par_level=8),
         ])
+
+
+def vend_body(machine, transaction_id="t-1", *, selection="1", price=15000, method="cash",
+              at: datetime | None = None, **extra) -> dict:
+    """A vend as a device posts it (default: a cappuccino paid cash, now)."""
+    body = {"machineId": str(machine.pk), "transactionId": transaction_id,
+            "selection": selection, "price": price, "paymentMethod": method,
+            "timestamp": iso(at or datetime.now(UTC))}
+    body.update(extra)
+    return body
+
+
+def post_vends(client, body):
+    return client.post("/api/v1/sales/", body, format="json")

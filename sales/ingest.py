@@ -1,0 +1,182 @@
+"""Vend ingestion: a batch of one machine in one transaction, idempotent per
+(machine, transaction id).
+
+In order: lock the machine row (batches of one machine queue up, so the rollup updates
+below never race), resolve each vend's product with the planogram in force at its time,
+`INSERT ... ON CONFLICT DO NOTHING RETURNING` (a retried vend is not stored again and
+fires nothing), then for the new vends only: subtract coffee recipes from the bunkers'
+expected levels, add to the daily rollups with F() increments, move the machine's
+`last_sale_at`, and leave `machine:sale` and `sales:today` to `transaction.on_commit`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+import zoneinfo
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from machines.models import Bunker, Machine
+from realtime import events
+from sales.models import DailySales, Planogram, Selection, Vend
+from sales.selectors import planogram_versions, revenue_on
+from sales.vends import VendIn
+from telemetry.selectors import iso8601
+
+
+@dataclass(frozen=True)
+class VendIngestResult:
+    machine_id: uuid.UUID
+    received: int
+    accepted: int  # new vends stored
+    duplicates: int  # retries: already stored, or repeated in the batch
+
+    def as_dict(self) -> dict:
+        return {"machineId": str(self.machine_id), "received": self.received,
+                "accepted": self.accepted, "duplicates": self.duplicates}
+
+
+def sales_day(at: datetime, time_zone: str) -> date:
+    """The day a sale at `at` counts for: the organization's local date."""
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = timezone.get_default_timezone()
+    return at.astimezone(zone).date()
+
+
+class _Planograms:
+    """The selection of a code at a time, over the versions of one machine."""
+
+    def __init__(self, versions: list[Planogram]) -> None:
+        self.starts = [p.effective_from for p in versions]
+        self.selections = [{s.code: s for s in p.selections.all()} for p in versions]
+
+    def at(self, code: str, when: datetime) -> Selection | None:
+        index = bisect.bisect_right(self.starts, when) - 1
+        return self.selections[index].get(code) if index >= 0 else None
+
+
+def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
+                 now: datetime | None = None) -> VendIngestResult:
+    """Store `vends` of `machine` (validated by sales.vends.parse_vends) and apply the new
+    ones. Returns once the transaction has committed."""
+    now = now or timezone.now()
+    unique = list({v.transaction_id: v for v in reversed(vends)}.values())[::-1]
+    with transaction.atomic():
+        locked = (Machine.objects.select_for_update(of=("self",))
+                  .select_related("organization").get(pk=machine.pk))
+        planograms = _Planograms(planogram_versions(
+            machine_id=locked.pk, until=max(v.timestamp for v in unique)))
+        chosen = [(vend, planograms.at(vend.selection, vend.timestamp)) for vend in unique]
+        new = _insert_new(locked, chosen, now)
+        if new:
+            _apply(locked, new, now)
+    return VendIngestResult(machine.pk, len(vends), len(new), len(vends) - len(new))
+
+
+_COLUMNS = ("id", "created_at", "updated_at", "machine", "transaction_id", "selection",
+            "product", "price", "payment_method", "provider", "timestamp")
+
+
+def _insert_new(machine: Machine, chosen: list[tuple[VendIn, Selection | None]],
+                now: datetime) -> list[tuple[VendIn, Selection | None]]:
+    """One INSERT ... ON CONFLICT (machine, transaction id) DO NOTHING RETURNING: the new."""
+    meta = Vend._meta
+    fields = [meta.get_field(name) for name in _COLUMNS]
+    by_transaction = {vend.transaction_id: (vend, selection) for vend, selection in chosen}
+    params: list = []
+    for vend, selection in chosen:
+        values = (uuid.uuid4(), now, now, machine.pk, vend.transaction_id, vend.selection,
+                  selection.product_id if selection else None, vend.price,
+                  vend.payment_method, vend.provider, vend.timestamp)
+        params.extend(field.get_db_prep_save(value, connection)
+                      for field, value in zip(fields, values, strict=True))
+    qn = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"VALUES {', '.join([row] * len(chosen))} "
+           f"ON CONFLICT ({qn('machine_id')}, {qn('transaction_id')}) DO NOTHING "
+           f"RETURNING {qn('transaction_id')}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {value for (value,) in cursor.fetchall()}
+    return [item for key, item in by_transaction.items() if key in inserted]
+
+
+def _apply(machine: Machine, new: list[tuple[VendIn, Selection | None]], now: datetime) -> None:
+    _drain_recipes(machine, new, now)
+    today = _add_to_rollups(machine, new, now)
+    latest_vend, latest_selection = max(new, key=lambda item: item[0].timestamp)
+    Machine.objects.filter(Q(last_sale_at__isnull=True)
+                           | Q(last_sale_at__lt=latest_vend.timestamp), pk=machine.pk).update(
+        last_sale_at=latest_vend.timestamp)
+    product = latest_selection.product if latest_selection else None
+    events.emit_machine_sale(machine.pk, {
+        "machineId": str(machine.pk),
+        "selection": latest_vend.selection,
+        "productId": str(product.pk) if product else None,
+        "productName": product.name if product else None,
+        "price": latest_vend.price,
+        "paymentMethod": latest_vend.payment_method,
+        "timestamp": iso8601(latest_vend.timestamp),
+        "count": len(new),
+        "revenue": sum(vend.price for vend, _ in new),
+    })
+    revenue, vends = revenue_on(organization_id=machine.organization_id, day=today)
+    events.emit_sales_today({"organizationId": str(machine.organization_id),
+                             "revenue": revenue, "vends": vends, "date": today.isoformat()})
+
+
+def _drain_recipes(machine: Machine, new: list[tuple[VendIn, Selection | None]],
+                   now: datetime) -> None:
+    """Subtract each coffee vend's recipe from the expected level of the machine's bunker of
+    that ingredient (never under 0). A reading of the bunker resets the estimate."""
+    grams: Counter = Counter()
+    for _vend, selection in new:
+        for item in selection.recipe.all() if selection else ():
+            grams[item.ingredient_id] += item.grams
+    if not grams:
+        return
+    bunkers = Bunker.objects.filter(machine=machine, ingredient_id__in=list(grams)).order_by(
+        "ingredient_id", "created_at")
+    seen = set()
+    for bunker_id, ingredient_id in bunkers.values_list("pk", "ingredient_id"):
+        if ingredient_id in seen:  # two bunkers of one ingredient: the first one drains
+            continue
+        seen.add(ingredient_id)
+        Bunker.objects.filter(pk=bunker_id).update(
+            expected_level_grams=Greatest(
+                Coalesce(F("expected_level_grams"), F("current_level_grams"))
+                - Value(grams[ingredient_id]), Value(0)),
+            updated_at=now)
+
+
+def _add_to_rollups(machine: Machine, new: list[tuple[VendIn, Selection | None]],
+                    now: datetime) -> date:
+    """Add the new vends to DailySales (F() increments; the machine lock serializes the
+    batches of one machine, and every row belongs to one machine). Returns today."""
+    time_zone = machine.organization.time_zone
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for vend, selection in new:
+        key = (selection.product_id if selection else None, vend.payment_method,
+               sales_day(vend.timestamp, time_zone))
+        totals[key][0] += 1
+        totals[key][1] += vend.price
+    for (product_id, method, day), (count, revenue) in totals.items():
+        updated = DailySales.objects.filter(
+            machine=machine, product_id=product_id, payment_method=method, day=day,
+        ).update(vends=F("vends") + count, revenue=F("revenue") + revenue, updated_at=now)
+        if not updated:
+            DailySales.objects.create(
+                organization_id=machine.organization_id, machine=machine, product_id=product_id,
+                payment_method=method, day=day, vends=count, revenue=revenue)
+    return sales_day(now, time_zone)
