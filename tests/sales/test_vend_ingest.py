@@ -136,3 +136,21 @@ def test_the_ack_comes_after_commit(personas, planogram, device_key):
     assert connection.in_atomic_block is False
     # Visible from outside the request's transaction: it committed.
     assert Vend.objects.filter(transaction_id="t-1").exists()
+
+
+def test_a_failure_after_the_insert_leaves_nothing_half_stored(personas, planogram, device,
+                                                               monkeypatch):
+    from sales import ingest
+    from sales.models import DailySales
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rollup failed")
+
+    monkeypatch.setattr(ingest, "_add_to_rollups", broken)
+    device.raise_request_exception = False
+    response = post_vends(device, [vend_body(personas.machine, "a"),
+                                   vend_body(personas.machine, "b")])
+    assert response.status_code == 500
+    assert not Vend.objects.exists() and not DailySales.objects.exists()
+    personas.coffee.refresh_from_db()
+    assert personas.coffee.expected_level_grams is None  # the drain rolled back too
