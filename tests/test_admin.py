@@ -20,6 +20,7 @@ from machines.models import (
     TaskStatus,
 )
 from notifications.models import LanguagePreference, Notification
+from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
 from telemetry.device_keys import issue_device_key
 from telemetry.models import DeviceKey, MachineError, MachineHealth, TelemetryReading
 from tests.factories import (
@@ -39,7 +40,34 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-SCOPED_APPS = ["machines", "telemetry", "notifications"]
+SCOPED_APPS = ["machines", "telemetry", "notifications", "sales"]
+
+
+def sales_objects(machine, bunker) -> dict:
+    """One object of each sales model for `machine` (its organization's product and
+    planogram, a coffee recipe on `bunker`'s ingredient, a vend and its daily rollup)."""
+    from datetime import UTC, date, datetime
+
+    organization = machine.organization
+    product = Product.objects.create(organization=organization, name="Latte",
+                                     sku=f"LATTE-{organization.slug}")
+    planogram = Planogram.objects.create(machine=machine,
+                                         effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    selection = Selection.objects.create(planogram=planogram, code="1", product=product,
+                                         price=15000)
+    return {
+        Product: product,
+        Planogram: planogram,
+        Selection: selection,
+        RecipeItem: RecipeItem.objects.create(selection=selection,
+                                              ingredient=bunker.ingredient, grams=18),
+        Vend: Vend.objects.create(machine=machine, transaction_id="t-1", selection="1",
+                                  product=product, price=15000, payment_method="cash",
+                                  timestamp=datetime(2026, 3, 1, 9, tzinfo=UTC)),
+        DailySales: DailySales.objects.create(organization=organization, machine=machine,
+                                              product=product, payment_method="cash",
+                                              day=date(2026, 3, 1), vends=1, revenue=15000),
+    }
 
 
 def admin_url(model, view: str, *args) -> str:
@@ -65,6 +93,7 @@ def objects(personas):
                                                               language="ru"),
         Group: Group.objects.create(name="Dispatchers"),
         type(personas.operator): personas.operator,
+        **sales_objects(personas.machine, personas.coffee),
     }
 
 
@@ -87,6 +116,7 @@ def rival_objects(personas):
         LanguagePreference: LanguagePreference.objects.create(user=personas.stranger,
                                                               language="uz"),
         type(personas.stranger): personas.stranger,
+        **sales_objects(rival_machine, rival_machine.bunkers.get()),
     }
 
 
