@@ -14,7 +14,11 @@ from drf_spectacular.generators import SchemaGenerator
 
 from machines.models import Machine, TaskStatus
 from machines.selectors import machine_statuses_in
-from realtime import events
+from realtime import broadcast, events
+from sales.ingest import ingest_vends
+from sales.models import Product
+from sales.services import SelectionSpec, create_planogram_version
+from sales.vends import VendIn
 from tests.conftest import client_for
 from tests.factories import make_machine_error, make_notification, make_reading, make_task
 
@@ -50,11 +54,25 @@ def fleet(personas, settings):
                      status=TaskStatus.DONE, completed_at=now)
     notification = make_notification(personas.manager, personas.acme, machine=personas.machine)
     Machine.objects.filter(pk=personas.machine.pk).update(last_seen_at=now)
+    product = Product.objects.create(organization=personas.acme, name="Latte", sku="LATTE")
+    create_planogram_version(machine=personas.machine, effective_from=now - timedelta(days=1),
+                             selections=[SelectionSpec("1", product.pk, 15000)])
     return {
         "id": {"machines": personas.machine.pk, "ingredients": personas.coffee.ingredient_id,
-               "notifications": notification.pk, "tasks": task.pk},
+               "notifications": notification.pk, "tasks": task.pk, "products": product.pk},
         "task": task, "notification": notification,
     }
+
+
+def sale_events(machine, monkeypatch, capture) -> dict:
+    """The events a real vend publishes (sales.ingest), as they would go out."""
+    sent: dict = {}
+    monkeypatch.setattr(broadcast, "publish_rollback_unsafe",
+                        lambda room, event, payload: sent.setdefault(event, payload))
+    with capture(execute=True):
+        ingest_vends(machine=machine, vends=[VendIn("t-1", "1", 15000, "card", "",
+                                                    timezone.now())])
+    return sent
 
 
 def get_paths() -> list[str]:
@@ -80,9 +98,13 @@ def test_every_get_endpoint_answers_timestamps_in_utc(personas, fleet):
     assert seen >= 20  # the walk did meet timestamps (lastSeenAt, createdAt, dueAt, ...)
 
 
-def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings):
+def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
     machine = Machine.objects.get(pk=personas.machine.pk)
+    sales = sale_events(machine, monkeypatch, django_capture_on_commit_callbacks)
     built = {
+        events.MACHINE_SALE: sales[events.MACHINE_SALE],
+        events.SALES_TODAY: sales[events.SALES_TODAY],
         events.MACHINE_STATUS: events.machine_status_event(machine, at=AT),
         events.MACHINE_TELEMETRY: events.machine_telemetry_event(machine),
         events.INVENTORY_LOW: events.inventory_low_event(personas.coffee, level=10, at=AT),
