@@ -159,40 +159,43 @@ class VendTally:
     value: int = 0
 
 
+class _AuditMinusEvents:
+    """The differences of a class with `audit_vends`, `event_vends`, `audit_value` and
+    `event_value`: audit minus events, positive for vends the API never saw; None when the
+    audit does not carry the counter."""
+
+    __slots__ = ()
+    audit_vends: int | None
+    event_vends: int
+    audit_value: int | None
+    event_value: int
+
+    @property
+    def vends_difference(self) -> int | None:
+        return None if self.audit_vends is None else self.audit_vends - self.event_vends
+
+    @property
+    def value_difference(self) -> int | None:
+        return None if self.audit_value is None else self.audit_value - self.event_value
+
+
 @dataclass(frozen=True, slots=True)
-class SelectionDifference:
+class SelectionDifference(_AuditMinusEvents):
     selection: str
     audit_vends: int | None
     event_vends: int
     audit_value: int | None
     event_value: int
 
-    @property
-    def vends_difference(self) -> int | None:
-        """Audit minus events: positive means vends the API never saw."""
-        return None if self.audit_vends is None else self.audit_vends - self.event_vends
-
-    @property
-    def value_difference(self) -> int | None:
-        return None if self.audit_value is None else self.audit_value - self.event_value
-
 
 @dataclass(frozen=True, slots=True)
-class Reconciliation:
+class Reconciliation(_AuditMinusEvents):
     selections: tuple[SelectionDifference, ...]
     audit_vends: int | None
     event_vends: int
     audit_value: int | None
     event_value: int
     comparable: bool  # False for a baseline: there is no audited period to compare
-
-    @property
-    def vends_difference(self) -> int | None:
-        return None if self.audit_vends is None else self.audit_vends - self.event_vends
-
-    @property
-    def value_difference(self) -> int | None:
-        return None if self.audit_value is None else self.audit_value - self.event_value
 
     @property
     def matches(self) -> bool:
