@@ -94,6 +94,14 @@ def set_language(*, user: AbstractBaseUser, language: str) -> str:
     return language
 
 
+def remember_language_if_unset(*, user_id: int, language: str) -> bool:
+    """Remember `language` for a user who never chose one (the language their browser asked
+    for when they connected), never overriding a choice; True when it was remembered."""
+    _preference, created = LanguagePreference.objects.get_or_create(
+        user_id=user_id, defaults={"language": messages.language_of(language)})
+    return created
+
+
 def mark_read(*, notification: Notification) -> Notification:
     """Mark one notification read (no write when it already is)."""
     if not notification.read:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -60,3 +64,28 @@ def decode_access_token(token: str | None) -> TokenIdentity:
         raise AuthenticationFailed("Invalid token: no user id")
     return TokenIdentity(user_id=user_id, expires_at=float(access["exp"]))
 
+
+
+def requested_language(scope: dict) -> str | None:
+    """The language the connecting browser reads: the dashboard's language cookie, else the
+    first offered language of its Accept-Language header; None when neither names one the
+    site offers."""
+    cookies = header(scope, b"cookie")
+    if cookies:
+        try:
+            morsel = SimpleCookie(cookies).get(settings.LANGUAGE_COOKIE_NAME)
+        except CookieError:
+            morsel = None
+        if morsel is not None and morsel.value:
+            try:
+                return get_supported_language_variant(morsel.value)
+            except LookupError:
+                pass
+    for language, _quality in parse_accept_lang_header(header(scope, b"accept-language") or ""):
+        if language == "*":
+            continue
+        try:
+            return get_supported_language_variant(language)
+        except LookupError:
+            continue
+    return None

@@ -32,6 +32,8 @@ class Viewer:
     user_id: int
     organization_ids: frozenset[str]
     managed_organization_ids: frozenset[str]
+    #: The language the user's events are written in; None until one is remembered.
+    language: str | None = None
 
 
 #: Organization-id sets by value: the viewers of one organization share one set (and one
@@ -45,11 +47,14 @@ def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:
     share it."""
     rows = (
         get_user_model().objects.filter(pk__in=list(user_ids), is_active=True)
-        .values_list("pk", "memberships__organization_id", "memberships__role")
+        .values_list("pk", "memberships__organization_id", "memberships__role",
+                     "language_preference__language")
     )
     memberships: dict[int, list[tuple[str, str]]] = {}
-    for user_id, organization_id, role in rows:
+    languages: dict[int, str | None] = {}
+    for user_id, organization_id, role, language in rows:
         found = memberships.setdefault(user_id, [])
+        languages[user_id] = language
         if organization_id is not None:  # a user of no organization still gets a viewer
             found.append((str(organization_id), role))
     return {
@@ -58,6 +63,7 @@ def load_viewers(user_ids: Iterable[int]) -> dict[int, Viewer]:
             organization_ids=_shared(frozenset(org for org, _ in found)),
             managed_organization_ids=_shared(frozenset(
                 org for org, role in found if role in MANAGING_ROLES)),
+            language=languages[user_id],
         )
         for user_id, found in memberships.items()
     }

@@ -22,10 +22,17 @@ from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
 from machines.selectors import machine_statuses_in
+from notifications.services import remember_language_if_unset
 from telemetry.selectors import machine_telemetry_in
 
 from .access import VIEWERS_CHANGED
-from .authentication import INACTIVE_USER, AuthenticationFailed, decode_access_token, token_from
+from .authentication import (
+    INACTIVE_USER,
+    AuthenticationFailed,
+    decode_access_token,
+    requested_language,
+    token_from,
+)
 from .authorization import (
     RoomRefused,
     Viewer,
@@ -53,8 +60,17 @@ from .sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
 
-#: Re-authorizations running in the background (a reference, so they are not collected).
+#: Work running in the background (a reference, so the tasks are not collected).
 _background: set[asyncio.Task] = set()
+
+
+def _in_background(coroutine) -> None:
+    task = asyncio.create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_remember_language = database_sync_to_async(remember_language_if_unset)
 
 def _map_snapshots(organization_sets: frozenset[frozenset[str]]) -> dict:
     return {orgs: machine_statuses_in(orgs) for orgs in organization_sets}
@@ -162,6 +178,12 @@ class FleetNamespace(Namespace):
             logger.warning("socket %s: cannot authenticate, database unavailable: %s",
                            socket.sid, exc)
             raise ConnectionRefused("Service temporarily unavailable, try again") from None
+        if viewer.language is None:
+            # Events to the user (notifications) are written in their language: remember
+            # the one their browser reads until they choose one with the switcher.
+            language = requested_language(socket.scope)
+            if language is not None:
+                _in_background(_remember_language(user_id=viewer.user_id, language=language))
         # No "requests" list until the first room request (`_over_rate_limit`).
         socket.data["viewer"] = viewer
         socket.data["subscriptions"] = {}
@@ -260,10 +282,8 @@ class FleetNamespace(Namespace):
         if not isinstance(user_ids, list):
             logger.warning("ignored a %s control message without userIds", VIEWERS_CHANGED)
             return
-        task = asyncio.create_task(self.reauthorize_users(
+        _in_background(self.reauthorize_users(
             [user_id for user_id in user_ids if isinstance(user_id, int)]))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
 
     async def reauthorize_users(self, user_ids: list[int]) -> None:
         """Authorize again every subscription that depended on these users' rights: their
