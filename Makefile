@@ -18,7 +18,7 @@ run: bootstrap
 test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
 
-bootstrap: .stamp-python .stamp-node .stamp-chromium
+bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext
 
 # Bring the Russian and Uzbek catalogues up to date with the sources (python, templates and
 # static/js), then compile them: translate what is new or fuzzy in between (gettext needed).
@@ -28,6 +28,14 @@ messages: .stamp-python
 	$(PY) manage.py makemessages -l ru -l uz -d django $(I18N_IGNORE)
 	$(PY) manage.py makemessages -l ru -l uz -d djangojs $(I18N_IGNORE)
 	$(PY) manage.py compilemessages -l ru -l uz $(I18N_IGNORE)
+
+# Debian's gettext: `make messages` and the test that every string is in the catalogues run
+# its xgettext (the compiled catalogues are committed: serving needs no gettext).
+.stamp-gettext:
+	@command -v xgettext >/dev/null || { echo "Installing Debian's gettext for the translation catalogues"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+	touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
 .stamp-chromium:

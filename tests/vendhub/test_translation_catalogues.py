@@ -12,6 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from tests.conftest import unavailable
+
 LANGUAGES = [code for code, _name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
 DOMAINS = ["django", "djangojs"]
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -55,7 +57,7 @@ def extracted(tmp_path_factory) -> Path:
     """The catalogues as `makemessages` leaves them after reading today's sources: run on a
     copy of the tree, so the committed files are never touched."""
     if shutil.which("xgettext") is None:
-        pytest.skip("gettext's xgettext is not installed (apt-get install gettext)")
+        unavailable("gettext's xgettext is not installed (`make bootstrap` installs it)")
     copy = tmp_path_factory.mktemp("sources") / "tree"
     shutil.copytree(settings.BASE_DIR, copy, ignore=shutil.ignore_patterns(*IGNORED))
     mp = pytest.MonkeyPatch()
