@@ -10,7 +10,15 @@ from django.utils.translation import gettext_lazy as _
 
 from machines import selectors
 from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
-from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
+from sales.models import (
+    AuditRecord,
+    DailySales,
+    Planogram,
+    Product,
+    RecipeItem,
+    Selection,
+    Vend,
+)
 
 
 class SalesScopedMixin(OrganizationScopedMixin):
@@ -122,3 +130,31 @@ class DailySalesAdmin(ReadOnlyAdmin):
     search_fields = ["machine__name", "machine__serial_number", "product__name"]
     list_select_related = ["machine", "product"]
     date_hierarchy = "day"
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    """Imported audits, read-only: the raw file as uploaded, its period and reconciliation
+    (written once by `sales.audits.import_audit`)."""
+
+    organization_lookup = "machine__organization"
+    list_display = ["machine", "audited_at", "read_at", "uploaded_at", "source",
+                    "machine_serial", "flags", "matches"]
+    list_filter = ["source", ("machine__organization", ScopedRelatedFilter),
+                   ("machine", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number", "machine_serial"]
+    list_select_related = ["machine"]
+    date_hierarchy = "audited_at"
+    readonly_fields = ["machine", "uploaded_at", "read_at", "audited_at", "source",
+                       "machine_serial", "previous", "raw_text", "raw_sha256", "period",
+                       "reconciliation"]
+
+    @admin.display(description=_("flags"))
+    def flags(self, record: AuditRecord) -> str:
+        return ", ".join(record.period.get("flags", []))
+
+    @admin.display(description=_("matches the vends"), boolean=True)
+    def matches(self, record: AuditRecord) -> bool | None:
+        if not record.reconciliation.get("comparable"):
+            return None
+        return bool(record.reconciliation.get("matches"))

@@ -206,3 +206,46 @@ class DailySales(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.machine_id} {self.payment_method}"
+
+
+class AuditSource(models.TextChoices):
+    DEVICE = "device", _("Device")
+    ADMIN = "admin", _("Admin")
+
+
+class AuditRecord(BaseModel):
+    """One DEX/EVA-DTS audit as uploaded, with the period it closes (`sales.audits`).
+
+    `period` is the `sales.rules.PeriodSales` against `previous` (None for a baseline), and
+    `reconciliation` compares it with the machine's vends between `previous.audited_at` and
+    `audited_at`. Both are JSON written once at import: a later vend does not change them.
+    """
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="audits")
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+    #: The readout's own clock (EA3), read in the organization's time zone; None without one.
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    #: read_at when the audit carries a believable one, else uploaded_at: the period's end.
+    audited_at = models.DateTimeField(_("audited at"))
+    raw_text = models.TextField(_("raw text"))
+    #: SHA-256 of raw_text: a re-sent identical file is the same record.
+    raw_sha256 = models.CharField(_("SHA-256 of the raw text"), max_length=64)
+    machine_serial = models.CharField(_("machine serial (ID1)"), max_length=64, blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=AuditSource.choices)
+    previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("previous audit"))
+    period = models.JSONField(_("period sales"), default=dict)
+    reconciliation = models.JSONField(_("reconciliation with vends"), default=dict)
+
+    class Meta:
+        ordering = ["-audited_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "raw_sha256"],
+                                    name="unique_audit_text_per_machine"),
+        ]
+        indexes = [models.Index(fields=["machine", "audited_at"])]
+        verbose_name = _("audit")
+        verbose_name_plural = _("audits")
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} @ {self.audited_at:%Y-%m-%d %H:%M}"

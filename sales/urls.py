@@ -1,7 +1,13 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from sales.views import MachinePlanogramView, ProductViewSet, VendIngestView
+from sales.views import (
+    AuditIngestView,
+    MachineAuditListView,
+    MachinePlanogramView,
+    ProductViewSet,
+    VendIngestView,
+)
 from telemetry.urls import _UUID
 
 router = SimpleRouter()
@@ -12,5 +18,8 @@ urlpatterns = [
     re_path(r"^sales/?$", VendIngestView.as_view(), name="sales-ingest"),
     re_path(rf"^machines/(?P<machine_id>{_UUID})/planogram/?$", MachinePlanogramView.as_view(),
             name="machine-planogram"),
+    re_path(r"^audits/?$", AuditIngestView.as_view(), name="audits-ingest"),
+    re_path(rf"^machines/(?P<machine_id>{_UUID})/audits/?$", MachineAuditListView.as_view(),
+            name="machine-audits"),
     *router.urls,
 ]

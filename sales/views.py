@@ -7,21 +7,25 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from machines.selectors import is_manager_anywhere, is_manager_of, machines_for
-from sales import ingest, selectors, services
+from sales import audits, ingest, selectors, services
+from sales.models import AuditRecord, AuditSource
 from sales.serializers import PlanogramSerializer, ProductSerializer, planogram_document
 from sales.vends import ForeignMachine, VendsRejected, parse_vends
 from telemetry.conf import telemetry_settings
 from telemetry.views import DeviceIngestView, _datetime_param
+from vendhub.parsers import PlainTextParser
 
 
 class ManagersWrite(BasePermission):
@@ -137,3 +141,70 @@ class VendIngestView(DeviceIngestView):
         result = ingest.ingest_vends(machine=machine, vends=vends)
         code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
+
+
+class AuditIngestView(DeviceIngestView):
+    """`POST /api/v1/audits/`: a machine posts its DEX/EVA-DTS audit as `text/plain`."""
+
+    parser_classes = [PlainTextParser]
+
+    @extend_schema(
+        operation_id="audits_ingest",
+        summary="Post a DEX/EVA-DTS audit (devices)",
+        description=(
+            "A machine posts one audit file (`text/plain`, at most 1 MB) with its device key: "
+            "`Authorization: Device <key>`. The period's sales are the difference to the "
+            "machine's previous audit (the first audit, or one from a replaced board, is a "
+            "flagged baseline) and are reconciled with the vends posted between the two.\n\n"
+            "The same file sent again answers 200 with the stored record. 400: an unreadable "
+            "file (`line` and `segment` name where) or an `ID1` serial that is not the "
+            "machine's; 403: the serial of another machine of the organization; 413: too big."
+        ),
+        request={"text/plain": OpenApiTypes.STR},
+        responses={
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="{id, machineId, periodFrom, "
+                                 "periodTo, flags, totals, reconciliation, ...}"),
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The same file, already "
+                                 "stored."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="{detail, line, segment} "
+                                 "or {detail, serial}"),
+            401: OpenApiResponse(description="Missing, wrong or revoked device key."),
+            403: OpenApiResponse(description="Another machine's audit."),
+            413: OpenApiResponse(description="Larger than 1 MB."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        text = request.data
+        if not isinstance(text, str) or not text.strip():
+            return Response({"detail": _("Send the audit file as a text/plain body.")},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            result = audits.import_audit(machine=request.user.machine, text=text,
+                                         source=AuditSource.DEVICE, now=timezone.now())
+        except audits.AuditRejected as exc:
+            return Response(exc.detail, status=exc.status)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(audits.audit_document(result.record), status=code)
+
+
+class MachineAuditListView(ListAPIView):
+    """`GET /api/v1/machines/{id}/audits/`: a machine's audits, newest first (members)."""
+
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet:
+        machine = get_object_or_404(machines_for(self.request.user), pk=self.kwargs["machine_id"])
+        return (AuditRecord.objects.filter(machine=machine).select_related("previous")
+                .defer("raw_text").order_by("-audited_at", "-uploaded_at"))
+
+    @extend_schema(
+        operation_id="machines_audits_list",
+        summary="A machine's audits",
+        description="Imported DEX/EVA-DTS audits of the machine, newest first, each with its "
+                    "period, flags, totals and reconciliation with the vends. 404: not a "
+                    "machine of the user's organizations.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([audits.audit_document(r) for r in page])

@@ -20,7 +20,15 @@ from machines.models import (
     TaskStatus,
 )
 from notifications.models import LanguagePreference, Notification
-from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
+from sales.models import (
+    AuditRecord,
+    DailySales,
+    Planogram,
+    Product,
+    RecipeItem,
+    Selection,
+    Vend,
+)
 from telemetry.device_keys import issue_device_key
 from telemetry.models import DeviceKey, MachineError, MachineHealth, TelemetryReading
 from tests.factories import (
@@ -67,6 +75,10 @@ def sales_objects(machine, bunker) -> dict:
         DailySales: DailySales.objects.create(organization=organization, machine=machine,
                                               product=product, payment_method="cash",
                                               day=date(2026, 3, 1), vends=1, revenue=15000),
+        AuditRecord: AuditRecord.objects.create(
+            machine=machine, uploaded_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+            audited_at=datetime(2026, 3, 1, 10, tzinfo=UTC), raw_text="DXS*1", raw_sha256="0",
+            source="device", period={"flags": ["first_audit"]}),
     }
 
 

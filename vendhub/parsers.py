@@ -12,7 +12,9 @@ into floats.
 
 from __future__ import annotations
 
-from rest_framework.exceptions import ParseError
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.parsers import BaseParser
 from rest_framework.parsers import JSONParser as DRFJSONParser
 
 
@@ -24,3 +26,29 @@ class JSONParser(DRFJSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply") from exc
+
+
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+
+
+class PlainTextParser(BaseParser):
+    """`text/plain`, at most `max_bytes` (a subclass sets it): UTF-8, else Latin-1 (DEX files
+    are ASCII; Latin-1 reads any byte, so nothing is refused for its encoding). A bigger body
+    is a 413 read no further than the limit."""
+
+    media_type = "text/plain"
+    max_bytes = 1024 * 1024
+
+    def parse(self, stream, media_type=None, parser_context=None) -> str:
+        if stream is None:
+            return ""
+        data = stream.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(
+                _("The body is larger than %(limit)d bytes.") % {"limit": self.max_bytes})
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")

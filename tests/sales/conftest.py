@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from sales.models import Product
 from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
+from tests.sales.dexwriter import write_dex
 from tests.telemetry.conftest import (  # noqa: F401  (fixtures shared with telemetry)
     device,
     device_client,
@@ -59,3 +62,47 @@ def vend_body(machine, transaction_id="t-1", *, selection="1", price=15000, meth
 
 def post_vends(client, body):
     return client.post("/api/v1/sales/", body, format="json")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+#: The ID1 serial of the coffee fixtures.
+COFFEE_SERIAL = "CF2206A0113"
+
+
+@pytest.fixture
+def coffee_machine(personas):
+    """acme's machine, with the serial of the coffee fixtures."""
+    personas.machine.serial_number = COFFEE_SERIAL
+    personas.machine.save(update_fields=["serial_number"])
+    return personas.machine
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="latin-1")
+
+
+def coffee_audit(*, read_at: datetime, time_zone: str, sold: dict[str, int] | None = None,
+                 price: int = 14000) -> str:
+    """The coffee fixture read at `read_at` (EA3, in the machine's local time), with
+    `sold[selection]` more paid vends at `price` on top of its counters (PA2 and VA1)."""
+    sold = sold or {}
+    local = read_at.astimezone(ZoneInfo(time_zone))
+    lines = fixture_text("coffee_machine.dex").splitlines()
+    data = lines[lines.index("ST*001*0001") + 1:-3]  # without ST, G85, SE, DXE
+    out, selection = [], None
+    for line in data:
+        tag, *elements = line.split("*")
+        if tag == "PA1":
+            selection = elements[0]
+        if tag == "VA1":  # VA101 value, VA102 vends
+            count = sum(sold.values())
+            elements[0] = str(int(elements[0]) + count * price)
+            elements[1] = str(int(elements[1]) + count)
+        if tag == "PA2":  # PA201 vends, PA202 value
+            count = sold.get(selection, 0)
+            elements[0] = str(int(elements[0]) + count)
+            elements[1] = str(int(elements[1]) + count * price)
+        if tag == "EA3":
+            elements[1:3] = [f"{local:%y%m%d}", f"{local:%H%M}"]
+        out.append("*".join([tag, *elements]))
+    return write_dex(out)

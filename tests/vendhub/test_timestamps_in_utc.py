@@ -15,12 +15,14 @@ from drf_spectacular.generators import SchemaGenerator
 from machines.models import Machine, TaskStatus
 from machines.selectors import machine_statuses_in
 from realtime import broadcast, events
+from sales.audits import import_audit
 from sales.ingest import ingest_vends
 from sales.models import Product
 from sales.services import SelectionSpec, create_planogram_version
 from sales.vends import VendIn
 from tests.conftest import client_for
 from tests.factories import make_machine_error, make_notification, make_reading, make_task
+from tests.sales.dexwriter import write_dex
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +59,9 @@ def fleet(personas, settings):
     product = Product.objects.create(organization=personas.acme, name="Latte", sku="LATTE")
     create_planogram_version(machine=personas.machine, effective_from=now - timedelta(days=1),
                              selections=[SelectionSpec("1", product.pk, 15000)])
+    import_audit(machine=personas.machine, source="device", now=now,
+                 text=write_dex([f"ID1*{personas.machine.serial_number}", "VA1*15000*1",
+                                 "PA1*1*15000", "PA2*1*15000"]))
     return {
         "id": {"machines": personas.machine.pk, "ingredients": personas.coffee.ingredient_id,
                "notifications": notification.pk, "tasks": task.pk, "products": product.pk},
