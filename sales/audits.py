@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from machines.models import Machine
-from sales.dex import DexError, parse_dex
+from sales.dex import Audit, DexError, parse_dex
 from sales.models import AuditRecord, AuditSource, Vend
 from sales.rules import PeriodSales, Reconciliation, VendTally, period_sales, reconcile
 from vendhub.fields import utc_iso8601
@@ -84,6 +84,31 @@ def _audited_at(read_at: datetime | None, now: datetime) -> datetime:
     return read_at if read_at is not None and read_at <= now + READ_AT_TOLERANCE else now
 
 
+def _close_period(machine: Machine, audit: Audit, audited_at: datetime,
+                  previous: AuditRecord | None,
+                  previous_audit: Audit | None) -> tuple[dict, dict]:
+    """The period and reconciliation documents of `audit` read after `previous`."""
+    sales = period_sales(audit, previous_audit)
+    tallies = _vend_tallies(machine, previous.audited_at if previous else None, audited_at)
+    return period_document(sales), reconciliation_document(reconcile(sales, tallies))
+
+
+def _reopen_following(record: AuditRecord, audit: Audit) -> None:
+    """An audit read before the machine's latest one arrived late (a readout kept on a
+    handheld, a device retrying): counters are cumulative, so the audit after it now closes
+    a shorter period that starts here. Recompute that one audit against `record` (the rest
+    of the chain does not change)."""
+    following = (AuditRecord.objects.filter(machine_id=record.machine_id,
+                                            audited_at__gt=record.audited_at)
+                 .order_by("audited_at", "uploaded_at").first())
+    if following is None:
+        return
+    following.previous = record
+    following.period, following.reconciliation = _close_period(
+        record.machine, parse_dex(following.raw_text), following.audited_at, record, audit)
+    following.save(update_fields=["previous", "period", "reconciliation", "updated_at"])
+
+
 def import_audit(*, machine: Machine, text: str, source: str = AuditSource.DEVICE,
                  now: datetime | None = None) -> ImportResult:
     """Store one audit of `machine`; the same file sent again returns the existing record
@@ -119,14 +144,13 @@ def import_audit(*, machine: Machine, text: str, source: str = AuditSource.DEVIC
             previous = (AuditRecord.objects.filter(machine=machine, audited_at__lte=audited_at)
                         .order_by("-audited_at", "-uploaded_at").first())
             previous_audit = parse_dex(previous.raw_text) if previous is not None else None
-            sales = period_sales(audit, previous_audit)
-            tallies = _vend_tallies(machine, previous.audited_at if previous else None,
-                                    audited_at)
+            period, reconciliation = _close_period(machine, audit, audited_at,
+                                                   previous, previous_audit)
             record = AuditRecord.objects.create(
                 machine=machine, uploaded_at=now, read_at=read_at, audited_at=audited_at,
                 raw_text=text, raw_sha256=digest, machine_serial=serial, source=source,
-                previous=previous, period=period_document(sales),
-                reconciliation=reconciliation_document(reconcile(sales, tallies)))
+                previous=previous, period=period, reconciliation=reconciliation)
+            _reopen_following(record, audit)
     except IntegrityError:  # the same file, imported concurrently: theirs stands
         return ImportResult(AuditRecord.objects.get(machine=machine, raw_sha256=digest), False)
     return ImportResult(record, True)

@@ -218,7 +218,9 @@ class AuditRecord(BaseModel):
 
     `period` is the `sales.rules.PeriodSales` against `previous` (None for a baseline), and
     `reconciliation` compares it with the machine's vends between `previous.audited_at` and
-    `audited_at`. Both are JSON written once at import: a later vend does not change them.
+    `audited_at`. Both are JSON written at import: a later vend does not change them; only an
+    older audit arriving late rewrites the audit after it (`sales.audits`), whose period it
+    now opens.
     """
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="audits")
