@@ -4,14 +4,21 @@ organization-scoped like the fleet's."""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from machines import selectors
 from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
+from sales.audits import AuditRejected, import_audit
+from sales.forms import AuditImportForm
 from sales.models import (
     AuditRecord,
+    AuditSource,
     DailySales,
     Planogram,
     Product,
@@ -148,6 +155,47 @@ class AuditRecordAdmin(ReadOnlyAdmin):
     readonly_fields = ["machine", "uploaded_at", "read_at", "audited_at", "source",
                        "machine_serial", "previous", "raw_text", "raw_sha256", "period",
                        "reconciliation"]
+
+    change_list_template = "admin/sales/auditrecord/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="sales_auditrecord_import"), *super().get_urls()]
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        # Records are never added or edited by hand, only imported from a file.
+        return request.user.has_perm("sales.add_auditrecord")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra = {"can_import": self.has_import_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """"Import DEX file": a file for one machine of the staff member's organizations,
+        imported like a device's; a file that cannot be read is refused naming the line and
+        the segment, and nothing is stored."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = AuditImportForm(request.POST or None, request.FILES or None, user=request.user,
+                               initial={"machine": request.GET.get("machine")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = import_audit(machine=form.cleaned_data["machine"],
+                                      text=form.cleaned_data["file"], source=AuditSource.ADMIN)
+            except AuditRejected as exc:
+                form.add_error("file", exc.detail["detail"])
+            else:
+                if result.created:
+                    self.message_user(request, _("The audit was imported."), messages.SUCCESS)
+                else:
+                    self.message_user(request, _("This file was imported before: nothing "
+                                                 "changed."), messages.WARNING)
+                return redirect(reverse("admin:sales_auditrecord_change",
+                                        args=[result.record.pk]))
+        return TemplateResponse(request, "admin/sales/auditrecord/import.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+            "title": _("Import DEX file"), "media": self.media + form.media,
+        })
 
     @admin.display(description=_("flags"))
     def flags(self, record: AuditRecord) -> str:

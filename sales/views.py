@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -178,19 +179,28 @@ class AuditIngestView(DeviceIngestView):
         if not isinstance(text, str) or not text.strip():
             return Response({"detail": _("Send the audit file as a text/plain body.")},
                             status=status.HTTP_400_BAD_REQUEST)
-        try:
-            result = audits.import_audit(machine=request.user.machine, text=text,
-                                         source=AuditSource.DEVICE, now=timezone.now())
-        except audits.AuditRejected as exc:
-            return Response(exc.detail, status=exc.status)
-        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(audits.audit_document(result.record), status=code)
+        return _import_answer(request.user.machine, text, AuditSource.DEVICE)
+
+
+def _import_answer(machine, text: str, source: str) -> Response:
+    """`sales.audits.import_audit` as the audit endpoints answer it: 201 new, 200 the same
+    file again, the rejection's own body and status otherwise."""
+    try:
+        result = audits.import_audit(machine=machine, text=text, source=source,
+                                     now=timezone.now())
+    except audits.AuditRejected as exc:
+        return Response(exc.detail, status=exc.status)
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return Response(audits.audit_document(result.record), status=code)
 
 
 class MachineAuditListView(ListAPIView):
-    """`GET /api/v1/machines/{id}/audits/`: a machine's audits, newest first (members)."""
+    """`GET /api/v1/machines/{id}/audits/`: a machine's audits, newest first (members);
+    `POST`: a manager uploads one (a file field `file`, or the file as a `text/plain` body)."""
 
     filter_backends: list = []
+    # The dashboard's file input posts multipart; scripts may post the file as text/plain.
+    parser_classes = [MultiPartParser, PlainTextParser]
 
     def get_queryset(self) -> QuerySet:
         machine = get_object_or_404(machines_for(self.request.user), pk=self.kwargs["machine_id"])
@@ -208,3 +218,44 @@ class MachineAuditListView(ListAPIView):
     def get(self, request: Request, *args, **kwargs) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([audits.audit_document(r) for r in page])
+
+    @extend_schema(
+        operation_id="machines_audits_upload",
+        summary="Upload an audit (managers)",
+        description="A manager of the machine's organization uploads a DEX/EVA-DTS audit file "
+                    "read at the machine (a handheld readout): multipart with the file in "
+                    "`file`, or the file as a `text/plain` body; at most 1 MB. Imported like a "
+                    "device's (`POST /api/v1/audits/`), in its place among the machine's "
+                    "audits by its readout time. 400: `file` missing or empty, an unreadable "
+                    "file (`line` and `segment` name where) or another machine's serial; "
+                    "403: not a manager of the machine's organization, or the serial of "
+                    "another machine of it; 404: not a machine of the user's organizations.",
+        request={"multipart/form-data": {"type": "object", "properties": {
+                     "file": {"type": "string", "format": "binary"}}},
+                 "text/plain": OpenApiTypes.STR},
+        responses={
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="The stored audit."),
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The same file, already "
+                                 "stored."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="{file}, {detail, line, "
+                                 "segment} or {detail, serial}"),
+            413: OpenApiResponse(description="Larger than 1 MB."),
+        },
+    )
+    def post(self, request: Request, machine_id) -> Response:
+        machine = get_object_or_404(machines_for(request.user).select_related("organization"),
+                                    pk=machine_id)
+        if not is_manager_of(request.user, machine.organization_id):
+            raise PermissionDenied(_("Only managers of the machine's organization may upload "
+                                     "its audits."))
+        data = request.data
+        if isinstance(data, str):
+            text = data
+        else:
+            upload = data.get("file")
+            # The file field through the text/plain parser: one decoding and one 1 MB limit.
+            text = PlainTextParser().parse(upload) if hasattr(upload, "read") else ""
+        if not text.strip():
+            return Response({"file": [_("Choose a DEX/EVA-DTS audit file to upload.")]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return _import_answer(machine, text, AuditSource.ADMIN)
