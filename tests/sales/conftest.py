@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sales.dex.writer import write_dex
 from sales.models import Product
 from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
-from tests.sales.dexwriter import write_dex
 from tests.telemetry.conftest import (  # noqa: F401  (fixtures shared with telemetry)
     device,
     device_client,

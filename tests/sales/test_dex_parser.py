@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sales.dex import crc16_arc, parse_dex
-from tests.sales.dexwriter import write_dex
+from sales.dex.writer import write_dex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,4 +1,4 @@
-"""Property: audits written by the test-side writer parse back to the same counters, and
+"""Property: audits written by `sales.dex.writer` parse back to the same counters, and
 the G85 CRC catches any single changed character of the transaction set."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sales.dex import DexError, parse_dex
-from tests.sales.dexwriter import write_dex
+from sales.dex.writer import write_dex
 
 counter = st.integers(min_value=0, max_value=10**9)
 serial = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=1, max_size=16)

@@ -16,13 +16,13 @@ from machines.models import Machine, TaskStatus
 from machines.selectors import machine_statuses_in
 from realtime import broadcast, events
 from sales.audits import import_audit
+from sales.dex.writer import write_dex
 from sales.ingest import ingest_vends
 from sales.models import Product
 from sales.services import SelectionSpec, create_planogram_version
 from sales.vends import VendIn
 from tests.conftest import client_for
 from tests.factories import make_machine_error, make_notification, make_reading, make_task
-from tests.sales.dexwriter import write_dex
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +110,8 @@ def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings,
     built = {
         events.MACHINE_SALE: sales[events.MACHINE_SALE],
         events.SALES_TODAY: sales[events.SALES_TODAY],
+        events.MACHINE_REVENUE: sales[events.MACHINE_REVENUE],
+        events.MACHINES_REVENUE: [sales[events.MACHINE_REVENUE]],
         events.MACHINE_STATUS: events.machine_status_event(machine, at=AT),
         events.MACHINE_TELEMETRY: events.machine_telemetry_event(machine),
         events.INVENTORY_LOW: events.inventory_low_event(personas.coffee, level=10, at=AT),
