@@ -84,6 +84,11 @@ class MachineSerializer(serializers.ModelSerializer):
     lowestBunkerPercent = serializers.SerializerMethodField()
     lowBunkers = serializers.SerializerMethodField()
     openErrors = serializers.SerializerMethodField()
+    revenueToday = serializers.SerializerMethodField()
+    lastSaleAt = UTCDateTimeField(
+        source="last_sale_at", read_only=True, allow_null=True,
+        help_text="The machine's latest vend (POST /api/v1/sales/); null before the first.",
+    )
     createdAt = UTCDateTimeField(source="created_at", read_only=True)
     updatedAt = UTCDateTimeField(source="updated_at", read_only=True)
 
@@ -111,6 +116,8 @@ class MachineSerializer(serializers.ModelSerializer):
             "lowestBunkerPercent",
             "lowBunkers",
             "openErrors",
+            "revenueToday",
+            "lastSaleAt",
             "createdAt",
             "updatedAt",
         ]
@@ -140,6 +147,16 @@ class MachineSerializer(serializers.ModelSerializer):
         if hasattr(machine, "open_errors"):
             return machine.open_errors
         return machine.errors.filter(resolved_at__isnull=True).count()
+
+    @extend_schema_field(serializers.IntegerField(
+        help_text="Revenue of today (the organization's time zone) from the daily sales "
+                  "rollups; an integer in the currency's smallest unit in use (UZS: sums)."))
+    def get_revenueToday(self, machine: Machine) -> int:
+        if hasattr(machine, "revenue_today"):
+            return machine.revenue_today
+        from sales.selectors import machine_revenue_today  # sales depends on machines
+
+        return machine_revenue_today(machine)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_responsibleOperatorName(self, machine: Machine) -> str | None:

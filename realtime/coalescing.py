@@ -7,6 +7,9 @@ members that joined it `batched` one batch event (`machines:status`, encoded onc
 of them, carrying the newest recovery offset of its entries), and to the other members each
 machine's latest frame as it was published, so a client that listens for the single event
 (the reference design's live map) still gets one per machine and tick.
+
+The same class coalesces the map's per-machine sales summaries (`machine:revenue`, batched as
+`machines:revenue`): only the fields copied into a batch entry differ (`fields`).
 """
 
 from __future__ import annotations
@@ -34,8 +37,13 @@ def encode_main_event(event: str, *args) -> str:
 
 class StatusCoalescer:
     def __init__(self, hub: Hub, *, tick_seconds: float, room_prefix: str, event: str,
-                 batch_event: str) -> None:
+                 batch_event: str, fields: tuple[str, ...] = ("status",),
+                 optional_fields: tuple[str, ...] = ("timestamp",)) -> None:
         self.hub = hub
+        #: What a batch entry copies from the payload besides `machineId`: a payload without
+        #: one of `fields` is not an update of this kind and is delivered as it is.
+        self.fields = fields
+        self.optional_fields = optional_fields
         self.tick = tick_seconds
         self.room_prefix = room_prefix
         self.event = event
@@ -77,8 +85,9 @@ class StatusCoalescer:
         the frame is not a status update (the hub then delivers it as it is)."""
         try:
             _event, payload, *rest = orjson.loads(message["frame"][2:])
-            entry = {"machineId": payload["machineId"], "status": payload["status"],
-                     "timestamp": payload.get("timestamp")}
+            entry = {"machineId": payload["machineId"],
+                     **{name: payload[name] for name in self.fields},
+                     **{name: payload.get(name) for name in self.optional_fields}}
         except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError):
             return False
         pending = self._pending.setdefault(room, {})

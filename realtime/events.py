@@ -36,6 +36,7 @@ NOTIFICATIONS_READ = "notifications:read"
 TASK_UPDATED = "task:updated"
 MACHINE_SALE = "machine:sale"
 SALES_TODAY = "sales:today"
+MACHINE_REVENUE = "machine:revenue"
 
 
 class MachineStatusEvent(TypedDict):
@@ -148,6 +149,19 @@ class SalesTodayEvent(TypedDict):
     date: str  # YYYY-MM-DD
 
 
+class MachineRevenueEvent(TypedDict):
+    """`machine:revenue` (v1), to the organization's live map (`machines:all`): one
+    machine's sales today after an accepted `POST /api/v1/sales/`, so the map and the fleet
+    list stay current without joining each machine's room. Coalesced per machine and tick
+    like `machine:status` (`machines:revenue`: one batch per tick for batched members)."""
+
+    machineId: str
+    revenueToday: int  # the machine's revenue on `date`, smallest currency unit (UZS: sums)
+    vendsToday: int
+    lastSaleAt: str | None  # ISO 8601, the machine's latest vend
+    date: str  # YYYY-MM-DD, today in the organization's time zone
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     MACHINE_STATUS: MachineStatusEvent,
     MACHINE_TELEMETRY: MachineTelemetryEvent,
@@ -157,12 +171,14 @@ EVENT_SCHEMAS: dict[str, type] = {
     TASK_UPDATED: TaskUpdatedEvent,
     MACHINE_SALE: MachineSaleEvent,
     SALES_TODAY: SalesTodayEvent,
+    MACHINE_REVENUE: MachineRevenueEvent,
 }
 
 # -- events the gateway sends itself (not published to rooms by producers) -----------------
 
 MACHINES_SNAPSHOT = "machines:snapshot"
 MACHINES_STATUS = "machines:status"
+MACHINES_REVENUE = "machines:revenue"
 RESYNC = "resync"
 UNSUBSCRIBED = "unsubscribed"
 AUTH_REVOKED = "auth:revoked"
@@ -212,10 +228,12 @@ class AuthExpiredEvent(TypedDict):
 #: `machines:snapshot` (v1): sent to a socket right after it subscribed to `machines:all`,
 #: every machine of the viewer's organizations. `machine:telemetry` doubles as the snapshot
 #: of `machine:{id}`. `machines:status` (v1): the live map's updates of one tick, one entry
-#: per machine (realtime/hub.py), then the recovery offset as the last argument.
+#: per machine (realtime/hub.py), then the recovery offset as the last argument;
+#: `machines:revenue` (v1) likewise for `machine:revenue`.
 DIRECT_EVENT_SCHEMAS: dict[str, Any] = {
     MACHINES_SNAPSHOT: list[MachineMapPoint],
     MACHINES_STATUS: list[MachineStatusEvent],
+    MACHINES_REVENUE: list[MachineRevenueEvent],
     RESYNC: ResyncEvent,
     UNSUBSCRIBED: UnsubscribedEvent,
     AUTH_REVOKED: AuthRevokedEvent,
@@ -305,6 +323,10 @@ def emit_org_event(organization, event: str, data: Any) -> None:
 
 def emit_machine_sale(machine_id, payload: MachineSaleEvent) -> None:
     publish(machine_room(machine_id), MACHINE_SALE, payload)
+
+
+def emit_machine_revenue(organization_id, payload: MachineRevenueEvent) -> None:
+    publish(map_room(organization_id), MACHINE_REVENUE, payload)
 
 
 def emit_sales_today(payload: SalesTodayEvent) -> None:

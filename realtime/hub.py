@@ -59,6 +59,10 @@ GROUP_REFRESH_SECONDS = 3600
 MAP_STATUS_EVENT = "machine:status"
 MAP_BATCH_EVENT = "machines:status"
 MAP_ROOM_PREFIX = "map:"
+#: The map's per-machine sales summary (revenue today, last sale), coalesced the same way:
+#: a vend burst must not send every viewer a frame per vend.
+MAP_REVENUE_EVENT = "machine:revenue"
+MAP_REVENUE_BATCH_EVENT = "machines:revenue"
 RESYNC_EVENT = "resync"
 #: Longest wait between two attempts to reach a failing channel layer.
 MAX_BACKOFF_SECONDS = 2.0
@@ -99,6 +103,11 @@ class Hub:
         self.live_map = StatusCoalescer(self, tick_seconds=map_tick_ms / 1000,
                                         room_prefix=MAP_ROOM_PREFIX, event=MAP_STATUS_EVENT,
                                         batch_event=MAP_BATCH_EVENT)
+        self.live_revenue = StatusCoalescer(
+            self, tick_seconds=map_tick_ms / 1000, room_prefix=MAP_ROOM_PREFIX,
+            event=MAP_REVENUE_EVENT, batch_event=MAP_REVENUE_BATCH_EVENT,
+            fields=("revenueToday", "vendsToday", "lastSaleAt", "date"), optional_fields=())
+        self._coalescers = (self.live_map, self.live_revenue)
         self.room_linger = room_linger_ms / 1000
         #: Rooms without local members whose group the process is still in, with the loop
         #: time at which it leaves it (insertion order is deadline order).
@@ -157,14 +166,16 @@ class Hub:
                 task.cancel()
         self._listener = self._refresher = self._linger_sweeper = None
         self._in_control_group = False
-        self.live_map.stop()
+        for coalescer in self._coalescers:
+            coalescer.stop()
 
     async def join(self, member: Member, room: str, *, batched: bool = False) -> None:
         """`batched`: for a live-map room, take its status updates as one `machines:status`
         batch per tick instead of one `machine:status` per machine."""
         await self.start()
         if batched:
-            self.live_map.want_batches(member, room)
+            for coalescer in self._coalescers:
+                coalescer.want_batches(member, room)
         local = self.members.get(room)
         if local is not None:  # the process is in the room already
             if isinstance(local, OnlyMember):
@@ -228,7 +239,8 @@ class Hub:
         local = self.members.get(room)
         if local is None or member not in local:
             return False
-        self.live_map.forget(member, room)
+        for coalescer in self._coalescers:
+            coalescer.forget(member, room)
         if not isinstance(local, OnlyMember):
             local.discard(member)
             if local:
@@ -258,8 +270,8 @@ class Hub:
             "rooms": len(self.members),
             "lingering_rooms": len(self._lingering),
             "memberships": sum(len(local) for local in self.members.values()),
-            "coalesced": self.live_map.coalesced,
-            "pending_map_updates": self.live_map.pending_count(),
+            "coalesced": sum(c.coalesced for c in self._coalescers),
+            "pending_map_updates": sum(c.pending_count() for c in self._coalescers),
             "layer_recoveries": self.layer_recoveries,
         }
 
@@ -267,11 +279,13 @@ class Hub:
         """Handle one frame message of the channel layer: deliver it now, or keep a live-map
         status update for the next tick."""
         room, event = message["room"], message.get("event", "")
-        if self.live_map.takes(room, event):
-            if room not in self.members:
-                return
-            if self.live_map.offer(room, message):
-                return
+        for coalescer in self._coalescers:
+            if coalescer.takes(room, event):
+                if room not in self.members:
+                    return
+                if coalescer.offer(room, message):
+                    return
+                break
         self.deliver_local(room, message["frame"], event)
 
     @property

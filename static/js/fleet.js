@@ -5,10 +5,12 @@
 // `machines:status` batches and single `machine:status` events. Bunker levels and open errors
 // are not streamed per machine (that would mean one room per machine, thousands for a big
 // fleet): the list is refetched when a bunker goes low in one of the viewer's organizations
-// (`inventory:low` on `org:{id}`), after every reconnect, and every 30 s.
+// (`inventory:low` on `org:{id}`), after every reconnect, and every 30 s. Revenue today and
+// the last sale are live from the same `machines:all` room (`machines:revenue`, revenue.js).
 
 import { LiveDuringFetch, api, ago, formatDateTime, formatNumber, gettext, h, jsonScript, monitorUrl } from "./core.js";
 import * as realtime from "./realtime.js";
+import { applyRevenue, formatMoney, lastSaleText } from "./revenue.js";
 
 const PAGE_SIZE = 100;
 const REFRESH_MS = 30_000;
@@ -53,6 +55,10 @@ function rowFor(machine) {
     cell("level", { dataset: { label: label.lowest_bunker_percent, low: String(low) } },
       levelText(machine), low ? h("span", { class: "low-badge", text: "⚠", title: gettext("A bunker is under its low-level threshold") }) : null),
     cell("errors", { dataset: { label: label.open_errors, count: String(machine.openErrors) } }, String(machine.openErrors)),
+    cell("revenue", { dataset: { label: label.revenue_today, revenue: String(machine.revenueToday ?? "") } },
+      formatMoney(machine.revenueToday)),
+    cell("last-sale", { title: machine.lastSaleAt ? formatDateTime(machine.lastSaleAt) : "", dataset: { label: label.last_sale_at } },
+      h("span", { class: "last-sale", dataset: { timestamp: machine.lastSaleAt || "" }, text: lastSaleText(machine.lastSaleAt) })),
   );
 }
 
@@ -98,7 +104,7 @@ async function load() {
   const [{ machines, count }, newer] = await liveUpdates.fetch(fetchPages);
   if (mine !== generation) return; // a newer search or sort is on its way
   render(machines, count);
-  for (const update of newer) onStatus(update);
+  for (const update of newer) ("revenueToday" in update ? onRevenue : onStatus)(update);
 }
 
 const reload = () => load().catch((error) => console.warn("fleet:", error));
@@ -109,9 +115,25 @@ function onStatus(update) {
   if (!row) return;
   row.machine.status = update.status;
   if (update.timestamp) row.machine.lastSeenAt = update.timestamp;
+  replaceRow(row);
+}
+
+function replaceRow(row) {
   const fresh = rowFor(row.machine);
   row.tr.replaceWith(fresh);
   row.tr = fresh;
+}
+
+function onRevenue(update) {
+  const row = update && rows.get(update.machineId);
+  if (row && applyRevenue(row.machine, update)) replaceRow(row);
+}
+
+// Revenue updates received while the rows are fetched are applied on top of them, as statuses.
+function onLiveRevenue(update) {
+  if (!update || !update.machineId) return;
+  liveUpdates.record(update);
+  onRevenue(update);
 }
 
 function onLiveStatus(update) {
@@ -162,6 +184,8 @@ realtime.subscribe("machines:all", { batch: true }); // one frame per tick, as t
 for (const organizationId of jsonScript("organization-ids", [])) realtime.subscribe(`org:${organizationId}`);
 realtime.on("machines:status", (updates) => Array.isArray(updates) && updates.forEach(onLiveStatus));
 realtime.on("machine:status", onLiveStatus);
+realtime.on("machines:revenue", (updates) => Array.isArray(updates) && updates.forEach(onLiveRevenue));
+realtime.on("machine:revenue", onLiveRevenue);
 realtime.on("inventory:low", refetchSoon);
 realtime.onResync(reload);
 showOrdering();
@@ -169,4 +193,5 @@ reload();
 setInterval(reload, REFRESH_MS);
 setInterval(() => {
   for (const el of rowsEl.querySelectorAll(".last-seen")) el.textContent = ago(el.dataset.timestamp || null);
+  for (const el of rowsEl.querySelectorAll(".last-sale")) el.textContent = lastSaleText(el.dataset.timestamp || null);
 }, 5000);

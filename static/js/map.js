@@ -3,12 +3,14 @@
 // then the server sends one `machines:status` batch per tick with the machines that changed
 // (and single `machine:status` events, which are applied too). Markers show even when no
 // map tile can load: HTML pins for a small fleet, one canvas for a large one (map-markers.js);
-// the side list shows only the rows in view of a large fleet (map-list.js).
+// the side list shows only the rows in view of a large fleet (map-list.js). A popup shows the
+// machine's revenue today and last sale, live from the same room (revenue.js).
 
 import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import { MachineList } from "./map-list.js";
 import { markerKind, markerLayer } from "./map-markers.js";
 import * as realtime from "./realtime.js";
+import { applyRevenue, formatMoney, lastSaleText, takeRestSales } from "./revenue.js";
 import { heldStatusText } from "./status.js";
 
 const L = window.L;
@@ -55,6 +57,12 @@ function popupContent(machine) {
     machine.statusSetAt ? h("div", { class: "popup-row popup-held", text: heldStatusText(machine, statusLabels) }) : null,
     h("div", { class: "popup-row muted" }, `${gettext("Last seen")}: `,
       h("span", { class: "popup-last-seen", text: machine.detailLoaded ? ago(machine.lastSeenAt) : "…" })),
+    h("div", { class: "popup-row muted" }, `${gettext("Revenue today")}: `,
+      h("span", { class: "popup-revenue", dataset: { revenue: machine.revenueToday ?? "" },
+        text: machine.revenueToday === undefined ? "…" : formatMoney(machine.revenueToday) })),
+    h("div", { class: "popup-row muted" }, `${gettext("Last sale")}: `,
+      h("span", { class: "popup-last-sale", dataset: { timestamp: machine.lastSaleAt || "" },
+        text: machine.revenueToday === undefined ? "…" : lastSaleText(machine.lastSaleAt) })),
     machine.address ? h("div", { class: "popup-row muted", text: machine.address }) : null,
     h("a", { class: "button button-small", href: monitorUrl(machine.id), text: gettext("Open monitor") }),
   );
@@ -97,6 +105,7 @@ async function loadDetail(entry) {
       statusSetAt: detail.statusSetAt,
       detailLoaded: true,
     });
+    takeRestSales(entry.machine, detail);
     applyStatus(entry);
     const held = heldStatusText(entry.machine, statusLabels);
     entry.marker.getElement()?.setAttribute("title", held ? `${entry.machine.name}: ${held}` : entry.machine.name);
@@ -246,12 +255,27 @@ function onStatus(update, { summary = true } = {}) {
   refreshPopup(entry);
 }
 
+// `machine:revenue`: a machine's sales today after a vend, coalesced per machine and tick
+// like the statuses (`machines:revenue` batches for this page).
+function onRevenue(update) {
+  const entry = update && machines.get(update.machineId);
+  if (entry && applyRevenue(entry.machine, update)) refreshPopup(entry);
+}
+
 // Batches: one `machines:status` frame per tick whatever the fleet's size (the default, one
 // `machine:status` per machine, is for clients written for the reference design).
 realtime.subscribe("machines:all", { batch: true });
 realtime.on("machines:snapshot", onSnapshot);
 realtime.on("machines:status", onStatusBatch);
 realtime.on("machine:status", (update) => onLiveStatus(update));
+realtime.on("machines:revenue", (updates) => Array.isArray(updates) && updates.forEach(onRevenue));
+realtime.on("machine:revenue", onRevenue);
+// "3 min ago" of an open popup's last sale keeps moving.
+setInterval(() => {
+  for (const el of mapEl.querySelectorAll(".popup-last-sale[data-timestamp]:not([data-timestamp=''])")) {
+    el.textContent = lastSaleText(el.dataset.timestamp);
+  }
+}, 30_000);
 // A new session subscribes again, which brings a fresh snapshot: no REST then. A recovered
 // session gets its missed events replayed, but a map update still waiting for its tick when
 // the connection dropped may be among them or not: refetch, as after a server `resync`.

@@ -92,7 +92,9 @@ def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
                                   # ours: bulk read-state changes, for the other tabs
                                   "notifications:read",
                                   # ours: sales (tests/sales/test_sale_events.py)
-                                  "machine:sale", "sales:today"}
+                                  "machine:sale", "sales:today",
+                                  # ours: the live map's sales (tests/sales/test_live_revenue.py)
+                                  "machine:revenue"}
     assert EVENT_SCHEMA_VERSION == 1
 
 
