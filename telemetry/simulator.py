@@ -5,6 +5,10 @@ humidity drift (with rare hot or humid spells), sometimes raises an error for a 
 sometimes drops off the network: either it keeps measuring and uploads its backlog as a
 batch when it comes back, or it is switched off and reports nothing. `refill()` fills a
 bunker back up when the operator closes its refill task.
+
+A machine with a planogram (`sales`, a `telemetry.simulated_sales.SimulatedSales`) sells
+from it instead: its vends wait in `vends` and the audits of its cash collections in
+`audits` until the caller posts them (kept, like the readings, while the network is down).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from telemetry.simulated_sales import SimulatedSales, poisson
 
 #: (code, message, severity, weight): what goes wrong in a coffee machine, and how often.
 ERROR_CATALOG = (
@@ -75,6 +81,9 @@ class SimulatedMachine:
     backlog: list[dict] = field(default_factory=list)
     heat: _Spell | None = None
     humid: _Spell | None = None
+    sales: SimulatedSales | None = None
+    vends: list[dict] = field(default_factory=list)  # sold, not posted yet
+    audits: list[str] = field(default_factory=list)  # read on a collection, not posted yet
 
     def __post_init__(self) -> None:
         self.base_temperature = self.rng.uniform(19.0, 25.0)
@@ -87,12 +96,7 @@ class SimulatedMachine:
         return self.rng.random() < 1 - math.exp(-rate_per_minute * dt / 60)
 
     def _poisson(self, mean: float) -> int:
-        # Knuth's method: fine for the small means of one tick.
-        limit, count, product = math.exp(-mean), 0, self.rng.random()
-        while product > limit:
-            count += 1
-            product *= self.rng.random()
-        return count
+        return poisson(self.rng, mean)
 
     def _drift(self, value: float, base: float, spell: _Spell | None, now: datetime,
                noise: float) -> float:
@@ -151,7 +155,9 @@ class SimulatedMachine:
                      self.errors.values())
         self.status = "error" if broken else "online"
 
-        if not broken and self.bunkers:
+        if not broken and self.sales is not None:
+            self._sell(now, dt)
+        elif not broken and self.bunkers:
             for _ in range(self._poisson(behaviour.sales_per_minute * dt / 60)):
                 recipe = self.rng.sample(self.bunkers, k=min(len(self.bunkers),
                                                             self.rng.randint(1, 2)))
@@ -174,6 +180,16 @@ class SimulatedMachine:
             "lastSale": iso8601(self.last_sale) if self.last_sale else None,
             "uptime": int((now - self.booted_at).total_seconds()),
         }
+
+    def _sell(self, now: datetime, dt: float) -> None:
+        sales = self.sales
+        sold = sales.sell(now, dt, {b.bunker_id: b for b in self.bunkers})
+        if sold:
+            self.vends += sold
+            latest = datetime.fromisoformat(sold[-1]["timestamp"])
+            self.last_sale = latest if self.last_sale is None else max(self.last_sale, latest)
+        if sales.collection_due(now):
+            self.audits.append(sales.collect(now))
 
     def refill(self, bunker_id: str) -> bool:
         for bunker in self.bunkers:

@@ -1,4 +1,5 @@
-"""`manage.py simulate_fleet`: machines posting realistic telemetry over HTTP."""
+"""`manage.py simulate_fleet`: machines posting realistic telemetry over HTTP, and the vends
+and cash-collection audits of those with a planogram."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from machines.models import Machine, MachineStatus, Task, TaskKind, TaskStatus
 from telemetry.conf import telemetry_settings
 from telemetry.device_keys import issue_device_key, revoke_device_keys
 from telemetry.models import DeviceKey
+from telemetry.simulated_tills import till_for
 from telemetry.simulator import Behaviour, SimulatedBunker, SimulatedMachine
 
 KEY_LABEL = "simulate_fleet"
@@ -43,7 +45,10 @@ class Command(BaseCommand):
     help = (
         "Simulate N machines posting telemetry to POST /api/v1/telemetry/ with their device "
         "keys: temperatures drift, bunkers deplete with sales and are refilled when the "
-        "operator closes the refill task, errors come and go, some machines drop offline."
+        "operator closes the refill task, errors come and go, some machines drop offline. "
+        "Machines with a planogram sell from it (POST /api/v1/sales/: recipes drain the "
+        "bunkers, slots empty, cash/card/mobile) and post a DEX audit on each cash "
+        "collection (POST /api/v1/audits/)."
     )
 
     def add_arguments(self, parser):
@@ -63,7 +68,14 @@ class Command(BaseCommand):
         keys.add_argument("--no-issue-keys", dest="issue_keys", action="store_false")
         parser.add_argument("--keys-file", type=Path,
                             help="JSON {serialNumber: key} of keys to use instead")
-        parser.add_argument("--sales-per-minute", type=float, default=2.0)
+        parser.add_argument("--sales-per-minute", type=float, default=2.0,
+                            help="a machine's mean sales per minute over a day (default 2); "
+                                 "the hour of the day raises or lowers it")
+        parser.add_argument("--collect-cash-at", type=int, default=500_000,
+                            help="collect a machine's cash, and post its DEX audit, when its "
+                                 "box holds this much (sums; default 500000)")
+        parser.add_argument("--collect-every", type=float, default=24.0,
+                            help="...or this many hours after its last collection (default 24)")
         parser.add_argument("--error-rate", type=float, default=0.01,
                             help="new errors per machine-minute (default 0.01)")
         parser.add_argument("--offline-rate", type=float, default=0.004,
@@ -96,7 +108,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"done: {stats.summary()}"))
 
     def machines(self, count: int, organization: str | None) -> list[Machine]:
-        machines = Machine.objects.prefetch_related("bunkers").order_by("serial_number")
+        machines = (Machine.objects.select_related("organization").prefetch_related("bunkers")
+                    .order_by("serial_number"))
         if organization:
             machines = machines.filter(organization__slug=organization)
         return list(machines[:count] if count > 0 else machines)
@@ -118,6 +131,8 @@ class Command(BaseCommand):
             raise CommandError("no device keys: pass --issue-keys (the server shares this "
                                "database) or --keys-file")
         devices = []
+        # Unique per run: a device's transaction counter survives its restarts, ours does not.
+        prefix = f"{int(time.time()):x}-"
         for machine in machines:
             if machine.serial_number not in keys:
                 self.stderr.write(f"no key for {machine.serial_number}: skipped")
@@ -129,14 +144,20 @@ class Command(BaseCommand):
                                          grams_per_sale=rng.randint(6, 18))
                          for b in machine.bunkers.all()],
             )
+            hours = options["collect_every"]
+            simulated.sales = till_for(
+                machine, simulated, rng, sales_per_minute=options["sales_per_minute"],
+                collect_at=options["collect_cash_at"], prefix=prefix,
+                collect_every=timedelta(hours=hours) if hours > 0 else None)
             devices.append(Device(simulated, keys[machine.serial_number], machine.name))
         return devices
 
 
 class Stats(Counter):
     def summary(self) -> str:
-        return (f"{self['readings']} readings in {self['requests']} requests, "
-                f"{self['failed']} failed, {self['refills']} refills")
+        return (f"{self['readings']} readings, {self['vends']} vends "
+                f"({self['revenue']} sum), {self['audits']} audits in {self['requests']} "
+                f"requests, {self['failed']} failed, {self['refills']} refills")
 
 
 @sync_to_async
@@ -217,13 +238,36 @@ class Simulation:
             now = time.monotonic()
             readings = machine.step(datetime.now(UTC), now - last)
             last = now
+            # Vends before the readings (a reading's levels already count them) and before
+            # an audit (its period must find them stored); all three retried if refused.
+            sold = await self.post_vends(http, device)
             for start in range(0, len(readings), self.batch):
                 chunk = readings[start:start + self.batch]
                 if not await self.post(http, device, chunk):
                     machine.backlog[:0] = readings[start:]  # retried next tick: idempotent
                     del machine.backlog[:-MAX_BACKLOG]
                     break
+            while sold and machine.audits:
+                if not await self.send(http, device, "/api/v1/audits/",
+                                       content=machine.audits[0]):
+                    break
+                machine.audits.pop(0)
+                self.stats["audits"] += 1
             await self.pause(self.interval * machine.rng.uniform(0.9, 1.1))
+
+    async def post_vends(self, http: httpx.AsyncClient, device: Device) -> bool:
+        """Post the machine's sold vends in batches; True when none is left waiting."""
+        vends = device.machine.vends
+        while vends:
+            chunk = vends[:self.batch]
+            if not await self.send(http, device, "/api/v1/sales/",
+                                   json=chunk[0] if len(chunk) == 1 else chunk):
+                del vends[:-MAX_BACKLOG]  # retried next tick: idempotent per transaction id
+                return False
+            del vends[:len(chunk)]
+            self.stats["vends"] += len(chunk)
+            self.stats["revenue"] += sum(vend["price"] for vend in chunk)
+        return True
 
     async def pause(self, seconds: float) -> None:
         """Sleep, or less when the simulation is stopping."""
@@ -234,10 +278,21 @@ class Simulation:
 
     async def post(self, http: httpx.AsyncClient, device: Device, readings: list[dict]) -> bool:
         body = readings[0] if len(readings) == 1 else readings
+        if not await self.send(http, device, "/api/v1/telemetry/", json=body):
+            return False
+        self.stats["readings"] += len(readings)
+        return True
+
+    async def send(self, http: httpx.AsyncClient, device: Device, path: str, *,
+                   json=None, content: str | None = None) -> bool:
+        """POST with the device key. False: to be retried (the server is down or failing);
+        True: done, or refused for good (a 4xx: our bug or a revoked key, shown)."""
+        headers = {"Authorization": f"Device {device.key}"}
+        if content is not None:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
         self.stats["requests"] += 1
         try:
-            response = await http.post("/api/v1/telemetry/", json=body,
-                                       headers={"Authorization": f"Device {device.key}"})
+            response = await http.post(path, json=json, content=content, headers=headers)
         except httpx.TransportError as exc:
             self.stats["failed"] += 1
             self.stats[f"error: {type(exc).__name__}"] += 1
@@ -248,10 +303,9 @@ class Simulation:
         if response.status_code >= 400:  # our bug or a revoked key: retrying will not help
             self.stats["rejected"] += 1
             if self.stats["rejected"] <= 5:
-                self.say(f"{device.machine.serial_number}: {response.status_code} "
+                self.say(f"{device.machine.serial_number}: {path} {response.status_code} "
                          f"{response.text[:300]}")
             return True
-        self.stats["readings"] += len(readings)
         return True
 
     async def report(self) -> None:
@@ -265,8 +319,10 @@ class Simulation:
             rate = (self.stats["readings"] - previous) / every
             previous = self.stats["readings"]
             self.say(f"{len(machines)} machines: {self.stats['readings']} readings posted "
-                     f"({rate:.1f}/s), {offline} offline, {broken} in error, "
-                     f"{self.stats['failed']} failed requests, {self.stats['refills']} refills")
+                     f"({rate:.1f}/s), {self.stats['vends']} vends ({self.stats['revenue']} "
+                     f"sum), {self.stats['audits']} audits, {offline} offline, {broken} in "
+                     f"error, {self.stats['failed']} failed requests, "
+                     f"{self.stats['refills']} refills")
 
     async def refills(self) -> None:
         ids = [d.machine.machine_id for d in self.devices]
