@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import nullcontext
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,11 @@ MESSAGES: dict[str, str] = {
     "bunker_low.message": _("%(level)d g of %(capacity)d g left (under %(threshold)d%%)."),
     "refill.title": _("Refill %(ingredient)s at %(machine)s"),
     "refill.notes": _("%(level)d g of %(capacity)d g left, under the %(threshold)d%% threshold."),
+    "cash_collection.title": _("Collect cash at %(machine)s"),
+    "cash_collection.notes": _("About %(expected)d in the cash box, past the collection "
+                               "threshold of %(threshold)d."),
+    "cash_collection.counted": _("Counted %(counted)d, expected %(expected)d: "
+                                 "a difference of %(difference)+d."),
     "too_hot.title": _("Too hot: %(machine)s"),
     "too_hot.message": _("%(value).1f °C, above the %(limit).1f °C limit."),
     "too_humid.title": _("Too humid: %(machine)s"),
@@ -33,9 +39,17 @@ MESSAGES: dict[str, str] = {
     "offline.title": _("%(machine)s is offline"),
     "offline.never": _("Never reported telemetry."),
     "offline.silent": _("Silent for %(silent)s (expected every %(interval)d s)."),
+    "stopped_selling.title": _("%(machine)s stopped selling"),
+    "stopped_selling.message": _("Machine %(machine)s has sold nothing for %(silent)s "
+                                 "(usually sells within %(usual)s at this hour)."),
+    "duration.minutes": _("%(minutes)d min"),
+    "duration.hours_minutes": _("%(hours)d h %(minutes)d min"),
+    "duration.days_hours": _("%(days)d d %(hours)d h"),
     "task_assigned.title": _("New task: %(task)s"),
     "task_assigned.message": _("%(actor)s gave you this task at %(machine)s."),
     "task_assigned.automatic": _("Opened for you automatically: a low reading at %(machine)s."),
+    "task_assigned.automatic_collection": _("Opened for you automatically: the cash box of "
+                                            "%(machine)s passed the collection threshold."),
     "task_unassigned.title": _("Task taken off your board: %(task)s"),
     "task_unassigned.message": _("%(actor)s gave this task at %(machine)s to someone else."),
     "task_done.title": _("Done: %(task)s"),
@@ -81,6 +95,18 @@ def keyed(key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A keyed text as a parameter of another (a server-written task title inside the
     notification about that task): rendered in the outer text's language."""
     return {"key": key, "params": dict(params or {})}
+
+
+def keyed_duration(delta: timedelta) -> dict[str, Any]:
+    """`delta` as a keyed text ("3 h 10 min", "2 d 5 h", "40 min"), its units rendered in
+    the reader's language; rounded down to the minute (to the hour beyond a day)."""
+    minutes = max(0, int(delta.total_seconds()) // 60)
+    if minutes >= 24 * 60:
+        return keyed("duration.days_hours", {"days": minutes // (24 * 60),
+                                             "hours": minutes % (24 * 60) // 60})
+    if minutes >= 60:
+        return keyed("duration.hours_minutes", {"hours": minutes // 60, "minutes": minutes % 60})
+    return keyed("duration.minutes", {"minutes": minutes})
 
 
 def _text_of(value: Any) -> Any:

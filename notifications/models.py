@@ -41,10 +41,21 @@ class Notification(BaseModel):
         _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
     )
     read = models.BooleanField(_("read"), default=False)
+    # What the notification is about when it must reach each person once however often the
+    # condition is seen (a watchdog sees a stopped machine on every sweep): at most one
+    # notification per recipient and key. Blank: no such limit.
+    dedup_key = models.CharField(_("deduplication key"), max_length=128, blank=True,
+                                 editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["recipient", "read", "-created_at"])]
+        constraints = [
+            # Key first: "was this episode notified already?" looks a key up without recipient.
+            models.UniqueConstraint(fields=["dedup_key", "recipient"],
+                                    condition=~models.Q(dedup_key=""),
+                                    name="one_notification_per_dedup_key_and_recipient"),
+        ]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
 

@@ -20,10 +20,12 @@ from realtime import events
 
 def notify(*, recipients: Sequence, organization_id, machine=None, title_key: str,
            params: Mapping[str, Any], message_key: str = "", message: str = "",
-           type: str, priority: str) -> list[Notification]:
+           type: str, priority: str, dedup_key: str = "") -> list[Notification]:
     """One notification per recipient, keyed (`notifications.messages`) so that each reader
     gets it in their language; `message` is a text of its own (a device's words) used when
-    there is no `message_key`. Saved one by one: each save is broadcast to its recipient."""
+    there is no `message_key`. Saved one by one: each save is broadcast to its recipient.
+    With a `dedup_key`, the database keeps one per recipient and key (the caller checks
+    first; a concurrent duplicate fails with IntegrityError)."""
     params = dict(params)
     title = messages.default_text(title_key, params)[:200]
     if message_key:
@@ -32,7 +34,7 @@ def notify(*, recipients: Sequence, organization_id, machine=None, title_key: st
         Notification.objects.create(
             recipient=recipient, organization_id=organization_id, machine=machine,
             title_key=title_key, message_key=message_key, params=params,
-            title=title, message=message, type=type, priority=priority,
+            title=title, message=message, type=type, priority=priority, dedup_key=dedup_key,
         )
         for recipient in recipients
     ]
@@ -62,10 +64,13 @@ def _notify_about_task(task, *, recipients: Sequence, kind: str, actor, type: st
 
 def task_assigned(*, task, actor) -> list[Notification]:
     """To the task's new assignee: it is on their board now. Without an actor the server
-    gave it (a refill task a low reading opened for the machine's responsible operator)."""
+    gave it (a refill task a low reading opened for the machine's responsible operator, a
+    collection task a full cash box opened)."""
+    automatic = ("task_assigned.automatic_collection" if task.kind == "collection"
+                 else "task_assigned.automatic")
     return _notify_about_task(task, recipients=[task.assignee], kind="task_assigned",
                               actor=actor, type=NotificationType.INFO, priority=Priority.HIGH,
-                              message_key="" if actor else "task_assigned.automatic")
+                              message_key="" if actor else automatic)
 
 
 def task_unassigned(*, task, previous_assignee, actor) -> list[Notification]:

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class SalesConfig(AppConfig):
     name = "sales"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sales.stopped_selling import check_stopped_selling
+        from telemetry.watchdog import register_sweep_check
+
+        register_sweep_check(check_stopped_selling)

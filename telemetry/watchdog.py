@@ -8,7 +8,8 @@ process changes the row, and only that process notifies and broadcasts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -22,9 +23,29 @@ from telemetry import alerts
 from telemetry.conf import telemetry_settings
 from telemetry.rules import is_silent
 
+logger = logging.getLogger(__name__)
+
 #: Statuses the watchdog leaves alone: already offline, or held by a person (maintenance),
 #: which only a person ends.
 EXEMPT = (MachineStatus.OFFLINE, *HELD_STATUSES)
+
+#: Checks of other apps that run after every sweep, called as `check(now=...)` (sales'
+#: "stopped selling", registered in its AppConfig.ready): the watchdog's loop is the one
+#: periodic loop of the fleet, and telemetry does not import the apps built on it.
+SWEEP_CHECKS: list[Callable[..., object]] = []
+
+
+def register_sweep_check(check: Callable[..., object]) -> None:
+    if check not in SWEEP_CHECKS:
+        SWEEP_CHECKS.append(check)
+
+
+def _run_sweep_checks(now: datetime) -> None:
+    for check in SWEEP_CHECKS:
+        try:
+            check(now=now)
+        except Exception:  # one failing check must not stop the offline sweeps
+            logger.exception("watchdog: %s failed", getattr(check, "__qualname__", check))
 
 
 def _candidates(now: datetime, factor: float) -> Iterator[Machine]:
@@ -66,11 +87,14 @@ def check_silent_machines(*, now: datetime | None = None,
     """One sweep: mark offline every machine silent for longer than its telemetry interval
     times `factor` (default `WATCHDOG_SILENCE_FACTOR`), emit `machine:status` and notify the
     organization's managers. Returns the machines this call flipped (never one another
-    watchdog flipped). Machines in maintenance are left alone.
+    watchdog flipped). Machines in maintenance are left alone. Then runs `SWEEP_CHECKS`.
     """
     now = now or timezone.now()
     factor = telemetry_settings().silence_factor if factor is None else factor
-    return [machine for machine in list(_candidates(now, factor)) if _flip_offline(machine, now)]
+    flipped = [machine for machine in list(_candidates(now, factor))
+               if _flip_offline(machine, now)]
+    _run_sweep_checks(now)
+    return flipped
 
 
 def silent_for(machine: Machine, now: datetime) -> timedelta | None:
