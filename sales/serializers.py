@@ -5,12 +5,16 @@ Vends from devices are parsed by `sales.vends.parse_vends` (hand-written, like t
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from machines.models import Ingredient, Organization
 from machines.selectors import managed_organization_ids_for
 from sales.models import Planogram, Product, Selection
 from sales.services import RecipeSpec, SelectionSpec
+from telemetry.validation import Collector, join
 from vendhub.fields import UTCDateTimeField
 
 #: 10^15 of the smallest unit: far beyond any price, and exact in a JavaScript number.
@@ -107,7 +111,7 @@ class PlanogramSerializer(serializers.Serializer):
             organization_id=machine.organization_id,
             pk__in=[i["ingredientId"] for s in value for i in s.get("recipe", [])],
         ).values_list("pk", flat=True))
-        # Keyed by index, as DRF reports the fields of a nested list: {"1": {"productId": ...}}.
+        # Keyed by index: the view names them by path (`selections[1].productId`).
         errors: dict[int, dict] = {}
         seen: set[str] = set()
         for index, selection in enumerate(value):
@@ -142,6 +146,31 @@ class PlanogramSerializer(serializers.Serializer):
         ]
 
 
+def field_paths(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested errors (`{"selections": [{}, {"price": [...]}]}`) keyed by the path of
+    each bad field, as vend ingestion names them (`selections[1].price`,
+    `selections[0].recipe[2].ingredientId`): one flat shape for every 400 of the sales API.
+    A nested serializer's errors about the whole object belong to the object's path."""
+    out = Collector()
+    _walk(detail, "", out)
+    return out.report()
+
+
+def _walk(detail: Any, path: str, out: Collector) -> None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == api_settings.NON_FIELD_ERRORS_KEY:
+                _walk(value, path, out)
+            else:  # an int key is a list index (PlanogramSerializer.validate_selections)
+                _walk(value, f"{path}[{key}]" if isinstance(key, int) else join(path, key), out)
+    elif isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
+        for index, item in enumerate(detail):  # a list serializer's: {} for a valid item
+            _walk(item, f"{path}[{index}]", out)
+    else:
+        for message in detail if isinstance(detail, list) else [detail]:
+            out.add(path, str(message))
+
+
 def selection_document(selection: Selection) -> dict:
     return {
         "code": selection.code,
@@ -165,3 +194,22 @@ def planogram_document(planogram: Planogram) -> dict:
             planogram.effective_from),
         "selections": [selection_document(s) for s in planogram.selections.all()],
     }
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that is a JSON number: `true` or `"12"` is an error naming the field."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CashCollectionInSerializer(serializers.Serializer):
+    """`POST /machines/{id}/collections/`: the cash counted out of the machine."""
+
+    amount = StrictIntegerField(min_value=0, max_value=MAX_AMOUNT,
+                                help_text="Counted, an integer in the currency's smallest "
+                                          "unit in use (UZS: sums).")
+    collectedAt = UTCDateTimeField(required=False, help_text="ISO 8601; default: now.")
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=1000)

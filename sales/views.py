@@ -22,7 +22,12 @@ from rest_framework.views import APIView
 from machines.selectors import is_manager_anywhere, is_manager_of, machines_for
 from sales import audits, ingest, selectors, services
 from sales.models import AuditRecord, AuditSource
-from sales.serializers import PlanogramSerializer, ProductSerializer, planogram_document
+from sales.serializers import (
+    PlanogramSerializer,
+    ProductSerializer,
+    field_paths,
+    planogram_document,
+)
 from sales.vends import ForeignMachine, VendsRejected, parse_vends
 from telemetry.conf import telemetry_settings
 from telemetry.views import DeviceIngestView, _datetime_param
@@ -81,10 +86,14 @@ class MachinePlanogramView(APIView):
         operation_id="machines_planogram_update",
         summary="Replace the planogram (managers)",
         description="Creates a new planogram version effective now; earlier versions are "
-                    "kept for reading old vends and audits. 400 names each bad field "
-                    "(`selections[2].productId`).",
+                    "kept for reading old vends and audits. 400: `{path: [messages]}`, each "
+                    "bad field named by its path as in `POST /api/v1/sales/` "
+                    "(`selections[2].productId`, `selections[0].recipe[1].grams`; "
+                    "`selections` itself for the list), nothing stored.",
         request=PlanogramSerializer,
-        responses={201: PlanogramSerializer},
+        responses={201: PlanogramSerializer,
+                   400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field path -> "
+                                        "messages.")},
     )
     def put(self, request: Request, machine_id) -> Response:
         machine = get_object_or_404(machines_for(request.user), pk=machine_id)
@@ -92,7 +101,8 @@ class MachinePlanogramView(APIView):
             raise PermissionDenied("Only managers of the machine's organization may change "
                                    "its planogram.")
         data = PlanogramSerializer(data=request.data, context={"machine": machine})
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            return Response(field_paths(data.errors), status=status.HTTP_400_BAD_REQUEST)
         planogram = services.create_planogram_version(machine=machine, selections=data.specs(),
                                                       actor=request.user)
         planogram = selectors.planogram_at(machine, planogram.effective_from)
