@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from machines import selectors
 from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
+from sales.admin_reports import SalesFiguresMixin
 from sales.audits import AuditRejected, import_audit
 from sales.forms import AuditImportForm
 from sales.models import (
@@ -131,7 +132,7 @@ class VendAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailySales)
-class DailySalesAdmin(ReadOnlyAdmin):
+class DailySalesAdmin(SalesFiguresMixin, ReadOnlyAdmin):
     list_display = ["day", "machine", "product", "payment_method", "vends", "revenue"]
     list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
     search_fields = ["machine__name", "machine__serial_number", "product__name"]

@@ -8,6 +8,7 @@ from sales.views import (
     ProductViewSet,
     VendIngestView,
 )
+from sales.views_reports import SalesReportView
 from telemetry.urls import _UUID
 
 router = SimpleRouter()
@@ -16,6 +17,7 @@ router.register("products", ProductViewSet, basename="product")
 
 urlpatterns = [
     re_path(r"^sales/?$", VendIngestView.as_view(), name="sales-ingest"),
+    re_path(r"^sales/report/?$", SalesReportView.as_view(), name="sales-report"),
     re_path(rf"^machines/(?P<machine_id>{_UUID})/planogram/?$", MachinePlanogramView.as_view(),
             name="machine-planogram"),
     re_path(r"^audits/?$", AuditIngestView.as_view(), name="audits-ingest"),

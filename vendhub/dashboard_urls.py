@@ -16,6 +16,7 @@ urlpatterns = [
     path("fleet/", views.fleet, name="fleet"),
     path("machines/<uuid:machine_id>/", views.monitor, name="monitor"),
     path("tasks/", views.task_board, name="tasks"),
+    path("sales/", views.sales, name="sales"),
     path("dashboard/token/", views.socket_token, name="token"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="jsi18n"),

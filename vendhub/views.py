@@ -13,6 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -21,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework_simplejwt.tokens import AccessToken
 
 from machines import selectors
-from machines.models import MachineStatus, TaskKind, TaskStatus
+from machines.models import MachineStatus, Organization, TaskKind, TaskStatus
+from sales.models import PaymentMethod
 
 LOGIN_URL = reverse_lazy("dashboard:login")
 
@@ -160,6 +162,38 @@ def task_board(request: HttpRequest) -> HttpResponse:
         "kind_labels": {value: str(label) for value, label in TaskKind.choices},
         "status_labels": {value: str(label) for value, label in TaskStatus.choices},
     })
+
+
+@require_GET
+@page
+def sales(request: HttpRequest) -> HttpResponse:
+    """The sales report page. Managers only, like the report API it reads: sales figures
+    are the business's, not a field operator's or a viewer's (403)."""
+    user = request.user
+    if not selectors.is_manager_anywhere(user):
+        raise PermissionDenied
+    organizations = [
+        {"id": str(pk), "name": name}
+        for pk, name in Organization.objects.filter(
+            pk__in=selectors.managed_organization_ids_for(user)).order_by("name")
+        .values_list("pk", "name")
+    ]
+    return render(request, "sales.html", {
+        "nav": "sales",
+        "organizations": organizations,
+        "organization_ids": [organization["id"] for organization in organizations],
+        "group_labels": {key: str(label) for key, label in SALES_GROUPS},
+        "method_labels": {value: str(label) for value, label in PaymentMethod.choices},
+    })
+
+
+#: The sales page's groupings: the report API's `groupBy` and the switch's label.
+SALES_GROUPS = (
+    ("day", _("Day")),
+    ("machine", _("Machine")),
+    ("product", _("Product")),
+    ("paymentMethod", _("Payment method")),
+)
 
 
 def _json_login_required(view):

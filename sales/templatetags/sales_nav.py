@@ -1,0 +1,25 @@
+"""`{% load sales_nav %}{% if user|sees_sales %}`: whether the header links the Sales page.
+
+The page and its report API are for managers; the answer is kept on the user object, so
+a page that asks twice queries once.
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from machines.selectors import is_manager_anywhere
+
+register = template.Library()
+
+
+@register.filter
+def sees_sales(user) -> bool:
+    cached = getattr(user, "_sees_sales", None)
+    if cached is None:
+        cached = is_manager_anywhere(user)
+        try:
+            user._sees_sales = cached
+        except AttributeError:  # AnonymousUser and other slotted stand-ins
+            pass
+    return cached
