@@ -96,6 +96,8 @@ FLEET_COLUMNS = (
     ("last_seen_at", _("Last seen")),
     ("lowest_bunker_percent", _("Lowest bunker")),
     ("open_errors", _("Open errors")),
+    ("revenue_today", _("Revenue today")),
+    ("last_sale_at", _("Last sale")),
 )
 
 
