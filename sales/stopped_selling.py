@@ -12,9 +12,9 @@ Cheap on a large fleet:
   floor (id, last sale, time zone only);
 - a machine's norm depends on nothing but its sales before its last sale, so it is computed
   once per silence (one bounded query of sale times, `MAX_HISTORY_SALES`) and kept by the
-  process (`SalesNorms`) until the machine sells again; at most `MAX_NORMS_PER_SWEEP` per
-  sweep, longest silences first, so a process starting on a large fleet spreads that work
-  over its first sweeps;
+  process (`SalesNorms`) until the machine sells again; for at most `NORMS_SECONDS` per
+  sweep (at least one norm), longest silences first, so a process starting on a large
+  fleet spreads that work over its first sweeps instead of delaying the offline sweep;
 - only a machine past its limit costs more: one query for the episodes already notified,
   then a transaction that locks the machine row, re-reads it and notifies.
 
@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -50,8 +52,8 @@ logger = logging.getLogger(__name__)
 
 #: Sale times read per norm: 28 days of a machine selling 1,800 times a day.
 MAX_HISTORY_SALES = 50_000
-#: Norms (one history query each) computed per sweep.
-MAX_NORMS_PER_SWEEP = 200
+#: Seconds a sweep spends computing norms (one history query each, ~15-50 ms).
+NORMS_SECONDS = 1.0
 TITLE_KEY = "stopped_selling.title"
 
 
@@ -114,8 +116,9 @@ def _zone(name: str) -> tzinfo:
         return timezone.get_default_timezone()
 
 
-def check_stopped_selling(*, now: datetime | None = None,
-                          norms: SalesNorms | None = None) -> list[StoppedMachine]:
+def check_stopped_selling(*, now: datetime | None = None, norms: SalesNorms | None = None,
+                          norms_seconds: float = NORMS_SECONDS,
+                          clock: Callable[[], float] = time.monotonic) -> list[StoppedMachine]:
     """One sweep: notify the managers of every machine online that has been silent for
     longer than its norm, once per silence. Returns the machines this call notified about
     (never one another watchdog process already did)."""
@@ -127,14 +130,14 @@ def check_stopped_selling(*, now: datetime | None = None,
         .values_list("pk", "last_sale_at", "organization__time_zone")
     )
     norms.keep_only({pk for pk, _started_at, _zone_name in candidates})
-    budget = MAX_NORMS_PER_SWEEP
+    deadline, computed = clock() + norms_seconds, 0
     due: list[tuple[uuid.UUID, _Known]] = []
     for pk, started_at, zone_name in candidates:
         known = norms.get(pk, started_at)
         if known is None:
-            if budget == 0:
+            if computed and clock() > deadline:
                 continue  # the next sweep's
-            budget -= 1
+            computed += 1
             known = _Known(started_at, sales_norm(
                 sale_times(machine_id=pk, started_at=started_at), started_at=started_at,
                 zone=_zone(zone_name)))

@@ -167,6 +167,20 @@ def test_a_sweep_over_a_fleet_costs_a_few_queries_once_norms_are_known(
         assert check_stopped_selling(now=LAST_SALE + timedelta(minutes=38), norms=norms) == []
 
 
+def test_a_sweep_learns_norms_for_a_bounded_time_longest_silences_first(personas):
+    machines = [personas.machine] + [
+        Machine.objects.create(organization=personas.acme, serial_number=f"SLOW-{i}",
+                               name=f"Slow {i}", status=MachineStatus.ONLINE)
+        for i in range(2)]
+    for index, machine in enumerate(machines):  # the last one fell silent first
+        sell(machine, until=LAST_SALE - timedelta(hours=index), prefix=f"m{index}")
+    norms, now = SalesNorms(), LAST_SALE + timedelta(hours=4)
+    sweeps = [[s.machine.pk for s in check_stopped_selling(now=now, norms=norms,
+                                                            norms_seconds=0)]
+              for _ in range(4)]
+    assert sweeps == [[machines[2].pk], [machines[1].pk], [machines[0].pk], []]
+
+
 def test_the_watchdog_sweep_runs_the_check(personas):
     now = timezone.now()
     sell(personas.machine, until=now - timedelta(hours=3, minutes=10))
