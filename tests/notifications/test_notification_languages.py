@@ -124,4 +124,5 @@ def test_every_key_is_translated_into_every_language():
 def _sample_params() -> dict:
     return {"ingredient": "Coffee", "machine": "M", "level": 1, "capacity": 2, "threshold": 3,
             "value": 31.0, "limit": 30.0, "code": "E", "silent": "0:10:00", "interval": 60,
-            "task": "T", "actor": "A"}
+            "task": "T", "actor": "A", "usual": "40 min", "minutes": 10, "hours": 3,
+            "days": 2}
