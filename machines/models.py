@@ -47,6 +47,14 @@ class Organization(BaseModel):
         _("humidity alert (%)"), max_digits=5, decimal_places=1, default=Decimal("80.0"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
+    # Cash sitting in a machine is a theft risk and a full box stops cash sales: past this
+    # estimate (sales.cash) the responsible operator gets a collection task. Money is an
+    # integer in the currency's smallest unit in use, like prices (UZS: sums).
+    cash_collection_threshold = models.PositiveBigIntegerField(
+        _("cash collection threshold"), default=500_000,
+        help_text=_("Estimated cash in a machine's box (in the currency's smallest unit in "
+                    "use, UZS: sums) that opens a cash-collection task; 0 turns it off."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -68,7 +76,15 @@ class Role(models.TextChoices):
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 
 
+class MembershipQuerySet(models.QuerySet):
+    def operators(self) -> MembershipQuerySet:
+        """Memberships with the operator role, of active users: who may be given tasks."""
+        return self.filter(role=Role.OPERATOR, user__is_active=True)
+
+
 class Membership(BaseModel):
+    objects = MembershipQuerySet.as_manager()
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -104,6 +120,10 @@ class MachineStatus(models.TextChoices):
 #: The four statuses stay the reference design's union, so a reference client needs no new
 #: value: "out of service" is maintenance held by a person.
 HELD_STATUSES = (MachineStatus.MAINTENANCE,)
+#: What a person may set over REST: a held status, or `online` to end the hold and hand
+#: the status back to the device readings and the watchdog. `offline` and `error` are what
+#: the readings and the watchdog decide.
+PERSON_SETTABLE_STATUSES = (*HELD_STATUSES, MachineStatus.ONLINE)
 
 
 class Machine(BaseModel):
@@ -167,11 +187,11 @@ class Machine(BaseModel):
         """The responsible operator receives this machine's refill tasks, so they must be
         an operator of the machine's organization."""
         super().clean()
-        from machines import selectors  # selectors import the models
-
         if self.responsible_operator_id is None or self.organization_id is None:
             return
-        if not selectors.is_operator_of(self.responsible_operator_id, self.organization_id):
+        if not Membership.objects.operators().filter(
+            organization_id=self.organization_id, user_id=self.responsible_operator_id
+        ).exists():
             raise ValidationError({"responsible_operator": _(
                 "Choose an operator of this machine's organization: refill tasks go to them."
             )})
@@ -341,7 +361,16 @@ class Task(BaseModel):
                 fields=["bunker"],
                 condition=models.Q(kind="refill", status__in=["todo", "in_progress"]),
                 name="one_open_refill_task_per_bunker",
-            )
+            ),
+            # Likewise one open cash-collection task the server opened per machine
+            # (sales.cash), however many vend batches pass the threshold at once. Tasks a
+            # manager creates by hand (created_by set) are theirs to multiply.
+            models.UniqueConstraint(
+                fields=["machine"],
+                condition=models.Q(kind="collection", status__in=["todo", "in_progress"],
+                                   created_by__isnull=True),
+                name="one_open_collection_task_per_machine",
+            ),
         ]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")

@@ -4,22 +4,26 @@ organization-scoped like the fleet's."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from machines import selectors
 from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
+from sales import cash
 from sales.admin_reports import SalesFiguresMixin
 from sales.audits import AuditRejected, import_audit
 from sales.forms import AuditImportForm
 from sales.models import (
     AuditRecord,
     AuditSource,
+    CashCollection,
     DailySales,
     Planogram,
     Product,
@@ -207,3 +211,55 @@ class AuditRecordAdmin(ReadOnlyAdmin):
         if not record.reconciliation.get("comparable"):
             return None
         return bool(record.reconciliation.get("matches"))
+
+
+class CashCollectionForm(forms.ModelForm):
+    class Meta:
+        model = CashCollection
+        fields = ["machine", "collected_at", "amount", "notes"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        machine, collected_at = cleaned.get("machine"), cleaned.get("collected_at")
+        if machine is not None and collected_at is not None:
+            errors = cash.collection_time_errors(machine=machine, collected_at=collected_at,
+                                                 now=timezone.now())
+            for message in errors.get("collectedAt", []):
+                self.add_error("collected_at", message)
+        return cleaned
+
+
+@admin.register(CashCollection)
+class CashCollectionAdmin(SalesScopedMixin, OrganizationScopedAdmin):
+    """Collections: recorded here or over the API (`sales.cash.save_collection` computes
+    the expected amount and closes the collection task), never edited afterwards: the
+    difference must stay what the collector faced."""
+
+    form = CashCollectionForm
+    list_display = ["machine", "collected_at", "amount", "expected", "difference",
+                    "expected_source", "collected_by", "task"]
+    list_filter = ["expected_source", ("organization", ScopedRelatedFilter),
+                   ("machine", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number", "notes"]
+    list_select_related = ["machine", "collected_by", "task"]
+    date_hierarchy = "collected_at"
+
+    @admin.display(description=_("difference"))
+    def difference(self, collection: CashCollection) -> int:
+        return collection.difference
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return []
+        return ["machine", "organization", "collected_at", "amount", "expected",
+                "expected_source", "period_from", "collected_by", "task", "notes"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"collected_at": timezone.now(), **super().get_changeform_initial_data(request)}
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: CashCollection, form, change: bool) -> None:
+        obj.collected_by = request.user
+        cash.save_collection(collection=obj)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from machines.models import Machine
+from sales import cash
 from sales.dex import Audit, DexError, parse_dex
 from sales.models import AuditRecord, AuditSource, Vend
 from sales.rules import PeriodSales, Reconciliation, VendTally, period_sales, reconcile
@@ -153,6 +154,8 @@ def import_audit(*, machine: Machine, text: str, source: str = AuditSource.DEVIC
             _reopen_following(record, audit)
     except IntegrityError:  # the same file, imported concurrently: theirs stands
         return ImportResult(AuditRecord.objects.get(machine=machine, raw_sha256=digest), False)
+    # Committed: an audit may say the cash box holds more than the vends did.
+    cash.check_collection_due(machine=machine)
     return ImportResult(record, True)
 
 

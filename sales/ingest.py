@@ -6,14 +6,15 @@ below never race), resolve each vend's product with the planogram in force at it
 `INSERT ... ON CONFLICT DO NOTHING RETURNING` (a retried vend is not stored again and
 fires nothing), then for the new vends only: subtract coffee recipes from the bunkers'
 expected levels, add to the daily rollups with F() increments, move the machine's
-`last_sale_at`, and leave `machine:sale` and `sales:today` to `transaction.on_commit`.
+`last_sale_at`, and leave `machine:sale`, `sales:today` and the live map's
+`machine:revenue` to `transaction.on_commit`. After the commit, new cash vends check the
+machine's cash against its organization's collection threshold (`sales.cash`).
 """
 
 from __future__ import annotations
 
 import bisect
 import uuid
-import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from django.utils import timezone
 
 from machines.models import Bunker, Machine
 from realtime import events
-from sales.models import DailySales, Planogram, Selection, Vend
-from sales.selectors import planogram_versions, revenue_on
+from sales import cash
+from sales.models import DailySales, PaymentMethod, Planogram, Selection, Vend
+from sales.selectors import planogram_versions, sales_day, sales_today_of
 from sales.vends import VendIn
 from telemetry.selectors import iso8601
 
@@ -42,15 +44,6 @@ class VendIngestResult:
     def as_dict(self) -> dict:
         return {"machineId": str(self.machine_id), "received": self.received,
                 "accepted": self.accepted, "duplicates": self.duplicates}
-
-
-def sales_day(at: datetime, time_zone: str) -> date:
-    """The day a sale at `at` counts for: the organization's local date."""
-    try:
-        zone = zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = timezone.get_default_timezone()
-    return at.astimezone(zone).date()
 
 
 class _Planograms:
@@ -80,6 +73,9 @@ def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
         new = _insert_new(locked, chosen, now)
         if new:
             _apply(locked, new, now)
+    if any(vend.payment_method == PaymentMethod.CASH for vend, _selection in new):
+        # Committed: the check takes no lock of the batch and sees the new cash.
+        cash.check_collection_due(machine=locked)
     return VendIngestResult(machine.pk, len(vends), len(new), len(vends) - len(new))
 
 
@@ -131,9 +127,17 @@ def _apply(machine: Machine, new: list[tuple[VendIn, Selection | None]], now: da
         "count": len(new),
         "revenue": sum(vend.price for vend, _ in new),
     })
-    revenue, vends = revenue_on(organization_id=machine.organization_id, day=today)
+    totals = sales_today_of(organization_id=machine.organization_id, machine_id=machine.pk,
+                            day=today)
     events.emit_sales_today({"organizationId": str(machine.organization_id),
-                             "revenue": revenue, "vends": vends, "date": today.isoformat()})
+                             "revenue": totals["revenue"], "vends": totals["vends"],
+                             "date": today.isoformat()})
+    # The map and the fleet list learn of the sale without a room per machine.
+    last_sale = max(filter(None, (machine.last_sale_at, latest_vend.timestamp)))
+    events.emit_machine_revenue(machine.organization_id, {
+        "machineId": str(machine.pk), "revenueToday": totals["machineRevenue"],
+        "vendsToday": totals["machineVends"], "lastSaleAt": iso8601(last_sale),
+        "date": today.isoformat()})
 
 
 def _drain_recipes(machine: Machine, new: list[tuple[VendIn, Selection | None]],

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from machines.models import Ingredient, Machine, Organization
+from machines.models import Ingredient, Machine, Organization, Task
 from vendhub.models import BaseModel
 
 #: What one unit of a stored amount is (README "Sales": money units).
@@ -251,3 +251,56 @@ class AuditRecord(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.machine_id} @ {self.audited_at:%Y-%m-%d %H:%M}"
+
+
+class CashSource(models.TextChoices):
+    """What an expected cash figure rests on (`sales.cash_rules.estimate`)."""
+
+    VENDS = "vends", _("Cash vends")
+    AUDIT = "audit", _("Audit")
+
+
+class CashCollection(BaseModel):
+    """Cash counted out of a machine's box: the estimate (`sales.cash`) starts from zero
+    after it. `expected` is the estimate at `collected_at`, written once, so the difference
+    stays what the collector faced even when late vends arrive."""
+
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE,
+                                related_name="cash_collections")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="cash_collections")
+    collected_at = models.DateTimeField(_("collected at"))
+    amount = models.PositiveBigIntegerField(
+        _("counted amount"), help_text=_("Integer, in the currency's smallest unit in use "
+                                         "(UZS: sums)."))
+    expected = models.PositiveBigIntegerField(_("expected amount"), default=0)
+    expected_source = models.CharField(_("expected from"), max_length=8,
+                                       choices=CashSource.choices, default=CashSource.VENDS)
+    #: The previous collection's time: the period the expected amount covers starts here
+    #: (None: the machine's first collection, counted from its first vend).
+    period_from = models.DateTimeField(_("since"), null=True, blank=True)
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("collected by"),
+    )
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="cash_collections", verbose_name=_("task closed"))
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        ordering = ["-collected_at"]
+        constraints = [
+            # "Since the last collection" must name one moment.
+            models.UniqueConstraint(fields=["machine", "collected_at"],
+                                    name="unique_cash_collection_time_per_machine"),
+        ]
+        verbose_name = _("cash collection")
+        verbose_name_plural = _("cash collections")
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} @ {self.collected_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def difference(self) -> int:
+        """Counted minus expected: negative when cash is missing."""
+        return self.amount - self.expected

@@ -8,6 +8,7 @@ from sales.views import (
     ProductViewSet,
     VendIngestView,
 )
+from sales.views_cash import MachineCashView, MachineCollectionsView
 from sales.views_reports import SalesReportView
 from telemetry.urls import _UUID
 
@@ -21,6 +22,10 @@ urlpatterns = [
     re_path(rf"^machines/(?P<machine_id>{_UUID})/planogram/?$", MachinePlanogramView.as_view(),
             name="machine-planogram"),
     re_path(r"^audits/?$", AuditIngestView.as_view(), name="audits-ingest"),
+    re_path(rf"^machines/(?P<machine_id>{_UUID})/cash/?$", MachineCashView.as_view(),
+            name="machine-cash"),
+    re_path(rf"^machines/(?P<machine_id>{_UUID})/collections/?$",
+            MachineCollectionsView.as_view(), name="machine-collections"),
     re_path(rf"^machines/(?P<machine_id>{_UUID})/audits/?$", MachineAuditListView.as_view(),
             name="machine-audits"),
     *router.urls,

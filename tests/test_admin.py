@@ -22,6 +22,7 @@ from machines.models import (
 from notifications.models import LanguagePreference, Notification
 from sales.models import (
     AuditRecord,
+    CashCollection,
     DailySales,
     Planogram,
     Product,
@@ -79,6 +80,9 @@ def sales_objects(machine, bunker) -> dict:
             machine=machine, uploaded_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
             audited_at=datetime(2026, 3, 1, 10, tzinfo=UTC), raw_text="DXS*1", raw_sha256="0",
             source="device", period={"flags": ["first_audit"]}),
+        CashCollection: CashCollection.objects.create(
+            machine=machine, organization=organization, amount=14000, expected=15000,
+            collected_at=datetime(2026, 3, 1, 11, tzinfo=UTC)),
     }
 
 

@@ -62,6 +62,63 @@ function whereAndWhat(task) {
       : null,
   ];
 }
+// Collections recorded from this board: task id -> the answer (counted vs expected), shown
+// on the card at once; after a reload the done card's notes (the server's text) say it.
+const collected = new Map();
+
+const money = (value) => formatNumber(value, 0);
+
+/** A cash-collection card: an input for the counted amount and a button, while it is open;
+ * counted vs expected once recorded here. */
+function cashCollection(task) {
+  if (task.kind !== "collection") return null;
+  const done = collected.get(task.id);
+  // The server's notes of a collection task say counted vs expected once it is recorded;
+  // a person's notes do not, so the card says it then.
+  if (done && !(task.status === "done" && task.textLanguage)) {
+    return h("div", { class: "task-bring task-cash-result", text: fmt(
+      gettext("Counted %(counted)s, expected %(expected)s: a difference of %(difference)s"), {
+        counted: money(done.amount), expected: money(done.expected),
+        difference: `${done.difference > 0 ? "+" : ""}${money(done.difference)}`,
+      }) });
+  }
+  if (done || task.status === "done") return null;
+  const amount = h("input", {
+    type: "number", min: "0", step: "1", inputmode: "numeric", required: true,
+    class: "task-cash-amount", name: "amount", "aria-label": gettext("Counted amount"),
+    placeholder: gettext("Counted amount"),
+  });
+  const record = h("button", { type: "submit", class: "button button-small button-primary",
+                               text: gettext("Record collection") });
+  return h("form", {
+    class: "task-actions task-cash", draggable: "false",
+    onsubmit: (event) => {
+      event.preventDefault();
+      recordCollection(task, amount, record);
+    },
+  }, amount, record);
+}
+
+async function recordCollection(task, amountInput, button) {
+  const amount = Number(amountInput.value);
+  if (amountInput.value.trim() === "" || !Number.isInteger(amount) || amount < 0) {
+    toast(gettext("Enter the counted amount"), gettext("A whole number, 0 or more."), { kind: "warning" });
+    return;
+  }
+  button.disabled = true; // one collection per count: a second click must not record twice
+  try {
+    const answer = await api(`/api/v1/machines/${task.machine}/collections/`, {
+      method: "POST", body: { amount } });
+    collected.set(task.id, answer);
+    toast(gettext("Collection recorded"), fmt(gettext("Counted %(counted)s, expected %(expected)s"), {
+      counted: money(answer.amount), expected: money(answer.expected) }), { kind: "success" });
+    upsert(await api(`/api/v1/tasks/${task.id}/`));
+  } catch (error) {
+    button.disabled = false;
+    toast(gettext("Could not record the collection"), error.detail || "", { kind: "error" });
+  }
+}
+
 function card(task) {
   const overdue = isOverdue(task);
   const el = h(
@@ -87,6 +144,7 @@ function card(task) {
           h("time", { datetime: task.dueAt, text: formatDateTime(task.dueAt) }))
       : null,
     task.notes ? h("p", { class: "task-notes muted", text: task.notes }) : null,
+    cashCollection(task),
     h(
       "div",
       { class: "task-actions" },
@@ -115,7 +173,7 @@ function card(task) {
 const cardEls = new Map();
 
 function cardFor(task) {
-  const key = `${isOverdue(task)}|${JSON.stringify(task)}`;
+  const key = `${isOverdue(task)}|${collected.has(task.id)}|${JSON.stringify(task)}`;
   const known = cardEls.get(task.id);
   if (known && known.key === key) return known.el;
   const el = card(task);

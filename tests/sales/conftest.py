@@ -106,3 +106,16 @@ def coffee_audit(*, read_at: datetime, time_zone: str, sold: dict[str, int] | No
             elements[1:3] = [f"{local:%y%m%d}", f"{local:%H%M}"]
         out.append("*".join([tag, *elements]))
     return write_dex(out)
+
+
+@pytest.fixture
+def sales_staff(client, personas):
+    """A client signed in to the admin as acme's manager, staff with every sales permission."""
+    from django.contrib.auth.models import Permission
+
+    personas.manager.is_staff = True
+    personas.manager.save()
+    personas.manager.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="sales"))
+    client.force_login(personas.manager)
+    return client

@@ -16,6 +16,7 @@ from machines.models import Machine, TaskStatus
 from machines.selectors import machine_statuses_in
 from realtime import broadcast, events
 from sales.audits import import_audit
+from sales.cash import record_collection
 from sales.dex.writer import write_dex
 from sales.ingest import ingest_vends
 from sales.models import Product
@@ -62,6 +63,8 @@ def fleet(personas, settings):
     import_audit(machine=personas.machine, source="device", now=now,
                  text=write_dex([f"ID1*{personas.machine.serial_number}", "VA1*15000*1",
                                  "PA1*1*15000", "PA2*1*15000"]))
+    record_collection(machine=personas.machine, amount=15000, actor=personas.manager,
+                      collected_at=now - timedelta(minutes=2))
     return {
         "id": {"machines": personas.machine.pk, "ingredients": personas.coffee.ingredient_id,
                "notifications": notification.pk, "tasks": task.pk, "products": product.pk},
