@@ -30,6 +30,12 @@ The statistic (`sales_norm`):
 - **Too little history, no judgement**: fewer than `MIN_GAPS` gaps in the bucket, or sales
   on fewer than `MIN_DAYS` distinct local days of the history (an hour-of-day pattern needs
   several days), and `sales_norm` answers None: a new machine is never flagged.
+
+Known limit: a silence is judged by the gaps that *started* at its hour, so one that starts
+before closing time waits out the longest such gap: an office machine's Friday-evening gap
+(to Monday morning) is a weekday gap, and lifts the limit of every weekday evening to twice
+that. Such a jam is found late, never falsely; measuring gaps in expected sales (time
+rescaled by the machine's hourly sales rate) would find it the next morning.
 """
 
 from __future__ import annotations
