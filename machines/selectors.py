@@ -234,9 +234,9 @@ def tasks_for(user: AnyUser | None) -> QuerySet[Task]:
 
 
 def _operators(memberships: QuerySet[Membership]) -> QuerySet:
-    return User.objects.filter(
-        is_active=True, pk__in=memberships.filter(role=Role.OPERATOR).values("user_id")
-    ).order_by("username")
+    return User.objects.filter(pk__in=memberships.operators().values("user_id")).order_by(
+        "username"
+    )
 
 
 def operators_in(organization: Organization | UUID | str) -> QuerySet:

@@ -8,8 +8,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from machines import selectors, services
+from machines import selectors
 from machines.models import (
+    PERSON_SETTABLE_STATUSES,
     Bunker,
     Ingredient,
     Machine,
@@ -21,14 +22,11 @@ from machines.models import (
 )
 from notifications import messages
 from vendhub.fields import UTCDateTimeField
+from vendhub.people import display_name
 
 User = get_user_model()
 
 
-def display_name(user) -> str | None:
-    if user is None:
-        return None
-    return user.get_full_name() or user.get_username()
 
 
 class BunkerSerializer(serializers.ModelSerializer):
@@ -173,7 +171,7 @@ class MachineStatusUpdateSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=[
         (value, label) for value, label in MachineStatus.choices
-        if value in services.PERSON_SETTABLE_STATUSES
+        if value in PERSON_SETTABLE_STATUSES
     ])
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from machines import selectors
 from machines.models import (
     HELD_STATUSES,
+    PERSON_SETTABLE_STATUSES,
     Machine,
     MachineStatus,
     Priority,
@@ -37,12 +38,6 @@ class InvalidAssignee(ValueError):
 
 class MachinePermissionDenied(PermissionDenied):
     """The actor may not change this machine (DRF answers 403)."""
-
-
-#: What a person may set over REST: a held status, or `online` to end the hold and hand
-#: the status back to the device readings and the watchdog. `offline` and `error` are what
-#: the readings and the watchdog decide.
-PERSON_SETTABLE_STATUSES = (*HELD_STATUSES, MachineStatus.ONLINE)
 
 
 def mark_status_change(*, machine: Machine, status: str, actor: AbstractBaseUser | None,

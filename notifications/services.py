@@ -16,6 +16,7 @@ from machines.models import Priority
 from notifications import messages
 from notifications.models import LanguagePreference, Notification, NotificationType
 from realtime import events
+from vendhub.people import display_name
 
 
 def notify(*, recipients: Sequence, organization_id, machine=None, title_key: str,
@@ -47,8 +48,6 @@ def notify(*, recipients: Sequence, organization_id, machine=None, title_key: st
 
 
 def _task_params(task, actor) -> dict[str, Any]:
-    from machines.serializers import display_name
-
     # A server-written title goes in keyed: the notification reads it in its own language.
     return {"task": task.title_param(), "machine": task.machine.name,
             "actor": display_name(actor) or "—"}

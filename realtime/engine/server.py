@@ -12,7 +12,7 @@ from django.http.request import split_domain_port, validate_host
 
 from .. import metrics
 from ..conf import RealtimeConfig
-from ..protocol.socketio import ByteBudget
+from ..protocol.socketio_decoder import ByteBudget
 from .memory import process_sweeper
 from .session import EngineSession, SessionHandler, Transport
 

@@ -16,14 +16,12 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .. import metrics
+from ..conf import RealtimeConfig
 from ..protocol.engineio import Packet, PacketType, ProtocolError, decode_payload, open_packet
 from .limits import MessageLimit
-
-if TYPE_CHECKING:
-    from .server import EngineServer
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +66,16 @@ class SessionHandler(Protocol):
     async def on_close(self, reason: str) -> None: ...
 
 
+class SessionOwner(Protocol):
+    """What a session needs of the server that created it (`EngineServer`): typed as a
+    protocol so that the session module does not import the server module, which imports it."""
+
+    config: RealtimeConfig
+    handler_factory: Callable[[EngineSession], SessionHandler]
+
+    def forget(self, session: EngineSession) -> None: ...
+
+
 #: Writes one frame (text or binary) to the websocket; raises when the socket is gone.
 WebSocketWriter = Callable[[str | bytes], Awaitable[None]]
 
@@ -88,7 +96,7 @@ class EngineSession:
                  "_ping_timer", "_ping_due", "_pong_timer", "_upgrade_timer", "_drained",
                  "close_reason", "inbound_limit", "_ws_limit", "__weakref__")
 
-    def __init__(self, server: EngineServer, transport: Transport, scope: dict) -> None:
+    def __init__(self, server: SessionOwner, transport: Transport, scope: dict) -> None:
         self.server = server
         self.config = server.config
         self.sid = secrets.token_urlsafe(15)

@@ -9,9 +9,10 @@ from . import engineio, socketio
 from .engineio import SEPARATOR, ProtocolError, decode_payload, encode_payload, open_packet
 from .engineio import Packet as EngineIOPacket
 from .engineio import PacketType as EngineIOPacketType
-from .socketio import Decoder, encode_event
 from .socketio import Packet as SocketIOPacket
 from .socketio import PacketType as SocketIOPacketType
+from .socketio import encode_event
+from .socketio_decoder import Decoder
 
 __all__ = [
     "SEPARATOR",

@@ -25,9 +25,6 @@ import orjson
 from .engineio import ProtocolError
 
 __all__ = [
-    "ByteBudget",
-    "Decoder",
-    "LimitExceeded",
     "Packet",
     "PacketType",
     "ProtocolError",
@@ -199,7 +196,3 @@ def encode_event(
         return [f"2{namespace},{body}"]
     return [f"2{namespace},{ack_id}{body}"]
 
-
-# The decoder lives in its own module (it imports the packet types above); re-exported here
-# so that the codec is one import.
-from .socketio_decoder import ByteBudget, Decoder, LimitExceeded  # noqa: E402

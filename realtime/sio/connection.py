@@ -14,7 +14,8 @@ from collections import deque
 
 from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
-from ..protocol.socketio import Decoder, LimitExceeded, Packet, PacketType
+from ..protocol.socketio import Packet, PacketType
+from ..protocol.socketio_decoder import Decoder, LimitExceeded
 from . import recovery
 from .namespace import ConnectionRefused, Namespace, Socket
 

@@ -7,15 +7,12 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..engine.session import CloseReason
+from ..engine.session import CloseReason, EngineSession
 from ..history import frame_offset, parse_offset
 from ..hub import get_hub
 from ..protocol.socketio import Packet, PacketType, encode_event
-
-if TYPE_CHECKING:
-    from .connection import SocketIOConnection
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +35,25 @@ class ConnectionRefused(Exception):
         self.data = data
 
 
+class Connection(Protocol):
+    """What a socket needs of its Socket.IO connection (`SocketIOConnection`): typed as a
+    protocol so that this module does not import the connection module, which imports it."""
+
+    engine: EngineSession
+
+    def send_parts(self, parts: list[str | bytes]) -> None: ...
+    def new_ack(self) -> tuple[int, asyncio.Future]: ...
+    def forget_ack(self, ack_id: int) -> None: ...
+    def drop_socket(self, namespace: str, reason: str) -> None: ...
+
+
 class Socket:
     """One client's connection to one namespace."""
 
     __slots__ = ("connection", "namespace", "sid", "rooms", "data", "disconnected",
                  "_after_ack", "pid", "base", "_held", "__weakref__")
 
-    def __init__(self, connection: SocketIOConnection, namespace: str) -> None:
+    def __init__(self, connection: Connection, namespace: str) -> None:
         self.connection = connection
         self.namespace = namespace
         self.sid = secrets.token_urlsafe(15)

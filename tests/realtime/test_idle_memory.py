@@ -89,7 +89,7 @@ class Engine:
         from types import SimpleNamespace
 
         from realtime.conf import RealtimeConfig
-        from realtime.protocol.socketio import ByteBudget
+        from realtime.protocol.socketio_decoder import ByteBudget
 
         self.config = RealtimeConfig()
         self.server = SimpleNamespace(attachment_budget=ByteBudget(0))

@@ -7,7 +7,8 @@ import socketio.packet as ps_packet
 
 from realtime.protocol import Decoder as ReexportedDecoder
 from realtime.protocol import SocketIOPacket, engineio
-from realtime.protocol.socketio import Decoder, Packet, PacketType, ProtocolError, encode_event
+from realtime.protocol.socketio import Packet, PacketType, ProtocolError, encode_event
+from realtime.protocol.socketio_decoder import Decoder
 
 PH0 = {"_placeholder": True, "num": 0}
 

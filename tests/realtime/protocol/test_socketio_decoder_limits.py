@@ -7,14 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.protocol.socketio import (
-    ByteBudget,
-    Decoder,
-    LimitExceeded,
-    Packet,
-    PacketType,
-    ProtocolError,
-)
+from realtime.protocol.socketio import Packet, PacketType, ProtocolError
+from realtime.protocol.socketio_decoder import ByteBudget, Decoder, LimitExceeded
 
 
 def header(attachments: int) -> str:
