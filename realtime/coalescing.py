@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from typing import Protocol
 
 import orjson
 
 from .history import is_offset, parse_offset
 from .protocol.socketio import encode_event
-
-if TYPE_CHECKING:
-    from .hub import Hub, Member
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +31,19 @@ def encode_main_event(event: str, *args) -> str:
     """The Engine.IO text frame of a Socket.IO EVENT on the main namespace."""
     (part,) = encode_event("/", event, *args)
     return "4" + part
+
+
+class Member(Protocol):
+    def deliver(self, frame: str) -> bool: ...
+
+
+class Hub(Protocol):
+    """What a coalescer needs of the hub (`realtime.hub.Hub`): typed as a protocol so that
+    this module does not import the hub module, which imports it."""
+
+    members: Mapping[str, Collection[Member]]
+
+    def deliver(self, room: str, members: tuple[Member, ...], frame: str, event: str) -> int: ...
 
 
 class StatusCoalescer:
