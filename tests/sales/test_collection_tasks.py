@@ -221,3 +221,34 @@ def _waiting_on_a_lock() -> bool:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                        "AND datname = current_database()")
         return cursor.fetchone()[0] > 0
+
+
+# -- the check after each batch: one statement, the same cash as the estimate --
+
+
+def test_the_check_after_a_batch_is_one_query(personas, django_assert_num_queries):
+    sell(personas.machine, 2)
+    machine = type(personas.machine).objects.select_related("organization").get(
+        pk=personas.machine.pk)
+    with django_assert_num_queries(1):  # under the threshold
+        assert open_collection_task_if_due(machine=machine) is None
+    sell(personas.machine, 5, start=2)
+    with django_assert_num_queries(1):  # a task is open
+        assert open_collection_task_if_due(machine=machine) is None
+
+
+def test_the_checks_cash_is_the_estimates(personas):
+    from sales.cash import _probe, cash_position
+    from sales.models import CashCollection
+
+    now = timezone.now()
+    assert _probe(personas.machine).vend_cash == 0
+    sell(personas.machine, 3, price=10_000)
+    sell(personas.machine, 2, price=99_000, method="card", start=3)
+    assert _probe(personas.machine).vend_cash == cash_position(
+        machine=personas.machine).estimate.expected == 30_000
+    CashCollection.objects.create(machine=personas.machine, organization=personas.acme,
+                                  collected_at=now - timedelta(seconds=2), amount=0)
+    probe, estimate = _probe(personas.machine), cash_position(machine=personas.machine).estimate
+    assert probe.vend_cash == estimate.expected == 20_000  # the two sold after it
+    assert (probe.task_open, probe.audited) == (False, False)
