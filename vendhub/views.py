@@ -134,6 +134,8 @@ def monitor(request: HttpRequest, machine_id) -> HttpResponse:
             "humidity": float(organization.humidity_alert_percent),
         },
         "status_labels": _status_labels(),
+        # The audits card's upload form; the endpoint checks the role again.
+        "can_upload_audits": selectors.is_manager_of(request.user, machine.organization_id),
     })
 
 

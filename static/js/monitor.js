@@ -3,6 +3,7 @@
 // (and `machine:status`) in the room `machine:{id}`; refetched after every reconnect.
 
 import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
+import { initAudits } from "./audits.js";
 import { telemetryHistory } from "./chart.js";
 import * as realtime from "./realtime.js";
 import { heldStatusText } from "./status.js";
@@ -187,7 +188,10 @@ realtime.on("machine:status", (update) => {
   setStatus(update.status);
   loadHeld().catch((error) => console.warn("machine:", error));
 });
-realtime.onResync(() => { load(); loadHeld().catch(() => {}); });
+// Audits arrive from devices and people without an event: read them on load and resync.
+const audits = initAudits(document.getElementById("audits-card"), machineId);
+audits.load().catch((error) => console.warn("audits:", error));
+realtime.onResync(() => { load(); loadHeld().catch(() => {}); audits.load().catch(() => {}); });
 load().catch((error) => console.warn("telemetry:", error));
 loadHeld().catch((error) => console.warn("machine:", error));
 setInterval(tickLastUpdate, 1000);
