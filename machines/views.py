@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -181,6 +183,12 @@ class TaskViewSet(
             services.update_task(task=task, actor=request.user, **data.validated_data)
         except services.InvalidAssignee as error:
             raise serializers.ValidationError({"assignee": [str(error)]}) from error
+        except IntegrityError as error:
+            # Reopening a task the server opened while it opened another for the same
+            # bunker or machine (one_open_refill_task_per_bunker, ..._collection_...).
+            raise serializers.ValidationError({"status": [_(
+                "Another task of this kind is open for this machine: finish that one."
+            )]}) from error
         task.refresh_from_db()
         return Response(TaskSerializer(task).data)
 

@@ -252,3 +252,17 @@ def test_the_checks_cash_is_the_estimates(personas):
     probe, estimate = _probe(personas.machine), cash_position(machine=personas.machine).estimate
     assert probe.vend_cash == estimate.expected == 20_000  # the two sold after it
     assert (probe.task_open, probe.audited) == (False, False)
+
+
+def test_reopening_a_collection_task_while_another_is_open_is_a_400(personas):
+    from tests.conftest import client_for
+
+    sell(personas.machine, 5)
+    first = collection_tasks().get()
+    collection_tasks().update(status=TaskStatus.DONE)
+    sell(personas.machine, 1, start=5)  # still uncollected: a second task opens
+    response = client_for(personas.manager).patch(f"/api/v1/tasks/{first.pk}/",
+                                                  {"status": "in_progress"}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["status"]
+    first.refresh_from_db()
+    assert first.status == TaskStatus.DONE
