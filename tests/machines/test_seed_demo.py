@@ -5,9 +5,11 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import models
 
 from machines.models import Bunker, Ingredient, Machine, Membership, Organization, Role, Task
 from notifications.models import Notification
+from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
 from telemetry.models import MachineError
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,12 @@ MODELS = [
     Task,
     MachineError,
     Notification,
+    Product,
+    Planogram,
+    Selection,
+    RecipeItem,
+    Vend,
+    DailySales,
 ]
 
 
@@ -61,7 +69,7 @@ def test_seed_creates_the_demo_users_with_their_roles():
 def test_seed_builds_a_fleet_around_tashkent():
     seed()
     demo = Organization.objects.get(slug="vendhub-demo")
-    fleet = Machine.objects.filter(organization=demo)
+    fleet = Machine.objects.filter(organization=demo, serial_number__startswith="VH-")
     assert fleet.count() == 50
     assert fleet.get(serial_number="VH-0001").responsible_operator.username == "demo-operator"
     for machine in fleet:
@@ -113,3 +121,46 @@ def test_the_seeded_error_notifications_read_in_the_readers_language():
     assert notification is not None
     assert notification.title_text("ru") == notification.title
     assert notification.params["code"] in notification.title
+
+
+def test_every_demo_machine_sells_from_a_planogram_priced_in_sums():
+    output = seed()
+    assert "Products: 40 created" in output  # 20 products in each of the two organizations
+    for organization in Organization.objects.all():
+        products = Product.objects.filter(organization=organization)
+        assert {"Cappuccino", "Americano", "Snickers 50 g"} <= set(
+            products.values_list("name", flat=True))
+        assert all(len(p.barcode) == 13 for p in products.filter(category="snacks"))
+    for machine in Machine.objects.all():
+        planogram = Planogram.objects.get(machine=machine)
+        selections = list(planogram.selections.all())
+        assert selections and all(5_000 <= s.price <= 25_000 for s in selections)
+        assert all(s.product.organization_id == machine.organization_id for s in selections)
+        if " Snack " in machine.name:
+            assert len(selections) == 24
+            assert all(s.capacity and s.par_level <= s.capacity and not s.recipe.exists()
+                       for s in selections)
+        else:
+            ingredients = set(machine.bunkers.values_list("ingredient_id", flat=True))
+            for selection in selections:
+                recipe = set(selection.recipe.values_list("ingredient_id", flat=True))
+                assert recipe and recipe <= ingredients and selection.capacity is None
+    assert Machine.objects.filter(organization__slug="vendhub-demo",
+                                  serial_number__startswith="VS-").count() == 6
+
+
+def test_the_demo_fleet_has_days_of_sales_in_its_rollups():
+    seed()
+    demo = Organization.objects.get(slug="vendhub-demo")
+    vends = Vend.objects.filter(machine__organization=demo)
+    assert vends.count() > 5000
+    assert vends.filter(product__isnull=True).count() == 0  # every vend's selection known
+    methods = dict(DailySales.objects.filter(organization=demo).values_list("payment_method")
+                   .annotate(n=models.Sum("vends")))
+    assert set(methods) == {"cash", "card", "mobile"}
+    assert methods["cash"] > methods["card"] > methods["mobile"]
+    assert sum(methods.values()) == vends.count()
+    assert DailySales.objects.filter(organization=demo).values("day").distinct().count() >= 3
+    assert Machine.objects.filter(organization=demo, last_sale_at__isnull=False).exists()
+    # The history's recipes do not leave estimates below the seeded levels.
+    assert not Bunker.objects.filter(expected_level_grams__isnull=False).exists()

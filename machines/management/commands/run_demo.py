@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Serve VendHub Realtime (REST, admin, dashboard, Socket.IO gateway) with the offline "
-        "watchdog running in-process and a simulated fleet posting telemetry. Ctrl+C stops all."
+        "watchdog running in-process and a simulated fleet posting telemetry and sales. Ctrl+C "
+        "stops all."
     )
 
     def add_arguments(self, parser):
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             f"VendHub Realtime is running on {url}",
             f"  dashboard  {url}/    admin  {url}/admin/    API docs  {url}/api/v1/docs/",
             "  users      demo-admin / demo-manager / demo-operator, password: vendhub-demo",
-            f"  fleet      {machines or 'all'} simulated machines posting telemetry; "
+            f"  fleet      {machines or 'all'} simulated machines posting telemetry and sales; "
             f"channel layer: {layer}",
             "  Ctrl+C stops everything.",
             "",

@@ -1,9 +1,11 @@
 """`python manage.py seed_demo`: a demo fleet around Tashkent, safe to run again.
 
 Creates the "VendHub Demo" organization (users demo-admin, demo-manager, demo-operator),
-ingredients, ~50 machines with 3-5 bunkers each (some low), refill tasks for the low
-bunkers and a few open errors; plus "Other Vending" (user other-manager) so organization
-isolation can be seen. The data comes from a seeded random generator, and every object is
+ingredients, ~50 coffee machines with 3-5 bunkers each (some low) and a few snack machines,
+refill tasks for the low bunkers and a few open errors; plus "Other Vending" (user
+other-manager) so organization isolation can be seen. Each organization gets a product
+catalogue priced in sums, every machine a planogram and a few days of sales
+(`sales.demo`). The data comes from a seeded random generator, and every object is
 looked up by a natural key and written only when it differs, so a second run changes
 nothing. Live state (machine status, bunker levels, task progress) is set on creation only,
 and so are a new machine's tasks, errors and notifications: a re-run neither undoes what the
@@ -13,15 +15,13 @@ simulator or the operators did since nor adds alerts for it.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from machines.models import (
@@ -36,8 +36,10 @@ from machines.models import (
     Task,
     TaskKind,
 )
+from machines.seeding import Tally, ensure
 from notifications.messages import default_text
 from notifications.models import Notification, NotificationType
+from sales.demo import seed_sales
 from telemetry.alerts import refill_texts
 from telemetry.models import MachineError, Severity
 
@@ -66,6 +68,9 @@ DISTRICTS = [
 STREETS = ["Amir Temur", "Navoiy", "Bunyodkor", "Shota Rustaveli", "Mustaqillik", "Labzak"]
 MACHINE_KINDS = ["Coffee", "Espresso", "Cafe"]
 MACHINE_MODELS = ["Saeco Atlante 700", "Necta Kikko Max", "Rheavendors Luce Zero"]
+#: Spiral machines of the demo organization (no bunkers: they sell from slots).
+SNACK_MACHINES = 6
+SNACK_MODELS = ["Necta Snakky", "Bianchi BVM 972", "Jofemar Vision"]
 DEMO_INGREDIENTS = [
     ("Coffee beans", 2000),
     ("Milk powder", 1500),
@@ -99,54 +104,11 @@ MANAGER_PERMISSIONS = {
         "task": ["view", "add", "change"],
     },
     "telemetry": {"telemetryreading": ["view"], "machineerror": ["view", "change"]},
+    "sales": {"product": ["view", "add", "change"], "planogram": ["view", "add"],
+              "selection": ["view", "add"], "recipeitem": ["view", "add"],
+              "vend": ["view"], "dailysales": ["view"], "auditrecord": ["view"]},
     "notifications": {"notification": ["view", "change"]},
 }
-
-
-@dataclass
-class Tally:
-    """Counts of created / updated / unchanged objects, for the progress output."""
-
-    counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "updated": 0, "same": 0})
-
-    def add(self, outcome: str) -> None:
-        self.counts[outcome] += 1
-
-    def __str__(self) -> str:
-        c = self.counts
-        return f"{c['created']} created, {c['updated']} updated, {c['same']} unchanged"
-
-
-def ensure(
-    model: type[models.Model],
-    *,
-    lookup: dict[str, Any],
-    values: dict[str, Any] | None = None,
-    create_only: dict[str, Any] | None = None,
-    tally: Tally | None = None,
-) -> models.Model:
-    """The object found by `lookup`: created with `values` and `create_only`, or updated
-    to `values` (only the differing fields, and only when something differs)."""
-    values = values or {}
-    obj = model._default_manager.filter(**lookup).first()
-    if obj is None:
-        obj = model._default_manager.create(**lookup, **values, **(create_only or {}))
-        outcome = "created"
-    else:
-        changed = [name for name, value in values.items() if getattr(obj, name) != value]
-        for name in changed:
-            setattr(obj, name, values[name])
-        if changed:
-            fields = [
-                name.removesuffix("_id") if name.endswith("_id") else name for name in changed
-            ]
-            obj.save(
-                update_fields=[*fields, "updated_at"] if hasattr(obj, "updated_at") else fields
-            )
-        outcome = "updated" if changed else "same"
-    if tally is not None:
-        tally.add(outcome)
-    return obj
 
 
 class Command(BaseCommand):
@@ -180,11 +142,21 @@ class Command(BaseCommand):
                 demo, prefix="VH", count=machines, ingredients=demo_ingredients, operator=operator
             )
             self.fleet(other, prefix="OV", count=3, ingredients=other_ingredients, operator=None)
+            self.snack_fleet(demo, count=SNACK_MACHINES, operator=operator)
             self.say(f"Machines: {self.machines_tally}")
             self.say(f"Bunkers: {self.bunkers_tally}")
 
             self.work(demo_fleet, operator=operator, manager=manager)
             self.say(f"Tasks, errors, notifications: {self.work_tally}")
+
+            products = Tally()
+            for organization in (demo, other):
+                seed_sales(organization, list(
+                    Machine.objects.filter(organization=organization)
+                    .select_related("organization").order_by("serial_number")),
+                    tally=products, now=self.now, say=self.say,
+                    is_snack=lambda machine: " Snack " in machine.name)
+            self.say(f"Products: {products}")
 
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with password:"))
         self.stdout.write(f"  password: {DEMO_PASSWORD}")
@@ -291,15 +263,8 @@ class Command(BaseCommand):
             machine = ensure(
                 Machine,
                 lookup={"serial_number": serial_number},
-                values={
-                    "organization_id": organization.pk,
-                    "name": f"{district} {kind} {number:02d}",
-                    "model": rng.choice(MACHINE_MODELS),
-                    "address": f"{district}, {rng.choice(STREETS)} street {rng.randint(1, 120)}",
-                    "latitude": latitude.quantize(Decimal("0.000001")),
-                    "longitude": longitude.quantize(Decimal("0.000001")),
-                    "responsible_operator_id": getattr(operator, "pk", None),
-                },
+                values=machine_values(rng, organization, f"{district} {kind} {number:02d}",
+                                      district, MACHINE_MODELS, latitude, longitude, operator),
                 create_only={
                     "status": status,
                     "last_seen_at": self.now - timedelta(minutes=silent_minutes),
@@ -320,6 +285,24 @@ class Command(BaseCommand):
                     tally=self.bunkers_tally,
                 )
         return fleet
+
+    def snack_fleet(self, organization: Organization, *, count: int, operator) -> None:
+        """Spiral snack machines `VS-0001`…, from a generator of their own: the coffee
+        fleet's random sequence, and so its data, stays what it was before them."""
+        rng = random.Random(SEED + 1)
+        for number in range(1, count + 1):
+            district = DISTRICTS[(number * 5) % len(DISTRICTS)]
+            latitude = CENTER[0] + Decimal(rng.uniform(-SPREAD_DEGREES, SPREAD_DEGREES))
+            longitude = CENTER[1] + Decimal(rng.uniform(-SPREAD_DEGREES, SPREAD_DEGREES))
+            ensure(
+                Machine,
+                lookup={"serial_number": f"VS-{number:04d}"},
+                values=machine_values(rng, organization, f"{district} Snack {number:02d}",
+                                      district, SNACK_MODELS, latitude, longitude, operator),
+                create_only={"status": MachineStatus.ONLINE,
+                             "last_seen_at": self.now - timedelta(minutes=rng.randint(0, 3))},
+                tally=self.machines_tally,
+            )
 
     def work(self, fleet: list[Machine], *, operator, manager) -> None:
         """Refill tasks for low bunkers; an open error and a notification per faulty machine.
@@ -367,6 +350,21 @@ class Command(BaseCommand):
                 create_only={"type": NotificationType.ERROR, "priority": Priority.HIGH},
                 tally=self.work_tally,
             )
+
+
+def machine_values(rng: random.Random, organization: Organization, name: str, district: str,
+                   models: list[str], latitude: Decimal, longitude: Decimal,
+                   operator) -> dict:
+    """A demo machine's fields: the model and street drawn from `rng` in this order."""
+    return {
+        "organization_id": organization.pk,
+        "name": name,
+        "model": rng.choice(models),
+        "address": f"{district}, {rng.choice(STREETS)} street {rng.randint(1, 120)}",
+        "latitude": latitude.quantize(Decimal("0.000001")),
+        "longitude": longitude.quantize(Decimal("0.000001")),
+        "responsible_operator_id": getattr(operator, "pk", None),
+    }
 
 
 def permissions_named(spec: dict[str, dict[str, list[str]]]) -> list[Permission]:
