@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, Subquery, Sum, Value
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Before any vend: "since the beginning" for a machine never collected.
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far ahead of the server's clock a collection time may be (a phone's clock).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class CollectionRejected(Exception):
@@ -231,13 +233,13 @@ def may_record_collection(*, machine: Machine, actor) -> bool:
 def collection_time_errors(*, machine: Machine, collected_at: datetime,
                            now: datetime) -> dict[str, list[str]]:
     """Why `collected_at` cannot be a new collection of `machine` ({} if it can)."""
-    if collected_at > now + cash_rules.COLLECTION_AUDIT_TOLERANCE:
+    if collected_at > now + CLOCK_SKEW:
         return {"collectedAt": [_("A collection cannot be in the future.")]}
     latest = (CashCollection.objects.filter(machine=machine).order_by("-collected_at")
               .values_list("collected_at", flat=True).first())
     if latest is not None and collected_at <= latest:
         return {"collectedAt": [_("Must be after the machine's last collection "
-                                  "(%(latest)s).") % {"latest": latest.isoformat()}]}
+                                  "(%(latest)s).") % {"latest": utc_iso8601(latest)}]}
     return {}
 
 

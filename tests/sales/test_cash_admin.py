@@ -72,3 +72,12 @@ def test_a_recorded_collection_is_read_only(staff, personas):
     staff.post(change, {"amount": "999"})
     collection.refresh_from_db()
     assert collection.amount == 5
+
+
+def test_the_threshold_is_edited_on_the_organization(client, personas):
+    from tests.factories import make_user
+
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    page = client.get(reverse("admin:machines_organization_change", args=[personas.acme.pk]))
+    assert 'name="cash_collection_threshold"' in page.content.decode()
+    assert 'value="500000"' in page.content.decode()
