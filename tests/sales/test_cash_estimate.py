@@ -53,8 +53,8 @@ def test_only_cash_vends_after_the_last_collection_count(personas):
     now = timezone.now()
     collected = collect(personas.machine, now - timedelta(hours=2))
     ingest_vends(machine=personas.machine, vends=[
-        vend("before", 15000, now - timedelta(hours=3)),  # in the box counted then
-        vend("at", 15000, now - timedelta(hours=2)),  # the collection's own moment: counted
+        vend("before", 15000, now - timedelta(hours=3)),  # in the box that was emptied
+        vend("at", 15000, now - timedelta(hours=2)),  # at the collection itself: emptied too
         vend("after", 12000, now - timedelta(hours=1))])
     position = cash_position(machine=personas.machine)
     assert position.estimate.expected == 12000
