@@ -154,10 +154,10 @@ def import_audit(*, machine: Machine, text: str, source: str = AuditSource.DEVIC
     (`created=False`). Raises `AuditRejected` (nothing stored) for an unreadable file or one
     whose `ID1` serial is not the machine's."""
     now = now or timezone.now()
+    # A re-sent file is found by the unique (machine, digest) constraint at the insert below,
+    # not by a query first: re-sends are rare, and that query cost every new audit a
+    # round trip.
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    existing = AuditRecord.objects.filter(machine=machine, raw_sha256=digest).first()
-    if existing is not None:
-        return ImportResult(existing, False)
     try:
         audit = _parsed(text)
     except DexError as exc:
@@ -189,7 +189,7 @@ def import_audit(*, machine: Machine, text: str, source: str = AuditSource.DEVIC
                 raw_text=text, raw_sha256=digest, machine_serial=serial, source=source,
                 previous=previous, period=period, reconciliation=reconciliation)
             _reopen_following(following, record, audit)
-    except IntegrityError:  # the same file, imported concurrently: theirs stands
+    except IntegrityError:  # the same file again (or imported concurrently): it stands
         return ImportResult(AuditRecord.objects.get(machine=machine, raw_sha256=digest), False)
     # Committed: an audit may say the cash box holds more than the vends did.
     cash.check_collection_due(machine=machine)
