@@ -147,8 +147,11 @@ def _load(connection, org, start: date, end: date) -> None:
     from machines.models import Machine
     from sales.models import DailySales, Product
 
-    progress(f"deleting the old rollups of {org.slug}")
+    progress(f"deleting the old rollups of {org.slug} (and the probe's tables built from them)")
     DailySales.objects.filter(organization=org).delete()
+    with connection.cursor() as cursor:
+        for table in _PROBES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
     machines = list(Machine.objects.filter(organization=org).order_by("serial_number")
                     .values_list("pk", flat=True))
     products = list(Product.objects.filter(organization=org).order_by("sku")

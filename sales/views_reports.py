@@ -70,7 +70,8 @@ def report_scope(request: Request) -> reports.ReportScope:
         zone = chosen[0][1]
     else:
         chosen = list(organizations.values_list("pk", "time_zone"))
-        zone = time_zone_for(request.user)
+        # One organization: its today; several: the user's own zone (their first one).
+        zone = chosen[0][1] if len(chosen) == 1 else time_zone_for(request.user)
     end = _date_param(request, "to") or sales_day(timezone.now(), zone)
     start = _date_param(request, "from")
     if start is None:

@@ -156,6 +156,18 @@ def test_the_default_range_ends_today_in_the_organizations_time_zone(personas, s
     assert body["to"] == sales_day(datetime.now(UTC), "Pacific/Kiritimati").isoformat()
 
 
+def test_today_is_the_managed_organizations_when_the_user_belongs_to_another_too(personas):
+    personas.acme.time_zone = "Pacific/Kiritimati"  # UTC+14
+    personas.acme.save()
+    personas.rival.time_zone = "Pacific/Pago_Pago"  # UTC-11: a day apart from acme
+    personas.rival.save()
+    personas.manager.memberships.all().delete()
+    personas.manager.memberships.create(organization=personas.rival, role=Role.OPERATOR)
+    personas.manager.memberships.create(organization=personas.acme, role=Role.MANAGER)
+    body = get(personas.manager).json()
+    assert body["to"] == sales_day(datetime.now(UTC), "Pacific/Kiritimati").isoformat()
+
+
 def test_a_stranger_sees_only_their_own_organization(personas, sales):
     body = get(personas.stranger, **march(groupBy="machine")).json()
     assert body["totals"] == {"revenue": 999000, "vends": 100}
