@@ -26,7 +26,7 @@ class Target:
     #: redis-py's pool of 100 connections above ~30: MaxConnectionsError)
     connect_inflight: int = 200
     #: uvicorn's --ws: the project runs with its own light variant of websockets-sansio
-    #: (realtime/engine/uvicorn_ws.py, as README's uvicorn command does); references stock.
+    #: (realtime/server/engine/uvicorn_ws.py, as README's uvicorn command does); references stock.
     ws_protocol: str = "websockets-sansio"
 
     def server_proc(self, ctx, *, tag: str = "") -> Proc:
@@ -120,7 +120,7 @@ def all_targets(run_id: str) -> dict[str, Target]:
             SIO_PATH,
             "project",
             20,
-            ws_protocol="realtime.engine.uvicorn_ws:WebSocketProtocol",
+            ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
         ),
         Target(
             "project-daphne",

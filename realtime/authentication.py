@@ -14,7 +14,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from .engine.server import header
+from .server.engine.server import header
 
 
 class AuthenticationFailed(Exception):

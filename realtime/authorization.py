@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 
 from machines.models import MANAGING_ROLES, Machine, Membership
 
-from .interning import SharedValues, interned
 from .rooms import Room, RoomKind, map_room, organization_room, tasks_room
+from .server.interning import SharedValues, interned
 
 
 class RoomRefused(Exception):

@@ -5,8 +5,8 @@ rolls back (and runs at once outside a transaction). `publish_rollback_unsafe()`
 immediately; its name is meant to stand out in review. `apublish()` is the async variant.
 
 The event is encoded once here, as a complete Engine.IO frame; each receiving process hands
-that same string to its local sockets (realtime/hub.py). With connection state recovery on,
-the event is appended to the history first (realtime/history.py) and the frame carries its
+that same string to its local sockets (realtime/server/hub.py). With connection state recovery on,
+the event is appended to the history first (realtime/server/history.py) and the frame carries its
 offset as the last argument, as Socket.IO >= 4.6 does.
 """
 
@@ -21,12 +21,12 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from . import metrics
-from .conf import realtime_config
-from .history import frame_with_offset, get_history
-from .hub import CONTROL_GROUP, CONTROL_MESSAGE_TYPE, FRAME_MESSAGE_TYPE
-from .protocol.socketio import encode_event
 from .rooms import group_name
+from .server import metrics
+from .server.conf import realtime_config
+from .server.history import frame_with_offset, get_history
+from .server.hub import CONTROL_GROUP, CONTROL_MESSAGE_TYPE, FRAME_MESSAGE_TYPE
+from .server.protocol.socketio import encode_event
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def publish(room: str, event: str, payload: Any) -> None:
 
 
 async def apublish_control(kind: str, data: Any) -> None:
-    """Send a control message to every server process now (realtime/hub.py `on_control`).
+    """Send a control message to every server process now (realtime/server/hub.py `on_control`).
     A failure is logged, never raised: the change it announces is committed already."""
     try:
         await get_channel_layer().group_send(

@@ -228,7 +228,7 @@ class AuthExpiredEvent(TypedDict):
 #: `machines:snapshot` (v1): sent to a socket right after it subscribed to `machines:all`,
 #: every machine of the viewer's organizations. `machine:telemetry` doubles as the snapshot
 #: of `machine:{id}`. `machines:status` (v1): the live map's updates of one tick, one entry
-#: per machine (realtime/hub.py), then the recovery offset as the last argument;
+#: per machine (realtime/server/hub.py), then the recovery offset as the last argument;
 #: `machines:revenue` (v1) likewise for `machine:revenue`.
 DIRECT_EVENT_SCHEMAS: dict[str, Any] = {
     MACHINES_SNAPSHOT: list[MachineMapPoint],

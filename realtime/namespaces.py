@@ -40,9 +40,6 @@ from .authorization import (
     rooms_known_to_viewer,
     rooms_to_join,
 )
-from .batching import BatchedLoad
-from .conf import realtime_config
-from .engine.session import CloseReason
 from .events import (
     AUTH_EXPIRED,
     AUTH_REVOKED,
@@ -51,12 +48,15 @@ from .events import (
     RESYNC,
     UNSUBSCRIBED,
 )
-from .expiry import ExpiryClock
-from .hub import get_hub
-from .interning import SharedValues, interned
-from .registry import SocketsByUser
 from .rooms import InvalidRoom, Room, RoomKind, parse_room
-from .sio import ConnectionRefused, Namespace, Socket
+from .server.batching import BatchedLoad
+from .server.conf import realtime_config
+from .server.engine.session import CloseReason
+from .server.expiry import ExpiryClock
+from .server.hub import get_hub
+from .server.interning import SharedValues, interned
+from .server.registry import SocketsByUser
+from .server.sio import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class FleetNamespace(Namespace):
                 "data" in result):
             socket.emit(result["event"], result["data"])
 
-    # -- connection state recovery (realtime/sio/recovery.py) --------------------------
+    # -- connection state recovery (realtime/server/sio/recovery.py) --------------------------
 
     recoverable = True
 

@@ -1,6 +1,6 @@
 """Observability endpoints: Prometheus metrics and the admin's "realtime health" page.
 
-Both read the figures of the process that serves the request (realtime/metrics.py and the
+Both read the figures of the process that serves the request (realtime/server/metrics.py and the
 hub); with several server processes, scrape each of them.
 """
 
@@ -17,8 +17,8 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from . import metrics
-from .hub import hub_stats
+from .server import metrics
+from .server.hub import hub_stats
 
 #: Rows of the health page: (section title, sample-name prefix in metrics.snapshot()).
 HEALTH_SECTIONS = (

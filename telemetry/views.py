@@ -23,8 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from machines.selectors import machines_for
-from realtime import metrics
-from telemetry import history, services
+from telemetry import history, metrics, services
 from telemetry.authentication import DeviceKeyAuthentication, IsDevice
 from telemetry.conf import telemetry_settings
 from telemetry.serializers import (

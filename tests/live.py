@@ -45,7 +45,7 @@ def test_database_url() -> str:
 
 def conformance_argv(port: int, server: str = "daphne") -> list[str]:
     """`manage.py conformance_server` on `port` under `server`, daphne or uvicorn (see
-    realtime/conformance.py)."""
+    realtime/server/conformance.py)."""
     return [sys.executable, "manage.py", "conformance_server", "--port", str(port),
             "--server", server]
 

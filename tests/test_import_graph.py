@@ -37,20 +37,28 @@ def _known(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+def imported_names(source: str, name: str, *, is_package: bool = False) -> list[str]:
+    """Every dotted name that `source`, the text of module `name`, imports (a module, or
+    module.name for `from module import name`), relative imports resolved, in every
+    statement: top level, function bodies, `TYPE_CHECKING` blocks."""
+    package = name.split(".") if is_package else name.split(".")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(_known(alias.name, modules) for alias in node.names)
+            found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - node.level + 1]
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            for alias in node.names:
-                found.add(_known(f"{prefix}.{alias.name}", modules))
+            found.extend(f"{prefix}.{alias.name}" for alias in node.names)
+    return found
+
+
+def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    found = {_known(imported, modules) for imported in
+             imported_names(path.read_text(), name, is_package=path.name == "__init__.py")}
     # Importing a submodule runs its packages' __init__ first: not an import of them.
     return {dep for dep in found if dep and dep != name and not name.startswith(dep + ".")}
 
@@ -104,7 +112,8 @@ def test_circles_finds_a_circle_through_three_modules():
 
 def test_no_module_of_the_project_imports_itself_through_others():
     modules = project_modules()
-    assert "realtime.hub" in modules and "machines.models" in modules
+    assert "realtime.server.hub" in modules and "machines.models" in modules
     graph = {name: imports_of(name, path, modules) for name, path in modules.items()}
-    assert "realtime.coalescing" in graph["realtime.hub"]  # the walk sees real imports
+    # The walk sees real imports.
+    assert "realtime.server.coalescing" in graph["realtime.server.hub"]
     assert circles(graph) == []

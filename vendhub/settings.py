@@ -146,7 +146,7 @@ if REDIS_URL:
                     "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "10")),
                     "retry_on_error": [RedisConnectionError],
                 }],
-                # Each server process listens on one channel (see realtime/hub.py), so the
+                # Each server process listens on one channel (see realtime/server/hub.py), so the
                 # default capacity of 100 queued messages would drop events under bursts.
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "10000")),
                 "expiry": 60,
@@ -283,7 +283,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# The realtime gateway (Engine.IO v4 / Socket.IO v5). Read through realtime.conf.
+# The realtime gateway (Engine.IO v4 / Socket.IO v5). Read through realtime.server.conf.
 REALTIME = {
     "PING_INTERVAL_MS": int(os.environ.get("REALTIME_PING_INTERVAL_MS", "25000")),
     "PING_TIMEOUT_MS": int(os.environ.get("REALTIME_PING_TIMEOUT_MS", "20000")),

@@ -92,7 +92,7 @@ def summarize(path: Path) -> dict:
 
 
 def _short(frame: str) -> str:
-    # "deliver (realtime/hub.py:87)" with site-packages and the repo root trimmed
+    # "deliver (realtime/server/hub.py:87)" with site-packages and the repo root trimmed
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
     for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):

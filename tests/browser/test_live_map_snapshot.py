@@ -75,7 +75,7 @@ def test_a_server_resync_refetches_the_fleet_over_rest(people, fleet, browser):
     wait_live(page)
     page.wait_for_selector("#map[data-loaded=true]")
     assert requests == []
-    # What the gateway sends to every socket once Redis is back (realtime/hub.py).
+    # What the gateway sends to every socket once Redis is back (realtime/server/hub.py).
     with page.expect_request(lambda request: FLEET_URL in request.url):
         page.evaluate("""() => {
             const socket = window.vendhubRealtime.socket;

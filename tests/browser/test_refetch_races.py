@@ -33,7 +33,7 @@ HOLD_NEXT_FETCH = """(prefix) => {
     };
 }"""
 
-#: What the gateway asks of every page after it lost events (realtime/hub.py); the page
+#: What the gateway asks of every page after it lost events (realtime/server/hub.py); the page
 #: refetches its state and then dispatches `realtime:synced`.
 RESYNC = """() => {
     window.__synced = new Promise((resolve) =>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class QuietHandler:
-    """A session handler (realtime.engine.session.SessionHandler) that ignores everything:
+    """A session handler (realtime.server.engine.session.SessionHandler) that ignores everything:
     for tests about the session's own queue, writes and timers."""
 
     def __init__(self, session) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from realtime.broadcast import apublish
-from realtime.history import is_offset
+from realtime.server.history import is_offset
 from tests.factories import Personas
 from tests.live import LiveServer
 from tests.realtime.wire import RECOVERY_CONNECT_REPLY, engine_websocket, recv_skipping_pings

@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from realtime.conf import RealtimeConfig
+from realtime.server.conf import RealtimeConfig
 from tests.live import LiveServer
 from tests.realtime.product import Gateway, raw_client
 from tests.realtime.test_uvicorn_light_protocol import readme_uvicorn_argv

@@ -7,7 +7,7 @@ import logging
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from realtime import metrics
+from realtime.server import metrics
 
 
 def dropped_channel_full() -> float:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from realtime.conformance import CONFORMANCE_CONFIG
 from realtime.management.commands.conformance_server import Command
+from realtime.server.conformance import CONFORMANCE_CONFIG
 from tests.realtime.product import raw_client
 from tests.realtime.wire import parse_open
 

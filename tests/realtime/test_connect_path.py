@@ -16,8 +16,8 @@ from channels.db import database_sync_to_async as in_database  # gives its conne
 from django.db import connection
 
 from machines.models import Membership
-from realtime.batching import BatchedLoad, shared_read
 from realtime.events import MACHINES_SNAPSHOT
+from realtime.server.batching import BatchedLoad, shared_read
 from tests.factories import make_user
 from tests.realtime.conftest import token_for
 from tests.realtime.product import raw_client
@@ -193,9 +193,9 @@ async def test_the_connect_timeout_ends_with_the_first_connect():
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
 
-    from realtime.conf import RealtimeConfig
-    from realtime.routing import endpoints, socketio_server
-    from realtime.sio import Namespace
+    from realtime.server.conf import RealtimeConfig
+    from realtime.server.routing import endpoints, socketio_server
+    from realtime.server.sio import Namespace
     from tests.realtime.wire import CONNECT_REPLY, parse_open
 
     config = RealtimeConfig(connect_timeout_ms=100, ping_interval_ms=60_000)

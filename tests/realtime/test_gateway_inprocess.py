@@ -12,9 +12,10 @@ from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.core.asgi import get_asgi_application
 from django.test import override_settings
 
-from realtime.conf import RealtimeConfig, realtime_config
-from realtime.routing import build_application, endpoints, socketio_server
-from realtime.sio import Namespace, Socket
+from realtime.routing import build_application
+from realtime.server.conf import RealtimeConfig, realtime_config
+from realtime.server.routing import endpoints, socketio_server
+from realtime.server.sio import Namespace, Socket
 from tests.realtime.wire import CONNECT_REPLY, parse_open
 
 WS_PATH = "/socket.io/?EIO=4&transport=websocket"
@@ -120,7 +121,7 @@ async def test_a_pending_server_ack_is_cancelled_when_the_connection_closes(aski
 
 
 async def test_a_room_joined_after_the_connection_closed_is_left_again(asking):
-    from realtime.hub import get_hub
+    from realtime.server.hub import get_hub
 
     communicator, namespace = asking
     await communicator.send_to(text_data='42["slow_join","org:late"]')
@@ -288,7 +289,7 @@ async def test_events_without_a_handler_are_acknowledged_empty(asking, event):
 
 
 async def test_a_join_that_failed_can_be_retried(asking, monkeypatch):
-    from realtime.hub import CONTROL_GROUP, get_hub
+    from realtime.server.hub import CONTROL_GROUP, get_hub
 
     communicator, namespace = asking
     namespace.release.set()

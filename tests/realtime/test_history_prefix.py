@@ -9,7 +9,7 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from realtime.history import RedisEventHistory, get_history
+from realtime.server.history import RedisEventHistory, get_history
 
 pytestmark = pytest.mark.redis
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from realtime.history import RedisEventHistory
+from realtime.server.history import RedisEventHistory
 
 
 @pytest.mark.redis

@@ -9,11 +9,11 @@ import logging
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from realtime.conf import RealtimeConfig
-from realtime.engine.server import EngineServer
-from realtime.engine.session import Transport
-from realtime.hub import CONTROL_GROUP, FRAME_MESSAGE_TYPE, Hub
 from realtime.rooms import group_name
+from realtime.server.conf import RealtimeConfig
+from realtime.server.engine.server import EngineServer
+from realtime.server.engine.session import Transport
+from realtime.server.hub import CONTROL_GROUP, FRAME_MESSAGE_TYPE, Hub
 from tests.realtime.doubles import QuietHandler
 
 
@@ -44,7 +44,8 @@ async def make_hub():
     hubs = []
 
     def make(layer=None, **options) -> Hub:
-        hubs.append(Hub(layer if layer is not None else InMemoryChannelLayer(), **options))
+        hubs.append(Hub(layer if layer is not None else InMemoryChannelLayer(),
+                        group_name=group_name, **options))
         return hubs[-1]
 
     yield make
@@ -164,7 +165,7 @@ async def test_frames_refused_by_members_are_counted_and_logged(hub, caplog):
     ok, slow = Member(), Member(accept=False)
     await hub.join(ok, "org:a")
     await hub.join(slow, "org:a")
-    with caplog.at_level(logging.WARNING, logger="realtime.hub"):
+    with caplog.at_level(logging.WARNING, logger="realtime.server.hub"):
         assert hub.deliver_local("org:a", "42[1]") == 1
     assert hub.counters() == {"delivered": 1, "dropped_slow_client": 1, "receive_failures": 0,
                               "ignored_messages": 0}
@@ -195,10 +196,10 @@ async def test_channel_layer_receive_failures_are_counted_and_the_listener_survi
                 raise ConnectionError("redis went away")
             return await super().receive(channel)
 
-    hub = Hub(FlakyLayer())
+    hub = Hub(FlakyLayer(), group_name=group_name)
     member = Member()
     try:
-        with caplog.at_level(logging.ERROR, logger="realtime.hub"):
+        with caplog.at_level(logging.ERROR, logger="realtime.server.hub"):
             await hub.join(member, "org:a")
             await hub.publish("org:a", '42["after"]')
             await eventually(lambda: '42["after"]' in member.frames, timeout=3)
@@ -214,7 +215,7 @@ async def test_channel_layer_receive_failures_are_counted_and_the_listener_survi
 
 async def test_unknown_messages_are_counted(hub, caplog):
     await hub.join(Member(), "org:a")
-    with caplog.at_level(logging.WARNING, logger="realtime.hub"):
+    with caplog.at_level(logging.WARNING, logger="realtime.server.hub"):
         await hub.layer.group_send(group_name("org:a"), {"type": "something.else"})
         await eventually(lambda: hub.ignored_messages == 1)
     assert "hub ignored a message of type 'something.else'" in caplog.text

@@ -12,8 +12,8 @@ from channels.routing import ProtocolTypeRouter
 
 from realtime.authorization import load_viewers
 from realtime.namespaces import ExpiryClock, _shared
-from realtime.routing import WebSocketPaths
-from realtime.sio.connection import SocketIOConnection
+from realtime.server.routing import WebSocketPaths
+from realtime.server.sio.connection import SocketIOConnection
 
 
 class Named:
@@ -88,8 +88,8 @@ class Engine:
     def __init__(self) -> None:
         from types import SimpleNamespace
 
-        from realtime.conf import RealtimeConfig
-        from realtime.protocol.socketio_decoder import ByteBudget
+        from realtime.server.conf import RealtimeConfig
+        from realtime.server.protocol.socketio_decoder import ByteBudget
 
         self.config = RealtimeConfig()
         self.server = SimpleNamespace(attachment_budget=ByteBudget(0))
@@ -109,7 +109,7 @@ class Engine:
 
 
 async def test_an_idle_connection_keeps_no_inbox_nor_finished_worker():
-    from realtime.sio import Namespace
+    from realtime.server.sio import Namespace
 
     connection = SocketIOConnection(Engine(), {"/": Namespace()})
     assert connection._inbox is None and connection._worker is None
@@ -163,7 +163,8 @@ def test_subscriptions_to_the_same_rooms_share_one_tuple_of_names():
 async def test_a_room_of_one_local_member_keeps_no_set_until_a_second_joins():
     from channels.layers import InMemoryChannelLayer
 
-    from realtime.hub import Hub, OnlyMember
+    from realtime.rooms import group_name
+    from realtime.server.hub import Hub, OnlyMember
 
     frames: list[tuple[str, str]] = []
 
@@ -172,7 +173,7 @@ async def test_a_room_of_one_local_member_keeps_no_set_until_a_second_joins():
             frames.append((self.sid, frame))
             return True
 
-    hub = Hub(InMemoryChannelLayer())
+    hub = Hub(InMemoryChannelLayer(), group_name=group_name)
     first, second = Member("first"), Member("second")
     try:
         await hub.join(first, "user:1")

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import pytest
 import socketio
 
-from realtime.history import is_offset
+from realtime.server.history import is_offset
 from tests.realtime.product import publish
 
 pytestmark = [pytest.mark.interop, pytest.mark.redis, pytest.mark.postgres]

@@ -1,7 +1,7 @@
 """A frame the server sends may be larger than what a client may send: under daphne,
 autobahn's one message limit (1 MiB) applied to both directions, so a live-map snapshot of
 a fleet of ~8,000 machines failed to send and closed the session. The limit is lifted for
-the server's own frames only (realtime/engine/limits.py)."""
+the server's own frames only (realtime/server/engine/limits.py)."""
 
 from __future__ import annotations
 

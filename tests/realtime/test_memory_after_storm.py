@@ -1,6 +1,6 @@
 """After a storm of connects and disconnects, the server gives the memory of the closed
 connections back: the collector frees their objects and `malloc_trim` the free pages, once
-the storm is over (realtime/engine/memory.py), so repeated storms do not grow the process.
+the storm is over (realtime/server/engine/memory.py), so repeated storms do not grow the process.
 Without the sweep, the dead connections waited for a rare full collection and RSS grew with
 every storm (137 -> 208 MB reported)."""
 

@@ -11,11 +11,13 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from prometheus_client.parser import text_string_to_metric_families
 
-from realtime import broadcast, metrics
-from realtime.conf import RealtimeConfig
-from realtime.engine.server import EngineServer
-from realtime.engine.session import Transport
-from realtime.hub import Hub
+from realtime import broadcast
+from realtime.rooms import group_name
+from realtime.server import metrics
+from realtime.server.conf import RealtimeConfig
+from realtime.server.engine.server import EngineServer
+from realtime.server.engine.session import Transport
+from realtime.server.hub import Hub
 from realtime.views import RateMeter
 from telemetry.device_keys import issue_device_key
 from tests.factories import make_user
@@ -131,7 +133,7 @@ async def test_connections_are_counted_by_transport_through_an_upgrade():
 
 
 async def test_rooms_deliveries_and_drops_are_counted_once_per_frame_not_per_member():
-    hub = Hub(InMemoryChannelLayer())
+    hub = Hub(InMemoryChannelLayer(), group_name=group_name)
     rooms = value("vendhub_realtime_rooms")
     delivered = value("vendhub_realtime_frames_delivered_total", event="test:metrics")
     dropped = value("vendhub_realtime_messages_dropped_total", reason="slow_client")
@@ -163,7 +165,7 @@ async def test_receive_failures_are_counted_as_drops():
                 raise ConnectionError("redis went away")
             return await super().receive(channel)
 
-    hub = Hub(FlakyLayer())
+    hub = Hub(FlakyLayer(), group_name=group_name)
     before = value("vendhub_realtime_messages_dropped_total", reason="receive_failure")
     try:
         await hub.join(Member(), "org:flaky")

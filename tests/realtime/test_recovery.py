@@ -16,10 +16,10 @@ import redis.asyncio as redis
 from channels.testing import WebsocketCommunicator
 
 from realtime import broadcast
-from realtime import history as history_module
 from realtime.broadcast import publish_rollback_unsafe
-from realtime.conf import RealtimeConfig
-from realtime.history import (
+from realtime.server import history as history_module
+from realtime.server.conf import RealtimeConfig
+from realtime.server.history import (
     SESSION_KEY,
     MemoryEventHistory,
     RedisEventHistory,
@@ -30,9 +30,9 @@ from realtime.history import (
     parse_offset,
     prefixed,
 )
-from realtime.hub import get_hub
-from realtime.sio import Namespace, Socket
-from realtime.sio import recovery as sio_recovery
+from realtime.server.hub import get_hub
+from realtime.server.sio import Namespace, Socket
+from realtime.server.sio import recovery as sio_recovery
 from tests.realtime.product import publish, raw_client
 from tests.realtime.test_gateway_inprocess import WS_PATH, application, recv_text
 from tests.realtime.wire import (
@@ -240,8 +240,8 @@ async def publish_local(history, room: str, n: int) -> str:
 
 
 def test_recovery_is_on_in_the_product_profile_with_a_two_minute_window():
-    from realtime.conf import realtime_config
-    from realtime.conformance import CONFORMANCE_CONFIG
+    from realtime.server.conf import realtime_config
+    from realtime.server.conformance import CONFORMANCE_CONFIG
 
     assert (RealtimeConfig().recovery, RealtimeConfig().recovery_window_ms) == (True, 120_000)
     product = realtime_config()  # settings.REALTIME, as vendhub.asgi reads it
@@ -335,7 +335,7 @@ async def test_a_session_left_with_41_is_not_parked(memory_history):
 # -- the product server over raw websockets ---------------------------------------------------
 
 async def wait_parked(redis_url: str, pid: str, timeout: float = 3.0) -> None:
-    """Until the server parked session `pid` (realtime/history.py SESSION_KEY, under the
+    """Until the server parked session `pid` (realtime/server/history.py SESSION_KEY, under the
     channel layer's prefix, which the server shares with the tests)."""
     key = prefixed(channel_layer_prefix(), SESSION_KEY.format(pid=pid))
     client = redis.from_url(redis_url)

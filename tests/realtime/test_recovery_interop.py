@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.history import is_offset, parse_offset
+from realtime.server.history import is_offset, parse_offset
 from tests.live import ROOT
 from tests.realtime import test_interop_node as interop
 from tests.realtime.conftest import wait_for_log

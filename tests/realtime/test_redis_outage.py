@@ -21,8 +21,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.db import connection
 
-from realtime.hub import Hub
 from realtime.rooms import group_name
+from realtime.server.hub import Hub
 from telemetry.device_keys import issue_device_key
 from telemetry.models import TelemetryReading
 from tests.conftest import unavailable
@@ -227,7 +227,7 @@ class RestartableLayer(InMemoryChannelLayer):
 
 async def test_the_hub_rejoins_its_groups_and_tells_each_socket_once_after_a_restart():
     layer = RestartableLayer()
-    hub = Hub(layer)
+    hub = Hub(layer, group_name=group_name)
     member, bystander = Member(), Member()
     try:
         for room in ("machine:m", "org:o"):
@@ -251,7 +251,7 @@ async def test_a_room_left_before_a_restart_is_joined_again_after_it():
     """A room lingering in its group when Redis restarts is forgotten with the rest: the
     member who comes back must join the group again, or it would hear nothing."""
     layer = RestartableLayer()
-    hub = Hub(layer, room_linger_ms=60_000)
+    hub = Hub(layer, group_name=group_name, room_linger_ms=60_000)
     member, keeper = Member(), Member()
     try:
         await hub.join(keeper, "org:o")  # something to resync, so that recovery is seen

@@ -1,4 +1,4 @@
-"""How a websocket session hands frames to its transport (realtime/engine/session.py): a
+"""How a websocket session hands frames to its transport (realtime/server/engine/session.py): a
 frame is written at once, in the caller's stack, while the transport takes it without
 waiting; once a write has to wait, later frames queue behind it in order, under the
 slow-client bound, and a failing write closes the session."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from realtime.conf import RealtimeConfig
-from realtime.engine.server import EngineServer
-from realtime.engine.session import Transport
+from realtime.server.conf import RealtimeConfig
+from realtime.server.engine.server import EngineServer
+from realtime.server.engine.session import Transport
 from tests.realtime.doubles import QuietHandler
 
 

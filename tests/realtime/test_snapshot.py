@@ -2,7 +2,7 @@
 
 Joining `machine:{id}` sends that machine's latest telemetry at once; joining `machines:all`
 sends the status of every machine of the viewer's organizations; the map's status updates
-then arrive coalesced per machine and tick (realtime/coalescing.py): one `machines:status`
+then arrive coalesced per machine and tick (realtime/server/coalescing.py): one `machines:status`
 batch per room for a subscriber that asked for batches, one `machine:status` per machine for
 the others (a client written for the reference design)."""
 
@@ -20,12 +20,13 @@ from django.db import connection
 
 from machines.models import MachineStatus
 from machines.selectors import machine_statuses_in
-from realtime import hub as hub_module
-from realtime.conf import RealtimeConfig, realtime_config
 from realtime.events import DIRECT_EVENT_SCHEMAS, MACHINES_SNAPSHOT, MACHINES_STATUS, RESYNC
-from realtime.hub import FRAME_MESSAGE_TYPE, Hub, encode_main_event, get_hub
+from realtime.fanout import MAP_BATCH_EVENT, map_tick_ms, product_hub
 from realtime.rooms import map_room
-from realtime.sio import Namespace, Socket
+from realtime.server import hub as hub_module
+from realtime.server.conf import RealtimeConfig
+from realtime.server.hub import FRAME_MESSAGE_TYPE, encode_main_event, get_hub
+from realtime.server.sio import Namespace, Socket
 from telemetry.selectors import machine_telemetry
 from tests.factories import make_machine, make_reading
 from tests.realtime.product import publish, raw_client
@@ -57,7 +58,7 @@ def batch_of(frame: str) -> list:
 
 @pytest.fixture
 async def hub():
-    hub = Hub(InMemoryChannelLayer(), map_tick_ms=100)
+    hub = product_hub(InMemoryChannelLayer(), map_tick_ms=100)
     yield hub
     await hub.stop()
 
@@ -91,7 +92,7 @@ async def test_the_latest_status_of_a_machine_wins_within_a_tick(hub):
     _, entries = batch_of(viewer.frames[0])
     assert [(e["machineId"], e["status"]) for e in entries] == [("m-1", "online"),
                                                                 ("m-2", "maintenance")]
-    assert hub.live_map.coalesced == 2
+    assert hub.coalescers["live_map"].coalesced == 2
     assert hub.stats()["pending_map_updates"] == 0
 
 
@@ -171,7 +172,7 @@ async def test_updates_for_a_room_without_local_members_are_not_kept(hub):
 
 
 async def test_the_tick_is_configurable():
-    slow = Hub(InMemoryChannelLayer(), map_tick_ms=400)
+    slow = product_hub(InMemoryChannelLayer(), map_tick_ms=400)
     viewer = Member()
     try:
         await slow.join(viewer, MAP, batched=True)
@@ -184,7 +185,7 @@ async def test_the_tick_is_configurable():
 
 
 async def test_a_zero_tick_delivers_every_update_at_once():
-    eager = Hub(InMemoryChannelLayer(), map_tick_ms=0)
+    eager = product_hub(InMemoryChannelLayer(), map_tick_ms=0)
     viewer = Member()
     try:
         await eager.join(viewer, MAP)
@@ -196,18 +197,17 @@ async def test_a_zero_tick_delivers_every_update_at_once():
 
 async def test_the_process_hub_reads_its_tick_from_settings(settings):
     settings.REALTIME = {**settings.REALTIME, "MAP_TICK_MS": 250}
-    assert realtime_config().map_tick_ms == 250
+    assert map_tick_ms() == 250
     loop = asyncio.get_running_loop()
     hub_module._hubs.pop(loop, None)
     try:
-        assert get_hub().map_tick == 0.25
+        assert get_hub().coalescers["live_map"].tick == 0.25
     finally:
         await hub_module._hubs.pop(loop).stop()
 
 
 def test_the_gateway_events_share_the_hubs_names():
-    assert (hub_module.MAP_BATCH_EVENT, hub_module.RESYNC_EVENT) == (MACHINES_STATUS, RESYNC)
-    assert RealtimeConfig().map_tick_ms == 1000
+    assert (MAP_BATCH_EVENT, hub_module.RESYNC_EVENT) == (MACHINES_STATUS, RESYNC)
 
 
 # -- after-ack callbacks ----------------------------------------------------------------------

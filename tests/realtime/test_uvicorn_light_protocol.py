@@ -1,4 +1,4 @@
-"""The product under uvicorn with realtime.engine.uvicorn_ws (a receive queue and a writable
+"""The product under uvicorn with realtime.server.engine.uvicorn_ws (a receive queue and a writable
 flag that allocate nothing while idle): the same behaviour as with uvicorn's own protocol,
 including the slow-reader backpressure case, and the queue and flag semantics uvicorn uses."""
 
@@ -12,7 +12,7 @@ import sys
 import pytest
 from websockets.frames import Frame, Opcode
 
-from realtime.engine.uvicorn_ws import ReceiveQueue, WritableFlag, wire_text_frame
+from realtime.server.engine.uvicorn_ws import ReceiveQueue, WritableFlag, wire_text_frame
 from tests.live import ROOT, LiveServer
 from tests.realtime import test_backpressure
 from tests.realtime.product import Gateway, publish, raw_client
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 def uvicorn_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--ws", "realtime.engine.uvicorn_ws:WebSocketProtocol",
+            "--port", str(port), "--ws", "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
             "--lifespan", "off"]
 
 
@@ -153,7 +153,7 @@ async def test_the_writable_flag_wakes_every_writer_once_set():
 def test_only_the_light_protocols_send_offers_a_direct_frame_writer():
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-    from realtime.engine.uvicorn_ws import WebSocketProtocol, direct_frame_writer
+    from realtime.server.engine.uvicorn_ws import WebSocketProtocol, direct_frame_writer
 
     light = WebSocketProtocol.__new__(WebSocketProtocol)
     stock = WebSocketsSansIOProtocol.__new__(WebSocketsSansIOProtocol)

@@ -1,7 +1,7 @@
 """The websocket transport under uvicorn, whose `send` applies backpressure itself (no
-Twisted producer, realtime/engine/flow.py): a session writes each frame in the caller's
+Twisted producer, realtime/server/engine/flow.py): a session writes each frame in the caller's
 stack and only falls back to a writer task when `send` waits for the socket
-(realtime/engine/session.py). The same slow-client case as under daphne."""
+(realtime/server/engine/session.py). The same slow-client case as under daphne."""
 
 from __future__ import annotations
 

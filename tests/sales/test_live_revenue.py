@@ -27,8 +27,9 @@ from realtime.events import (
     MACHINES_REVENUE,
     MACHINES_STATUS,
 )
-from realtime.hub import FRAME_MESSAGE_TYPE, Hub, encode_main_event
+from realtime.fanout import product_hub
 from realtime.rooms import map_room
+from realtime.server.hub import FRAME_MESSAGE_TYPE, encode_main_event
 from sales.models import DailySales, PaymentMethod
 from sales.vends import MAX_PRICE
 from tests.conftest import client_for
@@ -212,7 +213,7 @@ def revenue_message(machine_id: str, vends: int) -> dict:
 
 @pytest.fixture
 async def hub():
-    hub = Hub(InMemoryChannelLayer(), map_tick_ms=100)
+    hub = product_hub(InMemoryChannelLayer(), map_tick_ms=100)
     yield hub
     await hub.stop()
 
@@ -237,7 +238,7 @@ async def test_a_vend_burst_reaches_each_viewer_once_per_machine_and_tick(hub):
     assert [(e["machineId"], e["vendsToday"]) for e in entries] == [(m, 1000) for m in machines]
     assert [(e, p["machineId"], p["vendsToday"]) for e, p in frames_of(reference)] == [
         (MACHINE_REVENUE, m, 1000) for m in machines]
-    assert hub.live_revenue.coalesced == 2997
+    assert hub.coalescers["live_revenue"].coalesced == 2997
     assert hub.stats()["pending_map_updates"] == 0
 
 

@@ -12,8 +12,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from realtime.conf import realtime_config
-from realtime.serve import serve
+from realtime.server.conf import realtime_config
+from realtime.server.serve import serve
 
 logger = logging.getLogger(__name__)
 

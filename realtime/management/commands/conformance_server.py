@@ -1,15 +1,15 @@
-"""Serve the gateway in the protocol-conformance profile (see realtime/conformance.py), under
+"""Serve the gateway in the protocol-conformance profile (see realtime/server/conformance.py), under
 daphne (what `make run` serves with) or uvicorn (README's production command)."""
 
 from django.core.asgi import get_asgi_application
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime.routing import build_application
-from realtime.serve import serve
+from realtime.server.serve import serve
 
 #: README's production uvicorn options (section "Serving"), as uvicorn.Config arguments.
 UVICORN_OPTIONS = {
-    "ws": "realtime.engine.uvicorn_ws:WebSocketProtocol",
+    "ws": "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
     "ws_per_message_deflate": False,
     "ws_max_size": 1_048_576,
     "server_header": False,

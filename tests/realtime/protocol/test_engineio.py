@@ -8,8 +8,8 @@ import engineio.packet as pe_packet
 import engineio.payload as pe_payload
 import pytest
 
-from realtime.protocol import engineio as eio
-from realtime.protocol.engineio import (
+from realtime.server.protocol import engineio as eio
+from realtime.server.protocol.engineio import (
     SEPARATOR,
     Packet,
     PacketType,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import socketio.packet as ps_packet
 
-from realtime.protocol import Decoder as ReexportedDecoder
-from realtime.protocol import SocketIOPacket, engineio
-from realtime.protocol.socketio import Packet, PacketType, ProtocolError, encode_event
-from realtime.protocol.socketio_decoder import Decoder
+from realtime.server.protocol import Decoder as ReexportedDecoder
+from realtime.server.protocol import SocketIOPacket, engineio
+from realtime.server.protocol.socketio import Packet, PacketType, ProtocolError, encode_event
+from realtime.server.protocol.socketio_decoder import Decoder
 
 PH0 = {"_placeholder": True, "num": 0}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.protocol.socketio import Packet, PacketType, ProtocolError
-from realtime.protocol.socketio_decoder import ByteBudget, Decoder, LimitExceeded
+from realtime.server.protocol.socketio import Packet, PacketType, ProtocolError
+from realtime.server.protocol.socketio_decoder import ByteBudget, Decoder, LimitExceeded
 
 
 def header(attachments: int) -> str:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the gateway and the telemetry pipeline (per server process).
+"""Prometheus metrics of the server (per server process; generic layer). A product adds
+its own to `REGISTRY` (telemetry/metrics.py), which the metrics endpoint exposes whole.
 
 Counters are incremented once per broadcast and process, never once per recipient, so
 observability costs nothing on the fan-out hot path.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -32,13 +33,6 @@ messages_dropped = Counter(
 recoveries = Counter(
     "vendhub_realtime_recoveries_total", "Connection state recovery attempts, by outcome",
     ["outcome"], registry=REGISTRY,
-)
-readings_ingested = Counter(
-    "vendhub_telemetry_readings_ingested_total", "Telemetry readings stored", registry=REGISTRY,
-)
-ingest_seconds = Histogram(
-    "vendhub_telemetry_ingest_seconds", "Time to validate, store and judge one batch",
-    registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
 #: Reasons of `messages_dropped`: a frame not queued for a slow or closed client, a failed

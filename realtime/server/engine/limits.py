@@ -8,7 +8,7 @@ it has connected a namespace: a larger frame is then refused by the server as so
 header announces the length (close code 1009), before a byte of it is buffered. Both
 servers read the limit from the connection's protocol object at every frame, so changing it
 there takes effect at the next frame. Neither exposes this through ASGI, hence the small
-adapter per server; under another server the gateway's own check (realtime/engine/
+adapter per server; under another server the gateway's own check (realtime/server/engine/
 consumers.py) still refuses the frame, after the server buffered it.
 """
 
@@ -80,7 +80,7 @@ def message_limiter(send) -> MessageLimit | None:
             return MessageLimit(protocol, "maxMessagePayloadSize", configured, 0, lambda: bool(
                 getattr(protocol, "wasMaxMessagePayloadSizeExceeded", False)
                 or getattr(protocol, "wasMaxFramePayloadSizeExceeded", False)))
-    # uvicorn (websockets-sansio, or realtime.engine.uvicorn_ws): `send` is the protocol's
+    # uvicorn (websockets-sansio, or realtime.server.engine.uvicorn_ws): `send` is the protocol's
     # bound method, `conn` its websockets ServerProtocol, `config` uvicorn's Config.
     protocol = getattr(send, "__self__", None)
     conn = getattr(protocol, "conn", None)

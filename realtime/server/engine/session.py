@@ -1,6 +1,6 @@
 """Engine.IO v4 sessions: state, outbound queue, heartbeat and the polling→websocket upgrade.
 
-A session does not know HTTP or ASGI: the consumers (realtime/engine/consumers.py) feed it
+A session does not know HTTP or ASGI: the consumers (realtime/server/engine/consumers.py) feed it
 decoded packets and give it a way to write to a websocket. The layer above (Socket.IO, or
 the conformance echo) is a `SessionHandler`.
 
@@ -108,7 +108,7 @@ class EngineSession:
         self._poll_waiter: asyncio.Future | None = None
         self._ws_writer: WebSocketWriter | None = None
         #: Writes a frame synchronously when the server allows it (True), see
-        #: realtime/engine/uvicorn_ws.py; None under other servers.
+        #: realtime/server/engine/uvicorn_ws.py; None under other servers.
         self._ws_write_now: Callable[[str | bytes], bool] | None = None
         self._ws_close: Callable[[], Awaitable[None]] | None = None
         self._writing = False
@@ -423,7 +423,7 @@ class EngineSession:
                          limit: MessageLimit | None = None) -> None:
         """Use a websocket as this session's transport (direct websocket handshake).
         `write_now`, when the server offers one, writes a frame without a coroutine;
-        `limit`, the server's message limit of that websocket (realtime/engine/limits.py)."""
+        `limit`, the server's message limit of that websocket (realtime/server/engine/limits.py)."""
         self.transport = Transport.WEBSOCKET
         self._ws_writer = writer
         self._ws_write_now = write_now

@@ -1,4 +1,5 @@
-"""Per-process room membership and fan-out.
+"""Per-process room membership and fan-out (generic layer: the product gives the hub its
+room → channel-layer group naming and the events it coalesces, see `set_hub_factory`).
 
 Rooms are a data structure; the channel layer is only the cross-process transport. Each
 server process listens on ONE channel-layer channel and adds it to the group of every room
@@ -7,13 +8,11 @@ encoded as an Engine.IO frame), and the hub hands the same frame to each local m
 This replaces the textbook "one channel, one queue and one msgpack decode per consumer"
 path, which costs ~35x in fan-out (see issue 6 and README).
 
-Live-map status updates (`machine:status` in `map:{orgId}` rooms) are coalesced per
-machine: the hub keeps the latest status of each machine and flushes every tick
-(`REALTIME["MAP_TICK_MS"]`), so a flapping machine cannot flood a client. At the flush a
-member that joined the room `batched` gets one `machines:status` batch per room, encoded
-once (its frame rate does not grow with the fleet: the dashboard), and any other member gets
-each machine's latest `machine:status` frame as it was published (a client written for
-the reference design listens for `machine:status`).
+The events a product declares coalesced (`CoalescedEvent`, e.g. a status per source) are
+kept per key and flushed every tick, so a flapping source cannot flood a client. At the flush
+a member that joined the room `batched` gets one batch event per room, encoded once (its
+frame rate does not grow with the number of sources), and any other member gets each key's
+latest frame as it was published (realtime/server/coalescing.py).
 
 A process stays in a room's group for `REALTIME["ROOM_LINGER_MS"]` after the room's last
 local member left: the member of a reloaded page or of a reconnect storm is back within
@@ -22,7 +21,7 @@ again (~0.4 ms of a reconnect's ~1.8 ms of CPU, issue 6). Events of a lingering 
 the process and find no member: they cost a dictionary lookup.
 
 Besides rooms, every process's channel is in one control group: a control message
-(`publish_control` in realtime/broadcast.py) reaches each process once, and the hub hands
+(the product's publisher sends it to CONTROL_GROUP) reaches each process once, and the hub hands
 it to the handler the application registered for its kind (`on_control`): how a change
 that concerns open sockets anywhere (a membership revoked) reaches every process.
 
@@ -36,14 +35,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
 from . import metrics
-from .coalescing import StatusCoalescer, encode_main_event
-from .rooms import group_name
+from .coalescing import CoalescedEvent, StatusCoalescer, encode_main_event
+from .conf import RealtimeConfig, realtime_config
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +54,6 @@ CONTROL_GROUP = "rt.control"
 #: channels_redis forgets group membership after `group_expiry` (default one day); re-add
 #: every local room well before that.
 GROUP_REFRESH_SECONDS = 3600
-#: Coalesced per machine in live-map rooms, and the batch event that carries them.
-MAP_STATUS_EVENT = "machine:status"
-MAP_BATCH_EVENT = "machines:status"
-MAP_ROOM_PREFIX = "map:"
-#: The map's per-machine sales summary (revenue today, last sale), coalesced the same way:
-#: a vend burst must not send every viewer a frame per vend.
-MAP_REVENUE_EVENT = "machine:revenue"
-MAP_REVENUE_BATCH_EVENT = "machines:revenue"
 RESYNC_EVENT = "resync"
 #: Longest wait between two attempts to reach a failing channel layer.
 MAX_BACKOFF_SECONDS = 2.0
@@ -97,17 +88,19 @@ class OnlyMember:
 
 
 class Hub:
-    def __init__(self, layer, *, map_tick_ms: int = 1000, room_linger_ms: int = 0) -> None:
+    def __init__(self, layer, *, group_name: Callable[[str], str],
+                 coalesced: Iterable[CoalescedEvent] = (), tick_ms: int = 1000,
+                 room_linger_ms: int = 0) -> None:
+        """`group_name`: the channel-layer group of a room name (the product's naming: it
+        must be a valid Channels group name, and the publisher must use the same one).
+        `coalesced`: the events kept per key and flushed every `tick_ms` (0: never held)."""
         self.layer = layer
-        #: Live-map status updates waiting for the next tick (realtime/coalescing.py).
-        self.live_map = StatusCoalescer(self, tick_seconds=map_tick_ms / 1000,
-                                        room_prefix=MAP_ROOM_PREFIX, event=MAP_STATUS_EVENT,
-                                        batch_event=MAP_BATCH_EVENT)
-        self.live_revenue = StatusCoalescer(
-            self, tick_seconds=map_tick_ms / 1000, room_prefix=MAP_ROOM_PREFIX,
-            event=MAP_REVENUE_EVENT, batch_event=MAP_REVENUE_BATCH_EVENT,
-            fields=("revenueToday", "vendsToday", "lastSaleAt", "date"), optional_fields=())
-        self._coalescers = (self.live_map, self.live_revenue)
+        self.group_name = group_name
+        #: The coalescer of each spec by its name; updates wait in them for the next tick.
+        self.coalescers: dict[str, StatusCoalescer] = {
+            spec.name: StatusCoalescer(self, spec, tick_seconds=tick_ms / 1000)
+            for spec in coalesced}
+        self._coalescers = tuple(self.coalescers.values())
         self.room_linger = room_linger_ms / 1000
         #: Rooms without local members whose group the process is still in, with the loop
         #: time at which it leaves it (insertion order is deadline order).
@@ -170,8 +163,8 @@ class Hub:
             coalescer.stop()
 
     async def join(self, member: Member, room: str, *, batched: bool = False) -> None:
-        """`batched`: for a live-map room, take its status updates as one `machines:status`
-        batch per tick instead of one `machine:status` per machine."""
+        """`batched`: take the room's coalesced updates as one batch event per tick instead
+        of one event per key."""
         await self.start()
         if batched:
             for coalescer in self._coalescers:
@@ -190,7 +183,7 @@ class Hub:
             return  # still in the group
         try:
             async with self._group_lock:
-                await self.layer.group_add(group_name(room), self.channel_name)
+                await self.layer.group_add(self.group_name(room), self.channel_name)
         except BaseException:
             # Not in the group: forget the member, or the next join would skip group_add
             # and the room would never receive another process's events.
@@ -210,7 +203,7 @@ class Hub:
             return
         async with self._group_lock:
             if room not in self.members:
-                await self.layer.group_discard(group_name(room), self.channel_name)
+                await self.layer.group_discard(self.group_name(room), self.channel_name)
 
     async def _leave_lingering_groups(self) -> None:
         """Leave the group of each lingering room once its time is up (unless a member came
@@ -226,7 +219,7 @@ class Hub:
                 try:
                     async with self._group_lock:
                         if room not in self.members and room not in self._lingering:
-                            await self.layer.group_discard(group_name(room), self.channel_name)
+                            await self.layer.group_discard(self.group_name(room), self.channel_name)
                 except Exception as exc:  # Redis down: the group expires on its own
                     logger.warning("could not leave the group of room %s: %s", room,
                                    _describe(exc))
@@ -251,7 +244,7 @@ class Hub:
     async def publish(self, room: str, frame: str, event: str = "") -> None:
         """Send an encoded frame to every member of `room`, in every process."""
         await self.layer.group_send(
-            group_name(room),
+            self.group_name(room),
             {"type": FRAME_MESSAGE_TYPE, "room": room, "frame": frame, "event": event},
         )
 
@@ -276,8 +269,8 @@ class Hub:
         }
 
     def dispatch(self, message: dict) -> None:
-        """Handle one frame message of the channel layer: deliver it now, or keep a live-map
-        status update for the next tick."""
+        """Handle one frame message of the channel layer: deliver it now, or keep a
+        coalesced update for the next tick."""
         room, event = message["room"], message.get("event", "")
         for coalescer in self._coalescers:
             if coalescer.takes(room, event):
@@ -287,10 +280,6 @@ class Hub:
                     return
                 break
         self.deliver_local(room, message["frame"], event)
-
-    @property
-    def map_tick(self) -> float:
-        return self.live_map.tick
 
     def deliver_local(self, room: str, frame: str, event: str = "") -> int:
         """Hand `frame` to the local members of `room`; returns how many queued it."""
@@ -383,9 +372,9 @@ class Hub:
             # restarted Redis forgot it); leave those Redis still has.
             lingering, self._lingering = list(self._lingering), {}
             for room in lingering:
-                await self.layer.group_discard(group_name(room), self.channel_name)
+                await self.layer.group_discard(self.group_name(room), self.channel_name)
             for room in tuple(self.members):
-                await self.layer.group_add(group_name(room), self.channel_name)
+                await self.layer.group_add(self.group_name(room), self.channel_name)
 
     def _recovered(self) -> None:
         """The layer answers again: tell every local socket to refetch what it may have
@@ -401,7 +390,7 @@ class Hub:
     async def _refresh_groups(self) -> None:
         while True:
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
-            groups = [CONTROL_GROUP] + [group_name(room) for room in tuple(self.members)]
+            groups = [CONTROL_GROUP] + [self.group_name(room) for room in tuple(self.members)]
             for group in groups:
                 try:
                     await self.layer.group_add(group, self.channel_name)
@@ -436,14 +425,24 @@ def _retry_on_concurrent_change(read, *, default):
     return default
 
 
+#: Makes the hub of a loop from the channel layer and the server's settings: the product's
+#: (its group naming, its coalesced events), registered once at startup.
+HubFactory = Callable[[Any, RealtimeConfig], Hub]
+_hub_factory: HubFactory | None = None
+
+
+def set_hub_factory(factory: HubFactory) -> None:
+    """Make every hub `get_hub` creates from now on with `factory(layer, config)`."""
+    global _hub_factory
+    _hub_factory = factory
+
+
 def get_hub() -> Hub:
     """The hub of the running event loop (one per server process; tests may run several loops)."""
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        from .conf import realtime_config
-
-        config = realtime_config()
-        hub = _hubs[loop] = Hub(get_channel_layer(), map_tick_ms=config.map_tick_ms,
-                                room_linger_ms=config.room_linger_ms)
+        if _hub_factory is None:
+            raise RuntimeError("no hub factory: the product calls set_hub_factory() at startup")
+        hub = _hubs[loop] = _hub_factory(get_channel_layer(), realtime_config())
     return hub

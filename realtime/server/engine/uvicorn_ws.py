@@ -1,6 +1,6 @@
 """uvicorn's websocket protocol (websockets-sansio) with an idle connection a few KB smaller.
 
-Run uvicorn with `--ws realtime.engine.uvicorn_ws:WebSocketProtocol` instead of
+Run uvicorn with `--ws realtime.server.engine.uvicorn_ws:WebSocketProtocol` instead of
 `--ws websockets-sansio`. The protocol is uvicorn's own; only its receive queue and its
 "writable" flag change. `asyncio.Queue` and `asyncio.Event` allocate their deques up front:
 five per connection (the queue's items, getters, putters and `join` event, and the flag's
@@ -8,7 +8,7 @@ waiters), ~3.7 KB of an idle connection's memory that the gateway never uses whi
 connection is idle (issue 6, memory per connection). These allocate only while something
 waits.
 
-The gateway's websocket transport (realtime/engine/consumers.py) is the only receiver of a
+The gateway's websocket transport (realtime/server/engine/consumers.py) is the only receiver of a
 connection's events, one `receive()` at a time, which is all `ReceiveQueue` supports.
 
 The protocol also offers the gateway a direct writer (`send_frame_now`): a broadcast writes

@@ -64,7 +64,7 @@ class Socket:
         #: Callbacks to run once the current event's ACK is queued; None while there are
         #: none (most sockets never have any: an idle socket stays small).
         self._after_ack: list[Callable[[], None]] | None = None
-        #: Connection state recovery (realtime/sio/recovery.py): the private session id the
+        #: Connection state recovery (realtime/server/sio/recovery.py): the private session id the
         #: client keeps, and the history offset to replay from when it comes back without
         #: one (it had received no room event).
         self.pid: str | None = None
@@ -140,7 +140,7 @@ class Socket:
         """Emit with an ack id and wait for the client's ACK; returns its arguments.
 
         Raises TimeoutError after `timeout` seconds, CancelledError if the connection
-        closes first. Event handlers may await it (see realtime/sio/connection.py)."""
+        closes first. Event handlers may await it (see realtime/server/sio/connection.py)."""
         ack_id, future = self.connection.new_ack()
         self.connection.send_parts(encode_event(self.namespace, event, *args, ack_id=ack_id))
         try:
@@ -149,7 +149,8 @@ class Socket:
             self.connection.forget_ack(ack_id)
 
     async def join(self, room: str, *, batched: bool = False) -> None:
-        """`batched`: take the room's coalesced updates as batches (realtime/coalescing.py)."""
+        """`batched`: take the room's coalesced updates as batches
+        (realtime/server/coalescing.py)."""
         if self.disconnected or room in self.rooms:
             return
         self.rooms.add(room)
@@ -200,7 +201,7 @@ class Namespace:
         """The socket left the namespace (or the connection closed)."""
 
     #: Whether the namespace's sockets take part in connection state recovery when the
-    #: gateway enables it (realtime/sio/recovery.py). A recoverable namespace parks its
+    #: gateway enables it (realtime/server/sio/recovery.py). A recoverable namespace parks its
     #: sockets' state with `park_state` and restores it with `restore_state`.
     recoverable = False
 

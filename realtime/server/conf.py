@@ -1,4 +1,6 @@
-"""The gateway's settings, read from `settings.REALTIME` through one accessor."""
+"""The server's settings, read from `settings.REALTIME` through one accessor (generic layer:
+keys of `settings.REALTIME` that are not fields here belong to the product, which reads them
+itself)."""
 
 from __future__ import annotations
 
@@ -26,14 +28,11 @@ class RealtimeConfig:
     max_rooms_per_socket: int = 200
     #: Connection state recovery (Socket.IO >= 4.6): the CONNECT reply carries a private
     #: session id, room events an offset, and a client back within the window with both
-    #: gets its sid and rooms back and every event it missed (realtime/sio/recovery.py).
+    #: gets its sid and rooms back and every event it missed (realtime/server/sio/recovery.py).
     recovery: bool = True
     #: How long a disconnected session stays recoverable (Socket.IO's
     #: `maxDisconnectionDuration`).
     recovery_window_ms: int = 120_000
-    #: Live-map (`map:{orgId}`) status updates are coalesced per process and flushed as one
-    #: `machines:status` batch per room every tick; 0 delivers each update at once.
-    map_tick_ms: int = 1000
     #: How long a process stays in a room's channel-layer group after its last local member
     #: left: a client that reconnects (a page reload, a reconnect storm) rejoins without
     #: two Redis round trips; 0 leaves the group at once.
@@ -51,7 +50,7 @@ class RealtimeConfig:
     max_pending_attachment_bytes: int = 32_000_000
     #: After this many sessions closed (a storm), once they stop closing, the process runs
     #: a full garbage collection and gives free memory back to the system
-    #: (realtime/engine/memory.py); 0 never does.
+    #: (realtime/server/engine/memory.py); 0 never does.
     sweep_after_closes: int = 1000
 
     def with_overrides(self, **changes) -> RealtimeConfig:

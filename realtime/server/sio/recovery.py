@@ -5,7 +5,7 @@ on) gets a private session id, `pid`, in its CONNECT reply, and every room event
 carries a history offset as its last argument (realtime/broadcast.py). When its connection
 is lost (ping timeout, transport closed or failed, too slow, server shutting down; not when
 the client or the server leaves the namespace on purpose) its state is parked in the history
-store (realtime/history.py: Redis, so any process can take it) for the recovery window.
+store (realtime/server/history.py: Redis, so any process can take it) for the recovery window.
 
 A client back in time sends `{pid, offset}` in its CONNECT auth payload. It is
 authenticated as usual first; then it gets its sid and its rooms back (the namespace

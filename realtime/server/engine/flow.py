@@ -2,7 +2,7 @@
 
 Daphne hands each outgoing websocket frame to Twisted at once, and a Twisted transport
 buffers without limit: a client that stops reading would grow the server's memory while the
-session's own bound (`max_queued_frames`, realtime/engine/session.py) never trips, since
+session's own bound (`max_queued_frames`, realtime/server/engine/session.py) never trips, since
 its queue keeps draining into Twisted. Twisted's remedy is a streaming producer registered
 on the transport: it is paused when more than the transport's buffer size (64 KiB) waits to
 be written and resumed once that is written. The websocket writer is such a producer: it

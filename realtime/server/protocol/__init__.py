@@ -1,7 +1,7 @@
 """Pure Engine.IO v4 / Socket.IO v5 wire codec (no I/O, no Django).
 
 The two layers both define ``Packet`` and ``PacketType``; import the modules
-(``from realtime.protocol import engineio, socketio``) or the prefixed aliases
+(``from realtime.server.protocol import engineio, socketio``) or the prefixed aliases
 below.
 """
 

@@ -1,8 +1,8 @@
 """Channels consumers for the two Engine.IO transports. They parse and delegate; the
-session (realtime/engine/session.py) holds the protocol state.
+session (realtime/server/engine/session.py) holds the protocol state.
 
 Neither consumer opens a channel-layer channel of its own: broadcast frames reach sockets
-through the per-process hub (realtime/hub.py), which is what makes fan-out cheap. The
+through the per-process hub (realtime/server/hub.py), which is what makes fan-out cheap. The
 websocket one is not even a Channels consumer: it is held open by every idle client, so it
 is a plain ASGI loop with slots (see WebSocketConsumer).
 """
@@ -179,7 +179,7 @@ class WebSocketConsumer:
         self.server = server
         self.session: EngineSession | None = None
         self.upgrading: EngineSession | None = None
-        #: Write backpressure (realtime/engine/flow.py); None when the server provides it.
+        #: Write backpressure (realtime/server/engine/flow.py); None when the server provides it.
         self.flow: TransportFlow | None = None
         #: The server's message limit, lifted for a large outgoing frame (daphne only).
         self.outgoing: MessageLimit | None = None
@@ -263,7 +263,7 @@ class WebSocketConsumer:
 
     def write_now(self):
         """A synchronous frame writer when the server offers one (uvicorn with
-        realtime.engine.uvicorn_ws); never with our own backpressure wrapper (daphne)."""
+        realtime.server.engine.uvicorn_ws); never with our own backpressure wrapper (daphne)."""
         if self.flow is not None:
             return None
         return direct_frame_writer(self.base_send)

@@ -1,15 +1,13 @@
-"""Coalescing one status event per key in the rooms of one prefix, flushed every tick.
+"""Coalescing one event per key in the rooms of one prefix, flushed every tick (generic
+layer: the product declares what to coalesce as `CoalescedEvent` specs given to the hub).
 
-The live map (`machine:status` in `map:{orgId}` rooms) would otherwise send every status
-change of a whole fleet to every viewer: the hub hands such a frame to `StatusCoalescer`,
-which keeps the latest status of each machine until the tick, then delivers to the room's
-members that joined it `batched` one batch event (`machines:status`, encoded once for all
-of them, carrying the newest recovery offset of its entries), and to the other members each
-machine's latest frame as it was published, so a client that listens for the single event
-(the reference design's live map) still gets one per machine and tick.
-
-The same class coalesces the map's per-machine sales summaries (`machine:revenue`, batched as
-`machines:revenue`): only the fields copied into a batch entry differ (`fields`).
+An event published often for the same thing (a status of one of thousands of sources) would
+otherwise reach every member of the room each time: the hub hands such a frame to
+`StatusCoalescer`, which keeps the latest payload of each key until the tick, then delivers
+to the room's members that joined it `batched` one batch event (encoded once for all of
+them, carrying the newest recovery offset of its entries), and to the other members each
+key's latest frame as it was published, so a client that listens for the single event still
+gets one per key and tick. Which fields a batch entry copies is part of the spec.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -33,12 +32,29 @@ def encode_main_event(event: str, *args) -> str:
     return "4" + part
 
 
+@dataclass(frozen=True)
+class CoalescedEvent:
+    """What the hub coalesces: frames of `event` in rooms named `room_prefix`..., one per
+    value of the payload's `key` and tick, batched as `batch_event` for members that join
+    `batched`. A batch entry copies `key`, `fields` (a payload without one of them is not an
+    update of this kind and is delivered as it is) and `optional_fields` (None if absent).
+    `name` finds the coalescer on the hub (`Hub.coalescers[name]`)."""
+
+    name: str
+    room_prefix: str
+    event: str
+    batch_event: str
+    key: str
+    fields: tuple[str, ...]
+    optional_fields: tuple[str, ...] = ()
+
+
 class Member(Protocol):
     def deliver(self, frame: str) -> bool: ...
 
 
 class Hub(Protocol):
-    """What a coalescer needs of the hub (`realtime.hub.Hub`): typed as a protocol so that
+    """What a coalescer needs of the hub (`realtime.server.hub.Hub`): typed as a protocol so that
     this module does not import the hub module, which imports it."""
 
     members: Mapping[str, Collection[Member]]
@@ -47,18 +63,17 @@ class Hub(Protocol):
 
 
 class StatusCoalescer:
-    def __init__(self, hub: Hub, *, tick_seconds: float, room_prefix: str, event: str,
-                 batch_event: str, fields: tuple[str, ...] = ("status",),
-                 optional_fields: tuple[str, ...] = ("timestamp",)) -> None:
+    def __init__(self, hub: Hub, spec: CoalescedEvent, *, tick_seconds: float) -> None:
         self.hub = hub
-        #: What a batch entry copies from the payload besides `machineId`: a payload without
-        #: one of `fields` is not an update of this kind and is delivered as it is.
-        self.fields = fields
-        self.optional_fields = optional_fields
+        self.spec = spec
+        #: What a batch entry copies from the payload besides `key` (see CoalescedEvent).
+        self.key = spec.key
+        self.fields = spec.fields
+        self.optional_fields = spec.optional_fields
         self.tick = tick_seconds
-        self.room_prefix = room_prefix
-        self.event = event
-        self.batch_event = batch_event
+        self.room_prefix = spec.room_prefix
+        self.event = spec.event
+        self.batch_event = spec.batch_event
         #: Updates waiting for the next tick: room -> key -> (batch entry, frame as published).
         self._pending: dict[str, dict[str, tuple[dict, str]]] = {}
         #: The newest recovery offset among a room's pending entries.
@@ -92,19 +107,19 @@ class StatusCoalescer:
             self._flush_handle = None
 
     def offer(self, room: str, message: dict) -> bool:
-        """Keep the latest status of the message's machine for the next flush; False when
-        the frame is not a status update (the hub then delivers it as it is)."""
+        """Keep the latest update of the message's key for the next flush; False when the
+        frame is not an update of this kind (the hub then delivers it as it is)."""
         try:
             _event, payload, *rest = orjson.loads(message["frame"][2:])
-            entry = {"machineId": payload["machineId"],
+            entry = {self.key: payload[self.key],
                      **{name: payload[name] for name in self.fields},
                      **{name: payload.get(name) for name in self.optional_fields}}
         except (orjson.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError):
             return False
         pending = self._pending.setdefault(room, {})
-        if entry["machineId"] in pending:
+        if entry[self.key] in pending:
             self.coalesced += 1
-        pending[entry["machineId"]] = (entry, message["frame"])
+        pending[entry[self.key]] = (entry, message["frame"])
         offset = message.get("offset") or (rest[-1] if rest else None)
         if is_offset(offset):
             newest = self._pending_offset.get(room)

@@ -1,5 +1,5 @@
 """Socket.IO v5 decoding: the stateful decoder that reassembles binary packets, and the
-limits on what it may hold (realtime/protocol/socketio.py has the packets and encoding).
+limits on what it may hold (realtime/server/protocol/socketio.py has the packets and encoding).
 
 Pure code: no I/O, no asyncio, no Django. Every decode limit lives here: attachments per
 packet, bytes of attachments per connection and per process (`ByteBudget`), ack-id length.
