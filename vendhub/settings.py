@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "telemetry",
     "notifications",
     "sales",
+    "operations",
     "realtime",
 ]
 

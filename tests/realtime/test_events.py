@@ -94,7 +94,9 @@ def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
                                   # ours: sales (tests/sales/test_sale_events.py)
                                   "machine:sale", "sales:today",
                                   # ours: the live map's sales (tests/sales/test_live_revenue.py)
-                                  "machine:revenue"}
+                                  "machine:revenue",
+                                  # ours: field operations' routes (operations.events)
+                                  "route:updated"}
     assert EVENT_SCHEMA_VERSION == 1
 
 

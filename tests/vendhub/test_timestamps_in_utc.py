@@ -14,6 +14,9 @@ from drf_spectacular.generators import SchemaGenerator
 
 from machines.models import Machine, TaskStatus
 from machines.selectors import machine_statuses_in
+from operations.events import ROUTE_UPDATED, route_document
+from operations.models import Route, Visit, VisitLine
+from operations.selectors import with_route_details
 from realtime import broadcast, events
 from sales.audits import import_audit
 from sales.cash import record_collection
@@ -106,6 +109,18 @@ def test_every_get_endpoint_answers_timestamps_in_utc(personas, fleet):
     assert seen >= 20  # the walk did meet timestamps (lastSeenAt, createdAt, dueAt, ...)
 
 
+def route_sample(personas) -> dict:
+    route = Route.objects.create(organization=personas.acme, operator=personas.operator,
+                                 date=AT.date(), starts_at=AT, ends_at=AT + timedelta(hours=8),
+                                 planned_at=AT)
+    visit = Visit.objects.create(route=route, machine=personas.machine, sequence=1,
+                                 planned_arrival=AT, planned_departure=AT, checked_in_at=AT,
+                                 checked_out_at=AT)
+    VisitLine.objects.create(visit=visit, bunker=personas.coffee,
+                             ingredient=personas.coffee.ingredient, planned_quantity=500)
+    return route_document(with_route_details(Route.objects.filter(pk=route.pk)).get())
+
+
 def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings, monkeypatch,
                                                       django_capture_on_commit_callbacks):
     machine = Machine.objects.get(pk=personas.machine.pk)
@@ -123,6 +138,7 @@ def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings,
         events.TASK_UPDATED: events.task_event(fleet["task"]),
         events.MACHINES_SNAPSHOT: machine_statuses_in([personas.acme.pk]),
         events.MACHINES_STATUS: [events.machine_status_event(machine, at=AT)],
+        ROUTE_UPDATED: route_sample(personas),
     }
     # A new event schema needs its sample here.
     assert set(events.EVENT_SCHEMAS) <= set(built)
