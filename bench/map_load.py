@@ -208,6 +208,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from bench.fixtures import ensure_database
+    from bench.serving import git_head, serving
     from tests.live import free_port
 
     ensure_database(DATABASE_URL)
@@ -217,33 +218,14 @@ def main() -> None:
     ).stdout.strip().splitlines()[-1])
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(ROOT / "test-artifacts" / "map-load-server.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "vendhub.asgi:application"], cwd=ROOT, env=server_env(),
-                              stdout=log, stderr=subprocess.STDOUT)
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{url}/login/", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        git = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True).stdout.strip()
-        result = {"started": datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), "git": git,
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "vendhub.asgi:application"]
+    with serving(argv, env=server_env(), log_name="map-load-server.log",
+                 probe=f"{url}/login/"):
+        result = {"started": datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), "git": git_head(),
                   "machines": args.machines,
                   **measure_rest(url, seeded["token"], args.runs),
                   **measure_page(url, args.machines, args.page_runs)}
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     write(result)
     print(json.dumps(result, indent=2))
 
