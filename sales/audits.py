@@ -113,11 +113,20 @@ def _neighbours(machine: Machine,
     return found.get(0), found.get(1)
 
 
-@functools.lru_cache(maxsize=512)
+#: Texts longer than this are parsed every time: the cache holds its keys, and 512 files of
+#: the 1 MB a request may carry would pin half a gigabyte. Real audits are a few kilobytes.
+_CACHED_TEXT_LIMIT = 32 * 1024
+
+
 def _parsed(text: str) -> Audit:
-    """`parse_dex` of a stored audit, remembered: an import reads the machine's previous
-    audit, which is most often the one this process imported last for that machine (512:
-    the latest audit of a fleet of hundreds). `Audit` is frozen: sharing it is safe."""
+    """`parse_dex` of an audit, remembered: an import reads the machine's previous audit,
+    which is most often the one this process imported last for that machine (512: the
+    latest audit of a fleet of hundreds). `Audit` is frozen: sharing it is safe."""
+    return parse_dex(text) if len(text) > _CACHED_TEXT_LIMIT else _parsed_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_cached(text: str) -> Audit:
     return parse_dex(text)
 
 

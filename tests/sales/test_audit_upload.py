@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from sales.dex.writer import write_dex
 from sales.models import AuditRecord
 from tests.conftest import client_for
 from tests.sales.conftest import COFFEE_SERIAL, fixture_text
@@ -107,6 +108,25 @@ def test_a_malformed_upload_is_a_400_naming_line_and_segment(coffee_machine, per
 def test_an_upload_of_another_serial_is_a_400_naming_the_serial(personas):
     response = upload(personas.manager, personas.machine)
     assert response.status_code == 400 and response.json()["serial"] == COFFEE_SERIAL
+
+
+def audit_of_size(size: int) -> str:
+    """The coffee fixture padded with MA5 notes to exactly `size` bytes."""
+    lines = fixture_text("coffee_machine.dex").splitlines()
+    data = lines[lines.index("ST*001*0001") + 1:-3]  # without ST, G85, SE, DXE
+    base = len(write_dex(data).encode("latin-1"))
+    notes = [f"MA5*NOTE*{'x' * 90}"] * ((size - base) // 101 - 1)  # 101 bytes with CR LF
+    text = write_dex([*data, *notes])
+    notes[-1] += "x" * (size - len(text.encode("latin-1")))
+    text = write_dex([*data, *notes])
+    assert len(text.encode("latin-1")) == size
+    return text
+
+
+def test_a_file_of_exactly_one_megabyte_is_imported(coffee_machine, personas):
+    response = upload(personas.manager, coffee_machine, dex_file(text=audit_of_size(1024 * 1024)))
+    assert response.status_code == 201, response.content[:300]
+    assert len(AuditRecord.objects.get().raw_text) == 1024 * 1024
 
 
 def test_a_file_over_one_megabyte_is_a_413(coffee_machine, personas):
