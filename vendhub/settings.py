@@ -220,6 +220,14 @@ STATICFILES_DIRS = [
     ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
     ("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist"),
 ]
+
+# Uploaded files (visit photos). Django serves MEDIA_URL only with DEBUG, and never the
+# visit photos, which only their organization's users may read (an authenticated view);
+# in production the proxy serves the rest of /media/ (README, "Serving").
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
+VISIT_PHOTO_MAX_BYTES = int(os.environ.get("VISIT_PHOTO_MAX_BYTES", str(5 * 1024 * 1024)))
+
 # Serve static files from the app server itself (also under daphne), straight from the
 # finders in development.
 WHITENOISE_USE_FINDERS = DEBUG
@@ -281,6 +289,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MachineStatusEnum": "machines.models.MachineStatus",
         "TaskStatusEnum": "machines.models.TaskStatus",
+        "TaskKindEnum": "machines.models.TaskKind",
+        "VisitActionKindEnum": "operations.rules_visits.KINDS",
     },
 }
 

@@ -97,6 +97,8 @@ def test_every_get_endpoint_answers_timestamps_in_utc(personas, fleet):
     paths = get_paths()
     assert len(paths) >= 10
     for path in paths:
+        if path.endswith("/photo/"):
+            continue  # an image (a visit's photo): no JSON, no timestamps
         resource = path.split("/")[3]
         url = path.replace("{id}", str(fleet["id"].get(resource, ""))).replace(
             "{machine_id}", str(personas.machine.pk))
