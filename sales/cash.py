@@ -108,6 +108,31 @@ def cash_position(*, machine: Machine, until: datetime | None = None) -> CashPos
     return CashPosition(result, row["last_collection_id"], row["open_task_id"])
 
 
+def cash_estimates(*, machine_ids) -> dict:
+    """`{machine id: expected cash}` of many machines (the route planner's "cash over
+    threshold"), the same estimate as `cash_position`: one query for every machine's cash
+    vends since its last collection, then `cash_position` only for the machines with an
+    audit stored since then (the audit may replace part of the vends' sum)."""
+    collections = CashCollection.objects.filter(machine_id=OuterRef("pk"))
+    since = Coalesce(Subquery(collections.order_by("-collected_at").values("collected_at")[:1]),
+                     Value(BEGINNING))
+    vend_cash = (_cash_vends(OuterRef("pk"), OuterRef("since"), None).order_by()
+                 .values("machine_id").annotate(total=Sum("price")).values("total"))
+    rows = (Machine.objects.filter(pk__in=list(machine_ids))
+            .annotate(since=since, collected=Exists(collections),
+                      vend_cash=Coalesce(Subquery(vend_cash), Value(0),
+                                         output_field=BigIntegerField()),
+                      audited=Exists(AuditRecord.objects.filter(
+                          machine_id=OuterRef("pk"), audited_at__gt=OuterRef("since"))))
+            .values_list("pk", "vend_cash", "collected", "audited"))
+    estimates = {}
+    for pk, cash, collected, audited in rows:
+        if collected and audited:
+            cash = cash_position(machine=Machine(pk=pk)).estimate.expected
+        estimates[pk] = cash
+    return estimates
+
+
 def _audit_cash(machine: Machine, since: datetime, until: datetime | None) -> list[AuditCash]:
     # Audits whose period may begin at the collection: the one read at it may be stored
     # a little before the collection is recorded (COLLECTION_AUDIT_TOLERANCE).
