@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db.models import Min
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -87,6 +88,7 @@ class MachineSerializer(serializers.ModelSerializer):
         source="last_sale_at", read_only=True, allow_null=True,
         help_text="The machine's latest vend (POST /api/v1/sales/); null before the first.",
     )
+    runsOutAt = serializers.SerializerMethodField()
     createdAt = UTCDateTimeField(source="created_at", read_only=True)
     updatedAt = UTCDateTimeField(source="updated_at", read_only=True)
 
@@ -116,6 +118,7 @@ class MachineSerializer(serializers.ModelSerializer):
             "openErrors",
             "revenueToday",
             "lastSaleAt",
+            "runsOutAt",
             "createdAt",
             "updatedAt",
         ]
@@ -155,6 +158,17 @@ class MachineSerializer(serializers.ModelSerializer):
         from sales.selectors import machine_revenue_today  # sales depends on machines
 
         return machine_revenue_today(machine)
+
+    @extend_schema_field(UTCDateTimeField(
+        allow_null=True, help_text="When the first of its bunkers and slots runs out, as last "
+                                   "forecast (GET /api/v1/machines/{id}/forecasts/); null: "
+                                   "nothing runs out."))
+    def get_runsOutAt(self, machine: Machine) -> str | None:
+        if hasattr(machine, "runs_out_at"):
+            value = machine.runs_out_at
+        else:  # a single machine: one aggregate (forecasts are operations', built on this)
+            value = machine.forecasts.aggregate(first=Min("runs_out_at"))["first"]
+        return UTCDateTimeField().to_representation(value) if value else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_responsibleOperatorName(self, machine: Machine) -> str | None:

@@ -36,6 +36,7 @@ from machines.serializers import (
     TaskSerializer,
     TaskUpdateSerializer,
 )
+from operations.selectors_forecasts import with_runs_out_at
 from sales.selectors import with_revenue_today
 from telemetry.selectors import machine_telemetry
 
@@ -81,18 +82,20 @@ class MachineViewSet(viewsets.ReadOnlyModelViewSet):
     search_fields = ["name", "serial_number", "address"]
     ordering_fields = ["name", "serial_number", "status", "last_seen_at", "created_at",
                        "lowest_bunker_percent", "open_errors", "low_bunkers", "revenue_today",
-                       "last_sale_at"]
+                       "last_sale_at", "runs_out_at"]
     ordering_aliases = {"serialNumber": "serial_number", "lastSeenAt": "last_seen_at",
                         "createdAt": "created_at", "lowestBunkerPercent": "lowest_bunker_percent",
                         "openErrors": "open_errors", "lowBunkers": "low_bunkers",
-                        "revenueToday": "revenue_today", "lastSaleAt": "last_sale_at"}
+                        "revenueToday": "revenue_today", "lastSaleAt": "last_sale_at",
+                        "runsOutAt": "runs_out_at"}
     ordering = ["name"]
 
     def get_queryset(self) -> QuerySet:
         if self.action == "list":
-            # Revenue today for the whole page in the list's own query (sortable too).
-            return with_revenue_today(selectors.machine_list_for(self.request.user),
-                                      user=self.request.user)
+            # Revenue today and the earliest run-out for the whole page in the list's own
+            # query (sortable too).
+            return with_runs_out_at(with_revenue_today(
+                selectors.machine_list_for(self.request.user), user=self.request.user))
         return selectors.machines_for(self.request.user)
 
     def list(self, request: Request, *args, **kwargs) -> Response:

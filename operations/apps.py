@@ -9,3 +9,22 @@ class OperationsConfig(AppConfig):
     def ready(self) -> None:
         # Registers route:updated with the other event schemas.
         from operations import events  # noqa: F401
+        from operations.forecasting import refresh_after_ingest, refresh_stale_forecasts
+        from operations.slot_stocks import stock_new_slots, take_sold
+        from sales import ingest as vend_ingest
+        from sales import services as sales_services
+        from telemetry import services as telemetry_services
+        from telemetry.watchdog import register_sweep_check
+
+        # Sales and telemetry call what operations keeps up to date through their hooks:
+        # they do not import the apps built on them.
+        _register(vend_ingest.IN_BATCH_HOOKS, take_sold)
+        _register(vend_ingest.AFTER_COMMIT_HOOKS, refresh_after_ingest)
+        _register(telemetry_services.AFTER_COMMIT_HOOKS, refresh_after_ingest)
+        _register(sales_services.PLANOGRAM_HOOKS, stock_new_slots)
+        register_sweep_check(refresh_stale_forecasts)
+
+
+def _register(hooks: list, hook) -> None:
+    if hook not in hooks:
+        hooks.append(hook)

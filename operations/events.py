@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from operations.selectors_forecasts import ForecastDocument, forecast_document
 from realtime.broadcast import publish
-from realtime.events import EVENT_SCHEMAS, emit_org_event
-from realtime.rooms import tasks_room
+from realtime.events import DIRECT_EVENT_SCHEMAS, EVENT_SCHEMAS, emit_org_event
+from realtime.fanout import MAP_RUNOUT_BATCH_EVENT, MAP_RUNOUT_EVENT
+from realtime.rooms import machine_room, map_room, tasks_room
 from telemetry.selectors import iso8601
 from vendhub.people import display_name
 
@@ -128,3 +130,57 @@ def emit_route_updated(route) -> None:
     payload = route_document(route)
     publish(tasks_room(route.operator_id, route.organization_id), ROUTE_UPDATED, payload)
     emit_org_event(route.organization_id, ROUTE_UPDATED, payload)
+
+
+# -- forecasts ------------------------------------------------------------------------------
+
+MACHINE_FORECAST = "machine:forecast"
+MACHINE_RUNOUT = MAP_RUNOUT_EVENT
+MACHINES_RUNOUT = MAP_RUNOUT_BATCH_EVENT
+
+
+class MachineForecastEvent(TypedDict):
+    """`machine:forecast` (v1), to `machine:{id}`: every forecast of the machine after a
+    refresh that changed one (a level, a method, or a run-out time by a minute or more),
+    as GET /api/v1/machines/{id}/forecasts/ serves them."""
+
+    machineId: str
+    computedAt: str | None  # null over REST for a machine never computed
+    runsOutAt: str | None  # the earliest of `forecasts`
+    forecasts: list[ForecastDocument]
+
+
+class MachineRunoutEvent(TypedDict):
+    """`machine:runout` (v1), to the organization's live map (`machines:all`): a machine's
+    earliest run-out moved, so the fleet list re-sorts without joining each machine's room.
+    Coalesced per machine and tick like `machine:revenue` (`machines:runout` batches)."""
+
+    machineId: str
+    runsOutAt: str | None  # ISO 8601 UTC; null: nothing of it runs out
+
+
+EVENT_SCHEMAS[MACHINE_FORECAST] = MachineForecastEvent
+EVENT_SCHEMAS[MACHINE_RUNOUT] = MachineRunoutEvent
+DIRECT_EVENT_SCHEMAS[MACHINES_RUNOUT] = list[MachineRunoutEvent]
+
+
+def machine_forecast_event(machine_id, rows, *, computed_at,
+                           slot_names: dict[str, str]) -> MachineForecastEvent:
+    """`rows`: the machine's forecasts, bunkers with their ingredients loaded."""
+    documents = [forecast_document(row, name=slot_names.get(row.slot_code, ""))
+                 for row in rows]
+    times = [row.runs_out_at for row in rows if row.runs_out_at is not None]
+    return {"machineId": str(machine_id), "computedAt": iso8601(computed_at),
+            "runsOutAt": iso8601(min(times)) if times else None, "forecasts": documents}
+
+
+def emit_machine_forecast(machine, rows, *, computed_at, slot_names: dict[str, str]) -> None:
+    publish(machine_room(machine.pk), MACHINE_FORECAST,
+            machine_forecast_event(machine.pk, rows, computed_at=computed_at,
+                                   slot_names=slot_names))
+
+
+def emit_machine_runout(machine, runs_out_at) -> None:
+    payload: MachineRunoutEvent = {"machineId": str(machine.pk),
+                                   "runsOutAt": iso8601(runs_out_at)}
+    publish(map_room(machine.organization_id), MACHINE_RUNOUT, payload)

@@ -1,5 +1,6 @@
 from django.urls import re_path
 
+from operations.views_forecasts import ForecastListView, MachineForecastsView
 from operations.views_visits import MyRoutesView, VisitActionsView, VisitPhotoView
 from telemetry.urls import _UUID
 
@@ -10,4 +11,7 @@ urlpatterns = [
             name="visit-actions"),
     re_path(rf"^visits/(?P<visit_id>{_UUID})/photo/?$", VisitPhotoView.as_view(),
             name="visit-photo"),
+    re_path(rf"^machines/(?P<machine_id>{_UUID})/forecasts/?$", MachineForecastsView.as_view(),
+            name="machine-forecasts"),
+    re_path(r"^forecasts/?$", ForecastListView.as_view(), name="forecasts"),
 ]

@@ -10,7 +10,8 @@ fleet: the dashboard), and any other member gets each machine's latest `machine:
 frame as it was published (a client written for the reference design listens for
 `machine:status`). The map's per-machine sales summary (`machine:revenue`, batched as
 `machines:revenue`) is coalesced the same way: a vend burst must not send every viewer a
-frame per vend.
+frame per vend; so is a machine's earliest run-out (`machine:runout`, `machines:runout`),
+which moves with every refresh of its forecasts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ MAP_STATUS_EVENT = "machine:status"
 MAP_BATCH_EVENT = "machines:status"
 MAP_REVENUE_EVENT = "machine:revenue"
 MAP_REVENUE_BATCH_EVENT = "machines:revenue"
+MAP_RUNOUT_EVENT = "machine:runout"
+MAP_RUNOUT_BATCH_EVENT = "machines:runout"
 #: Default of `REALTIME["MAP_TICK_MS"]`; 0 delivers each update at once.
 DEFAULT_MAP_TICK_MS = 1000
 
@@ -38,7 +41,11 @@ LIVE_REVENUE = CoalescedEvent(
     name="live_revenue", room_prefix=MAP_ROOM_PREFIX, event=MAP_REVENUE_EVENT,
     batch_event=MAP_REVENUE_BATCH_EVENT, key="machineId",
     fields=("revenueToday", "vendsToday", "lastSaleAt", "date"))
-COALESCED_EVENTS = (LIVE_MAP, LIVE_REVENUE)
+#: A machine's earliest run-out (operations' forecasts), for the fleet list's "Runs out".
+LIVE_RUNOUT = CoalescedEvent(
+    name="live_runout", room_prefix=MAP_ROOM_PREFIX, event=MAP_RUNOUT_EVENT,
+    batch_event=MAP_RUNOUT_BATCH_EVENT, key="machineId", fields=("runsOutAt",))
+COALESCED_EVENTS = (LIVE_MAP, LIVE_REVENUE, LIVE_RUNOUT)
 
 
 def map_tick_ms() -> int:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import F, Q, Value
@@ -59,6 +60,14 @@ class _Planograms:
         return self.selections[index].get(code) if index >= 0 else None
 
 
+#: What apps built on sales do with a batch's new vends, registered in their
+#: AppConfig.ready (sales does not import them): `hook(machine=, sold={code: count}, now=)`
+#: in the batch's transaction, under the machine lock (operations' slot stocks: one UPDATE
+#: per batch), and `hook(machine=, now=)` once the batch committed (its forecasts).
+IN_BATCH_HOOKS: list[Callable[..., object]] = []
+AFTER_COMMIT_HOOKS: list[Callable[..., object]] = []
+
+
 def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
                  now: datetime | None = None) -> VendIngestResult:
     """Store `vends` of `machine` (validated by sales.vends.parse_vends) and apply the new
@@ -74,6 +83,11 @@ def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
         new = _insert_new(locked, chosen, now)
         if new:
             _apply(locked, new, now)
+            sold = Counter(vend.selection for vend, _selection in new)
+            for hook in IN_BATCH_HOOKS:
+                hook(machine=locked, sold=sold, now=now)
+            for hook in AFTER_COMMIT_HOOKS:
+                transaction.on_commit(partial(hook, machine=locked, now=now), robust=True)
     if any(vend.payment_method == PaymentMethod.CASH for vend, _selection in new):
         # Committed: the check takes no lock of the batch and sees the new cash.
         cash.check_collection_due(machine=locked)

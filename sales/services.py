@@ -5,7 +5,7 @@ Vend ingestion is in `sales.ingest`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,6 +14,12 @@ from django.utils import timezone
 
 from machines.models import Machine
 from sales.models import Planogram, RecipeItem, Selection
+
+
+#: What apps built on sales do when a planogram version is created, in its transaction,
+#: called as `hook(planogram=, selections=, now=)` (operations stocks new slots at
+#: capacity), registered in their AppConfig.ready: sales does not import them.
+PLANOGRAM_HOOKS: list[Callable[..., object]] = []
 
 
 @dataclass(frozen=True)
@@ -56,4 +62,6 @@ def create_planogram_version(*, machine: Machine, selections: Sequence[Selection
             RecipeItem(selection=row, ingredient_id=item.ingredient_id, grams=item.grams)
             for row, spec in zip(rows, selections, strict=True) for item in spec.recipe
         ])
+        for hook in PLANOGRAM_HOOKS:
+            hook(planogram=planogram, selections=rows, now=timezone.now())
     return planogram

@@ -11,9 +11,10 @@ to `transaction.on_commit` (realtime.events).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import orjson
 from django.db import connection, transaction
@@ -59,6 +60,12 @@ def bunker_capacities(*, machine_id) -> dict[str, int]:
     return {str(pk): capacity for pk, capacity in rows.values_list("pk", "capacity_grams")}
 
 
+#: Work of apps built on telemetry once a batch with new readings committed, called as
+#: `hook(machine=, now=)` (operations' forecasts), registered in their AppConfig.ready:
+#: telemetry does not import the apps built on it.
+AFTER_COMMIT_HOOKS: list[Callable[..., object]] = []
+
+
 def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
                      now: datetime | None = None) -> IngestResult:
     """Store `readings` of `machine` (validated by telemetry.serializers) and apply them.
@@ -75,6 +82,8 @@ def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
         new = _insert_new_readings(locked, readings, now)
         if new:
             _apply(locked, new, now)
+            for hook in AFTER_COMMIT_HOOKS:
+                transaction.on_commit(partial(hook, machine=locked, now=now), robust=True)
     return IngestResult(machine.pk, len(readings), len(new), len(readings) - len(new))
 
 

@@ -96,7 +96,10 @@ def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
                                   # ours: the live map's sales (tests/sales/test_live_revenue.py)
                                   "machine:revenue",
                                   # ours: field operations' routes (operations.events)
-                                  "route:updated"}
+                                  "route:updated",
+                                  # ours: run-out forecasts, of a machine and on the map
+                                  # (tests/operations/test_forecast_refresh.py)
+                                  "machine:forecast", "machine:runout"}
     assert EVENT_SCHEMA_VERSION == 1
 
 

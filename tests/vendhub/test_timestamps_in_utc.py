@@ -63,6 +63,13 @@ def fleet(personas, settings):
     product = Product.objects.create(organization=personas.acme, name="Latte", sku="LATTE")
     create_planogram_version(machine=personas.machine, effective_from=now - timedelta(days=1),
                              selections=[SelectionSpec("1", product.pk, 15000)])
+    from operations.models import Forecast
+
+    Forecast.objects.create(machine=personas.machine, bunker=personas.coffee, level=500,
+                            rate_per_hour=50, runs_out_at=now + timedelta(hours=10),
+                            earliest_at=now + timedelta(hours=8),
+                            latest_at=now + timedelta(hours=12), method="recent", samples=6,
+                            computed_at=now)
     import_audit(machine=personas.machine, source="device", now=now,
                  text=write_dex([f"ID1*{personas.machine.serial_number}", "VA1*15000*1",
                                  "PA1*1*15000", "PA2*1*15000"]))
@@ -123,6 +130,22 @@ def route_sample(personas) -> dict:
     return route_document(with_route_details(Route.objects.filter(pk=route.pk)).get())
 
 
+def forecast_samples(personas) -> dict:
+    """`machine:forecast`, `machine:runout` and its batch, of a stored forecast."""
+    from operations.events import (
+        MACHINE_FORECAST,
+        MACHINE_RUNOUT,
+        MACHINES_RUNOUT,
+        machine_forecast_event,
+    )
+    from operations.selectors_forecasts import machine_forecast_rows
+
+    rows = machine_forecast_rows(personas.machine)
+    document = machine_forecast_event(personas.machine.pk, rows, computed_at=AT, slot_names={})
+    runout = {"machineId": str(personas.machine.pk), "runsOutAt": document["runsOutAt"]}
+    return {MACHINE_FORECAST: document, MACHINE_RUNOUT: runout, MACHINES_RUNOUT: [runout]}
+
+
 def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings, monkeypatch,
                                                       django_capture_on_commit_callbacks):
     machine = Machine.objects.get(pk=personas.machine.pk)
@@ -141,6 +164,7 @@ def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings,
         events.MACHINES_SNAPSHOT: machine_statuses_in([personas.acme.pk]),
         events.MACHINES_STATUS: [events.machine_status_event(machine, at=AT)],
         ROUTE_UPDATED: route_sample(personas),
+        **forecast_samples(personas),
     }
     # A new event schema needs its sample here.
     assert set(events.EVENT_SCHEMAS) <= set(built)
