@@ -27,7 +27,14 @@ from django.utils.translation import gettext as _
 from machines.models import Machine, Organization
 from machines.selectors import is_manager_of, is_operator_of
 from operations.events import emit_route_updated
-from operations.models import PlanningSettings, Route, RouteStatus, Visit, VisitStatus
+from operations.models import (
+    KEPT_VISIT_STATUSES,
+    PlanningSettings,
+    Route,
+    RouteStatus,
+    Visit,
+    VisitStatus,
+)
 from operations.plan_inputs import drivers_of, machine_facts
 from operations.route_builder import (
     Candidate,
@@ -148,6 +155,11 @@ def plan_organization_day(*, organization, date: Date, now: datetime | None = No
                    if not _kept(v)}
         candidates = _candidates(organization, date, planned=planned, held=held,
                                  lane_of=lane_of, plan=plan)
+        # Planned visits of machines that no longer need one (refilled since) go; a
+        # manager's pinned visit stays whatever the rules say.
+        routed = {candidate.machine.pk for candidate in candidates}
+        Visit.objects.filter(pk__in=[v.pk for machine_id, v in planned.items()
+                                     if machine_id not in routed and not v.pinned]).delete()
         builder = RouteBuilder(organization=organization, day=date, lanes=lanes,
                                candidates=candidates, now=now)
         written = {route.pk for route in builder.run()}
@@ -225,11 +237,11 @@ def replan_route(route: Route, *, now: datetime | None = None) -> Route:
 
 def move_visit(visit: Visit, *, operator=None, date: Date | None = None, actor,
                now: datetime | None = None) -> tuple[Route, Route]:
-    """A manager moves a planned visit to `operator`'s route (creating it) and/or to `date`,
+    """A manager moves a visit not yet done or under way to `operator`'s route (creating it) and/or to `date`,
     pinned there; both routes are re-optimized. (source route, target route), reloaded.
 
     Raises PlanningPermissionDenied unless `actor` manages the organization, PlanningError
-    naming the field for a visit not planned any more, an operator who is not an active
+    naming the field for a visit done or under way (`status`), an operator who is not an active
     operator of the organization, or a day that has passed."""
     now = now or timezone.now()
     source = visit.route
@@ -238,9 +250,8 @@ def move_visit(visit: Visit, *, operator=None, date: Date | None = None, actor,
         raise PlanningPermissionDenied
     target_operator_id = getattr(operator, "pk", operator) or source.operator_id
     target_date = date or source.date
-    if visit.status != VisitStatus.PLANNED:
-        raise PlanningError({"visit": [_("Only a planned visit can be moved; this one is "
-                                         "%(status)s.") % {"status": visit.status}]})
+    if visit.status in KEPT_VISIT_STATUSES:
+        raise PlanningError({"status": [_("A visit that is done or under way cannot move.")]})
     if not is_operator_of(target_operator_id, organization.pk):
         raise PlanningError({"operatorId": [_("Choose an active operator of the visit's "
                                               "organization.")]})
@@ -249,9 +260,9 @@ def move_visit(visit: Visit, *, operator=None, date: Date | None = None, actor,
     with transaction.atomic():
         _lock(organization)
         visit = Visit.objects.select_for_update().select_related("route").get(pk=visit.pk)
-        if visit.status != VisitStatus.PLANNED:
-            raise PlanningError({"visit": [_("Only a planned visit can be moved; this one "
-                                             "is %(status)s.") % {"status": visit.status}]})
+        if visit.status in KEPT_VISIT_STATUSES:
+            raise PlanningError({"status": [_("A visit that is done or under way cannot "
+                                              "move.")]})
         source = visit.route
         target, _created = Route.objects.get_or_create(
             organization=organization, operator_id=target_operator_id, date=target_date,
@@ -262,13 +273,15 @@ def move_visit(visit: Visit, *, operator=None, date: Date | None = None, actor,
         twin = target.visits.filter(machine_id=visit.machine_id).exclude(pk=visit.pk).first()
         if twin is not None:
             if _kept(twin):
-                raise PlanningError({"visit": [_("The machine is already visited on that "
+                raise PlanningError({"status": [_("The machine is already visited on that "
                                                  "route.")]})
             twin.delete()
-        visit.route, visit.pinned = target, True
+        # A skipped visit moved to another operator or day is planned again there.
+        visit.route, visit.pinned, visit.status = target, True, VisitStatus.PLANNED
         visit.reasons = list(dict.fromkeys([*visit.reasons, MANUAL]))
         visit.sequence = 10_000  # last until the re-plan orders it
-        visit.save(update_fields=["route", "pinned", "reasons", "sequence", "updated_at"])
+        visit.save(update_fields=["route", "pinned", "status", "reasons", "sequence",
+                                  "updated_at"])
         if source.pk != target.pk:
             _replan(source, now=now)
         _replan(target, now=now)
@@ -289,11 +302,15 @@ def plan_tomorrow_if_due(*, now: datetime | None = None) -> list[DayPlan]:
     planned already (by a manager, or by another process's sweep). At most one
     organization per sweep, so the offline sweeps are never held up for long."""
     now = now or timezone.now()
-    hour = int(planning_option("NIGHTLY_PLAN_HOUR"))
-    for organization in Organization.objects.order_by("pk"):
+    hour = planning_option("NIGHTLY_PLAN_HOUR")
+    if hour is None:  # turned off
+        return []
+    # Only organizations with someone to drive: the others have nothing to plan.
+    planned = Organization.objects.filter(operator_profiles__active=True).distinct()
+    for organization in planned.order_by("pk"):
         local = now.astimezone(zone_of(organization))
         tomorrow = local.date() + timedelta(days=1)
-        if local.hour < hour or (organization.pk, tomorrow) in _nightly_done:
+        if local.hour < int(hour) or (organization.pk, tomorrow) in _nightly_done:
             continue
         _nightly_done.add((organization.pk, tomorrow))
         plan = _plan_if_unplanned(organization, tomorrow, now)
