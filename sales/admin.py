@@ -24,6 +24,8 @@ from sales.models import (
     AuditRecord,
     AuditSource,
     CashCollection,
+    DailyMachineSales,
+    DailyProductSales,
     DailySales,
     Planogram,
     Product,
@@ -142,6 +144,28 @@ class DailySalesAdmin(SalesFiguresMixin, ReadOnlyAdmin):
     search_fields = ["machine__name", "machine__serial_number", "product__name"]
     list_select_related = ["machine", "product"]
     date_hierarchy = "day"
+
+
+@admin.register(DailyMachineSales)
+class DailyMachineSalesAdmin(ReadOnlyAdmin):
+    """DailySales summed over products (the reports by day, machine and method read it)."""
+
+    list_display = ["day", "machine", "payment_method", "vends", "revenue"]
+    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    search_fields = ["machine__name", "machine__serial_number"]
+    list_select_related = ["machine"]
+    show_full_result_count = False
+
+
+@admin.register(DailyProductSales)
+class DailyProductSalesAdmin(ReadOnlyAdmin):
+    """DailySales summed over machines (the report by product reads it)."""
+
+    list_display = ["day", "product", "payment_method", "vends", "revenue", "organization"]
+    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    search_fields = ["product__name", "product__sku"]
+    list_select_related = ["product", "organization"]
+    show_full_result_count = False
 
 
 @admin.register(AuditRecord)

@@ -6,6 +6,7 @@ class SalesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from sales import signals  # noqa: F401  (keeps the narrower rollups with DailySales)
         from sales.stopped_selling import check_stopped_selling
         from telemetry.watchdog import register_sweep_check
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from machines.models import Bunker, Machine, Organization
 from machines.seeding import Tally, ensure
+from sales import rollups
 from sales.ingest import sales_day
 from sales.models import DailySales, Planogram, Product, Vend
 from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
@@ -202,6 +203,9 @@ def store_history(machines: list[Machine], vends: list[Vend]) -> None:
                    revenue=revenue)
         for (machine_id, product_id, method, day), (count, revenue) in totals.items()
     ], batch_size=2000)
+    # bulk_create sends no signal: the narrower rollups of those days are summed again.
+    rollups.rebuild_narrow_rollups(organization_ids=set(organizations.values()),
+                                   days={day for *_key, day in totals})
     for machine_id, at in last_sale.items():
         Machine.objects.filter(pk=machine_id).update(last_sale_at=at)
 

@@ -29,7 +29,15 @@ from django.utils import timezone
 from machines.models import Bunker, Machine
 from realtime import events
 from sales import cash
-from sales.models import DailySales, PaymentMethod, Planogram, Selection, Vend
+from sales.models import (
+    DailyMachineSales,
+    DailyProductSales,
+    DailySales,
+    PaymentMethod,
+    Planogram,
+    Selection,
+    Vend,
+)
 from sales.selectors import planogram_versions, sales_day, sales_today_of
 from sales.vends import VendIn
 from telemetry.selectors import iso8601
@@ -173,11 +181,13 @@ def _drain_recipes(machine: Machine, new: list[tuple[VendIn, Selection | None]],
 
 def _add_to_rollups(machine: Machine, new: list[tuple[VendIn, Selection | None]],
                     now: datetime) -> date:
-    """Add the new vends to DailySales, returns today. One `INSERT ... ON CONFLICT DO UPDATE`
-    of increments per partial unique constraint (rows with a product, rows without), not an
-    UPDATE per (product, method, day): a batch of a ten-product machine touches up to thirty
-    rows. The machine lock serializes the batches of one machine, and every row belongs to
-    one machine, so two upserts never wait on each other's rows."""
+    """Add the new vends to DailySales and the narrower rollups, returns today. One
+    `INSERT ... ON CONFLICT DO UPDATE` of increments per table and partial unique constraint
+    (rows with a product, rows without), not an UPDATE per (product, method, day): a batch
+    of a ten-product machine touches up to thirty rows; on PostgreSQL the upserts travel as
+    one statement (data-modifying WITH), one round trip. The machine lock serializes the
+    batches of one machine, and every DailySales row belongs to one machine, so two upserts
+    never wait on each other's rows."""
     time_zone = machine.organization.time_zone
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for vend, selection in new:
@@ -185,16 +195,53 @@ def _add_to_rollups(machine: Machine, new: list[tuple[VendIn, Selection | None]]
                sales_day(vend.timestamp, time_zone))
         totals[key][0] += 1
         totals[key][1] += vend.price
+    statements = []
     for with_product in (True, False):
         rows = [(key, value) for key, value in totals.items()
                 if (key[0] is not None) is with_product]
         if rows:
-            _upsert_rollups(machine, rows, now, with_product=with_product)
+            statements.append(_rollup_upsert(machine, rows, now, with_product=with_product))
+    _execute_together(statements + _narrow_rollup_upserts(machine, totals, now))
     return sales_day(now, time_zone)
+
+
+def _narrow_rollup_upserts(machine: Machine, totals: dict[tuple, list[int]],
+                           now: datetime) -> list[tuple[str, list]]:
+    """The same increments summed over products (DailyMachineSales) and over the
+    organization's machines (DailyProductSales), one upsert per table and product-or-not:
+    a year's report reads these. Product rows are shared by the organization's machines,
+    whose batches do not queue on one lock: rows go in key order, so two batches lock
+    them in the same order and never deadlock."""
+    organization_id = machine.organization_id
+    per_machine: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for (_product_id, method, day), (count, revenue) in totals.items():
+        per_machine[(method, day)][0] += count
+        per_machine[(method, day)][1] += revenue
+    statements = [_increments_upsert(DailyMachineSales, _MACHINE_ROLLUP_COLUMNS, [
+        (uuid.uuid4(), now, now, organization_id, machine.pk, method, day, count, revenue)
+        for (method, day), (count, revenue) in sorted(per_machine.items())],
+        target=("machine_id", "payment_method", "day"))]
+    for with_product in (True, False):
+        rows = [(uuid.uuid4(), now, now, organization_id, product_id, method, day, count,
+                 revenue)
+                for (product_id, method, day), (count, revenue) in sorted(
+                    totals.items(), key=lambda item: (str(item[0][0]), *item[0][1:]))
+                if (product_id is not None) is with_product]
+        if rows:
+            statements.append(_increments_upsert(
+                DailyProductSales, _PRODUCT_ROLLUP_COLUMNS, rows,
+                target=("organization_id", "day", "payment_method")
+                + (("product_id",) if with_product else ()),
+                where=f"IS {'NOT ' if with_product else ''}NULL"))
+    return statements
 
 
 _ROLLUP_COLUMNS = ("id", "created_at", "updated_at", "organization", "machine", "product",
                    "payment_method", "day", "vends", "revenue")
+_MACHINE_ROLLUP_COLUMNS = ("id", "created_at", "updated_at", "organization", "machine",
+                           "payment_method", "day", "vends", "revenue")
+_PRODUCT_ROLLUP_COLUMNS = ("id", "created_at", "updated_at", "organization", "product",
+                           "payment_method", "day", "vends", "revenue")
 
 
 #: PostgreSQL array types of the inserted columns, for the unnest() inserts.
@@ -228,20 +275,43 @@ def _insert_values(model, names: tuple[str, ...], rows: list[tuple]) -> tuple[st
             f"{values}", params)
 
 
-def _upsert_rollups(machine: Machine, rows: list[tuple[tuple, list[int]]], now: datetime, *,
-                    with_product: bool) -> None:
-    insert, params = _insert_values(DailySales, _ROLLUP_COLUMNS, [
-        (uuid.uuid4(), now, now, machine.organization_id, machine.pk, product_id, method, day,
-         count, revenue) for (product_id, method, day), (count, revenue) in rows])
-    qn = connection.ops.quote_name
-    table = qn(DailySales._meta.db_table)
+def _rollup_upsert(machine: Machine, rows: list[tuple[tuple, list[int]]], now: datetime, *,
+                   with_product: bool) -> tuple[str, list]:
     # The conflict target names the partial unique constraint the rows fall under.
-    target = ("machine_id", "day", "payment_method") + (("product_id",) if with_product else ())
-    where = "IS NOT NULL" if with_product else "IS NULL"
-    sql = (f"{insert} ON CONFLICT ({', '.join(qn(c) for c in target)}) "
-           f"WHERE {qn('product_id')} {where} "
+    return _increments_upsert(DailySales, _ROLLUP_COLUMNS, [
+        (uuid.uuid4(), now, now, machine.organization_id, machine.pk, product_id, method, day,
+         count, revenue) for (product_id, method, day), (count, revenue) in rows],
+        target=("machine_id", "day", "payment_method") + (("product_id",) if with_product
+                                                          else ()),
+        where="IS NOT NULL" if with_product else "IS NULL")
+
+
+def _increments_upsert(model, columns: tuple[str, ...], rows: list[tuple], *,
+                       target: tuple[str, ...], where: str | None = None) -> tuple[str, list]:
+    """(SQL, params) inserting `rows` into a rollup table, adding vends and revenue to the
+    row of the same key (`target`, under the partial unique constraint `product_id <where>`
+    if given)."""
+    insert, params = _insert_values(model, columns, rows)
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    condition = f"WHERE {qn('product_id')} {where} " if where else ""
+    sql = (f"{insert} ON CONFLICT ({', '.join(qn(c) for c in target)}) {condition}"
            f"DO UPDATE SET {qn('vends')} = {table}.{qn('vends')} + EXCLUDED.{qn('vends')}, "
            f"{qn('revenue')} = {table}.{qn('revenue')} + EXCLUDED.{qn('revenue')}, "
            f"{qn('updated_at')} = EXCLUDED.{qn('updated_at')}")
+    return sql, params
+
+
+def _execute_together(statements: list[tuple[str, list]]) -> None:
+    """Run the upserts: on PostgreSQL as one statement, each but the last a data-modifying
+    WITH (they write different tables or rows, so none needs another's result); a round
+    trip each cost as much as the rollups' writes themselves. Elsewhere one by one."""
     with _cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor != "postgresql":
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            return
+        *first, (last, last_params) = statements
+        with_ = ", ".join(f"u{number} AS ({sql})" for number, (sql, _) in enumerate(first))
+        cursor.execute(f"WITH {with_} {last}" if first else last,
+                       [param for _, params in first for param in params] + last_params)

@@ -174,7 +174,20 @@ class Vend(BaseModel):
         return f"{self.machine_id} #{self.transaction_id}"
 
 
-class DailySales(BaseModel):
+class DailyFigures(BaseModel):
+    """Vends and revenue paid one way on one local day: what every daily rollup holds."""
+
+    payment_method = models.CharField(_("payment method"), max_length=8,
+                                      choices=PaymentMethod.choices)
+    day = models.DateField(_("day"))
+    vends = models.PositiveIntegerField(_("vends"), default=0)
+    revenue = models.PositiveBigIntegerField(_("revenue"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailySales(DailyFigures):
     """Vends and revenue of one machine, product and payment method on one local day
     (settings.TIME_ZONE), kept current by vend ingestion: reports read these, not vends."""
 
@@ -183,11 +196,6 @@ class DailySales(BaseModel):
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="daily_sales")
     product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="daily_sales")
-    payment_method = models.CharField(_("payment method"), max_length=8,
-                                      choices=PaymentMethod.choices)
-    day = models.DateField(_("day"))
-    vends = models.PositiveIntegerField(_("vends"), default=0)
-    revenue = models.PositiveBigIntegerField(_("revenue"), default=0)
 
     class Meta:
         ordering = ["-day", "machine"]
@@ -206,6 +214,59 @@ class DailySales(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.machine_id} {self.payment_method}"
+
+
+class DailyMachineSales(DailyFigures):
+    """DailySales summed over products: one machine and payment method on one local day.
+    Kept by the same writers as DailySales (`sales.rollups`), so the reports by day, machine
+    and payment method read a row per machine instead of one per product it sold."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="daily_machine_sales")
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE,
+                                related_name="daily_machine_sales")
+
+    class Meta:
+        ordering = ["-day", "machine"]
+        constraints = [
+            models.UniqueConstraint(fields=["machine", "payment_method", "day"],
+                                    name="unique_daily_machine_sales"),
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+        verbose_name = _("daily sales per machine")
+        verbose_name_plural = _("daily sales per machine")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.machine_id} {self.payment_method}"
+
+
+class DailyProductSales(DailyFigures):
+    """DailySales summed over machines: one organization's product and payment method on
+    one local day (product None: selections the planogram did not name), for the report
+    by product. Kept by the same writers as DailySales (`sales.rollups`)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE,
+                                     related_name="daily_product_sales")
+    product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="daily_product_sales")
+
+    class Meta:
+        ordering = ["-day", "product"]
+        constraints = [
+            # Two partial constraints instead of NULLS NOT DISTINCT, as DailySales: SQLite.
+            models.UniqueConstraint(fields=["organization", "day", "payment_method", "product"],
+                                    condition=Q(product__isnull=False),
+                                    name="unique_daily_product_sales"),
+            models.UniqueConstraint(fields=["organization", "day", "payment_method"],
+                                    condition=Q(product__isnull=True),
+                                    name="unique_daily_product_sales_without_product"),
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+        verbose_name = _("daily sales per product")
+        verbose_name_plural = _("daily sales per product")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.product_id} {self.payment_method}"
 
 
 class AuditSource(models.TextChoices):

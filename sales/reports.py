@@ -1,10 +1,13 @@
 """Sales reports: revenue and vends over a range of local days, grouped by day, machine,
 product or payment method, with the top and bottom machines of the range.
 
-Everything is read from the `DailySales` rollups, never from raw vends: a rollup row is
-already one machine × product × payment method × the organization's local day, so a
-range of days is a range of `DailySales.day` and the dates need no time-zone arithmetic
-here. Money is an integer in the currency's smallest unit in use (UZS: sums).
+Everything is read from the daily rollups, never from raw vends: a rollup row is already
+one organization's local day, so a range of days is a range of `day` and the dates need no
+time-zone arithmetic here. Each grouping reads the narrowest rollup that still holds its
+column (`NARROWEST`): by day, machine or payment method the rows per machine × method × day
+(`DailyMachineSales`), by product those per product × method × day (`DailyProductSales`);
+`DailySales` (machine × product × method × day) has up to a product's times more rows for
+the same sums. Money is an integer in the currency's smallest unit in use (UZS: sums).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 
 from machines.models import Machine
-from sales.models import DailySales, PaymentMethod, Product
+from sales.models import (
+    DailyMachineSales,
+    DailyProductSales,
+    DailySales,
+    PaymentMethod,
+    Product,
+)
 
 #: The groupings of `GET /api/v1/sales/report/?groupBy=`.
 GROUP_BY = ("day", "machine", "product", "paymentMethod")
@@ -43,36 +52,45 @@ class ReportScope:
         return (self.end - self.start).days + 1
 
 
-def rollups_in(scope: ReportScope) -> QuerySet[DailySales]:
-    """The rollup rows of the scope (unordered: every caller aggregates them)."""
-    return DailySales.objects.filter(organization_id__in=scope.organization_ids,
-                                     day__gte=scope.start, day__lte=scope.end).order_by()
+def rollups_in(scope: ReportScope, model=DailySales) -> QuerySet:
+    """The rows of the scope in the rollup table `model` (unordered: every caller aggregates
+    them)."""
+    return model.objects.filter(organization_id__in=scope.organization_ids,
+                                day__gte=scope.start, day__lte=scope.end).order_by()
 
 
 def _sums(rows: QuerySet, *keys: str) -> QuerySet:
     return rows.values(*keys).annotate(revenue=Sum("revenue"), vends=Sum("vends"))
 
 
-#: The DailySales column each grouping sums by.
+#: The rollup column each grouping sums by.
 KEYS = {"day": "day", "machine": "machine_id", "product": "product_id",
         "paymentMethod": "payment_method"}
+#: The rollup table each column is summed from: the one with the fewest rows that has it.
+NARROWEST = {"day": DailyMachineSales, "machine_id": DailyMachineSales,
+             "payment_method": DailyMachineSales, "product_id": DailyProductSales}
+#: Every sum from DailySales, the widest rollup: what the narrower ones must equal.
+WIDEST = dict.fromkeys(NARROWEST, DailySales)
 _ZERO = {"revenue": 0, "vends": 0}
 Sums = dict  # key value -> {"revenue", "vends"}
 
 
-def sums_by(scope: ReportScope, key: str, *, per_machine: bool = False) -> tuple[Sums, Sums]:
-    """({`key` value: sums}, {machine id: sums} when `per_machine`, else {}): on
-    PostgreSQL one scan of the rollups for both, which is what a report costs, the rows of
-    a range being many more than its groups."""
+def sums_by(scope: ReportScope, key: str, *, per_machine: bool = False,
+            tables: dict = NARROWEST) -> tuple[Sums, Sums]:
+    """({`key` value: sums}, {machine id: sums} when `per_machine`, else {}), each from its
+    table in `tables`. When both come from one table, on PostgreSQL one scan of it, which is
+    what a report costs, the rows of a range being many more than its groups."""
+    table = tables[key]
     if not per_machine or key == "machine_id":
-        found = {row[key]: row for row in _sums(rollups_in(scope), key)}
+        found = {row[key]: row for row in _sums(rollups_in(scope, table), key)}
         return found, (found if per_machine else {})
-    if connection.vendor != "postgresql":
-        return sums_by(scope, key)[0], sums_by(scope, "machine_id")[0]
+    if connection.vendor != "postgresql" or tables["machine_id"] is not table:
+        return (sums_by(scope, key, tables=tables)[0],
+                sums_by(scope, "machine_id", tables=tables)[0])
     found: Sums = {}
     machines: Sums = {}
     for (by_key, _), (machine_id, value), sums in grouping_sets(
-            rollups_in(scope), ("machine_id", key), [("machine_id",), (key,)]):
+            rollups_in(scope, table), ("machine_id", key), [("machine_id",), (key,)]):
         if by_key:
             found[value] = sums
         else:
@@ -80,7 +98,7 @@ def sums_by(scope: ReportScope, key: str, *, per_machine: bool = False) -> tuple
     return found, machines
 
 
-def grouping_sets(rows: QuerySet[DailySales], columns: tuple[str, ...],
+def grouping_sets(rows: QuerySet, columns: tuple[str, ...],
                   sets: list[tuple[str, ...]]) -> list[tuple[tuple, tuple, dict]]:
     """The sums of `rows` for each grouping set over `columns`, in one scan (PostgreSQL's
     GROUPING SETS): [((GROUPING() of each column: 1 where summed away), (values), sums)]."""
@@ -184,10 +202,12 @@ class Report:
     bottom: list[dict]
 
 
-def sales_report(scope: ReportScope, group_by: str, *, extremes: bool = True) -> Report:
+def sales_report(scope: ReportScope, group_by: str, *, extremes: bool = True,
+                 tables: dict = NARROWEST) -> Report:
     """The report of `scope` grouped by `group_by` (one of GROUP_BY), with totals and,
-    unless `extremes` is False (a CSV), the top and bottom machines."""
-    found, per_machine = sums_by(scope, KEYS[group_by], per_machine=extremes)
+    unless `extremes` is False (a CSV), the top and bottom machines. `tables`: which rollup
+    each sum reads (WIDEST: DailySales alone, the same figures slower)."""
+    found, per_machine = sums_by(scope, KEYS[group_by], per_machine=extremes, tables=tables)
     rows = GROUPINGS[group_by](scope, found)
     top = bottom = []
     if extremes:

@@ -23,6 +23,8 @@ from notifications.models import LanguagePreference, Notification
 from sales.models import (
     AuditRecord,
     CashCollection,
+    DailyMachineSales,
+    DailyProductSales,
     DailySales,
     Planogram,
     Product,
@@ -76,6 +78,9 @@ def sales_objects(machine, bunker) -> dict:
         DailySales: DailySales.objects.create(organization=organization, machine=machine,
                                               product=product, payment_method="cash",
                                               day=date(2026, 3, 1), vends=1, revenue=15000),
+        # Kept from DailySales (sales.rollups): the row above made them.
+        DailyMachineSales: DailyMachineSales.objects.get(machine=machine),
+        DailyProductSales: DailyProductSales.objects.get(product=product),
         AuditRecord: AuditRecord.objects.create(
             machine=machine, uploaded_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
             audited_at=datetime(2026, 3, 1, 10, tzinfo=UTC), raw_text="DXS*1", raw_sha256="0",
