@@ -57,6 +57,9 @@ MESSAGES: dict[str, str] = {
     "task_rejected.title": _("Rejected: %(task)s"),
     "task_rejected.message": _("%(actor)s could not do this task at %(machine)s; "
                                "reopen it to hand it out again."),
+    "fill_contradicted.title": _("Refill not confirmed: %(ingredient)s at %(machine)s"),
+    "fill_contradicted.message": _("%(operator)s recorded %(filled)d g poured in, but the "
+                                   "machine's next reading reports %(level)d g."),
 }
 
 

@@ -94,7 +94,9 @@ def test_fill_of_a_slot_sets_its_stock_capped_at_the_planogram(personas, visit):
         actor=personas.manager)
     line = VisitLine.objects.create(visit=visit, slot_code="A1", product=product,
                                     planned_quantity=8)
-    SlotStock.objects.create(machine=personas.machine, code="A1", level=4)
+    # A new planogram stocks its slots at capacity: four were sold since.
+    SlotStock.objects.update_or_create(machine=personas.machine, code="A1",
+                                       defaults={"level": 4})
     check_in(personas.operator, visit)
     response = post(personas.operator, visit, "fill", {"lines": [{"lineId": str(line.pk),
                                                                   "filledQuantity": 8}]})

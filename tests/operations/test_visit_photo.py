@@ -61,7 +61,8 @@ def test_a_photo_is_stored_under_a_server_made_name(personas, visit, media):
     assert (media / name).read_bytes() == PNG
 
 
-def test_a_new_photo_replaces_the_old_file(personas, visit, media, django_capture_on_commit_callbacks):
+def test_a_new_photo_replaces_the_old_file(personas, visit, media,
+                                           django_capture_on_commit_callbacks):
     upload(personas.operator, visit, PNG)
     first = Visit.objects.get(pk=visit.pk).photo.name
     with django_capture_on_commit_callbacks(execute=True):
