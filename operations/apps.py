@@ -9,7 +9,6 @@ class OperationsConfig(AppConfig):
     def ready(self) -> None:
         # Registers route:updated with the other event schemas.
         from operations import events  # noqa: F401
-        from operations.fill_checks import check_fill_contradictions
         from operations.forecasting import refresh_after_ingest, refresh_stale_forecasts
         from operations.slot_stocks import stock_new_slots, take_sold
         from sales import ingest as vend_ingest
@@ -24,8 +23,14 @@ class OperationsConfig(AppConfig):
         _register(telemetry_services.AFTER_COMMIT_HOOKS, refresh_after_ingest)
         _register(sales_services.PLANOGRAM_HOOKS, stock_new_slots)
         register_sweep_check(refresh_stale_forecasts)
-        # A device's first reading after a recorded refill confirms or contradicts it.
-        _register(telemetry_services.AFTER_COMMIT_HOOKS, check_fill_contradictions)
+        register_sweep_check(_plan_tomorrow_if_due)
+
+
+def _plan_tomorrow_if_due(*, now=None):
+    # Imported on the first sweep, not at startup: the planner pulls in the solver.
+    from operations.planning import plan_tomorrow_if_due
+
+    return plan_tomorrow_if_due(now=now)
 
 
 def _register(hooks: list, hook) -> None:

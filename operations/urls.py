@@ -1,12 +1,14 @@
 from django.urls import re_path
 
 from operations.views_forecasts import ForecastListView, MachineForecastsView
+from operations.views_planning import PlanDayView
 from operations.views_visits import MyRoutesView, VisitActionsView, VisitPhotoView
 from telemetry.urls import _UUID
 
 urlpatterns = [
     # Before the router's routes/{pk}: "mine" is not a route's id.
     re_path(r"^routes/mine/?$", MyRoutesView.as_view(), name="routes-mine"),
+    re_path(r"^routes/plan/?$", PlanDayView.as_view(), name="routes-plan"),
     re_path(rf"^visits/(?P<visit_id>{_UUID})/actions/?$", VisitActionsView.as_view(),
             name="visit-actions"),
     re_path(rf"^visits/(?P<visit_id>{_UUID})/photo/?$", VisitPhotoView.as_view(),
