@@ -17,6 +17,8 @@ urlpatterns = [
     path("machines/<uuid:machine_id>/", views.monitor, name="monitor"),
     path("tasks/", views.task_board, name="tasks"),
     path("sales/", views.sales, name="sales"),
+    path("routes/", views.routes, name="routes"),
+    path("routes/<uuid:route_id>/pick-list/", views.route_pick_list, name="pick_list"),
     path("dashboard/token/", views.socket_token, name="token"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="jsi18n"),
