@@ -31,6 +31,14 @@ export function monitorUrl(machineId) {
   return config.monitorUrlTemplate.replace("00000000-0000-0000-0000-000000000000", machineId);
 }
 
+/** A link that opens the phone's map app at a place: the https form of Google Maps opens
+ * its app on Android and iOS (and a browser map elsewhere), where a `geo:` URI works on
+ * Android only. Null without coordinates. */
+export function mapsUrl(lat, lng) {
+  if (lat === null || lat === undefined || lng === null || lng === undefined) return null;
+  return `https://www.google.com/maps/search/?api=1&query=${lat},${lng}`;
+}
+
 export function goToLogin() {
   const next = window.location.pathname + window.location.search;
   window.location.assign(`${config.loginUrl}?next=${encodeURIComponent(next)}`);

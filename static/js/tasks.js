@@ -4,7 +4,8 @@
 // `tasks:{assigneeId}`, and the board is refetched after every reconnect.
 
 import {
-  LiveDuringFetch, api, apiAll, config, fmt, formatDateTime, formatNumber, h, jsonScript, monitorUrl, gettext, toast,
+  LiveDuringFetch, api, apiAll, config, fmt, formatDateTime, formatNumber, h, jsonScript, mapsUrl, monitorUrl, gettext,
+  toast,
 } from "./core.js";
 import * as realtime from "./realtime.js";
 
@@ -38,13 +39,8 @@ function sortKey(task) {
 const isOverdue = (task) => task.status !== "done" && task.dueAt && Date.parse(task.dueAt) < Date.now();
 const isDueToday = (task) => task.dueAt && new Date(task.dueAt).toDateString() === new Date().toDateString();
 
-/** A link that opens the phone's map app at the machine: the https form of Google Maps opens
- * its app on Android and iOS (and a browser map elsewhere), where a `geo:` URI works on
- * Android only. */
-function navigateUrl(task) {
-  if (task.machineLat === null || task.machineLat === undefined || task.machineLng === null || task.machineLng === undefined) return null;
-  return `https://www.google.com/maps/search/?api=1&query=${task.machineLat},${task.machineLng}`;
-}
+/** A link that opens the phone's map app at the machine (core.mapsUrl). */
+const navigateUrl = (task) => mapsUrl(task.machineLat, task.machineLng);
 
 function whereAndWhat(task) {
   const url = navigateUrl(task);
