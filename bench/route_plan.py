@@ -9,9 +9,10 @@ postgres://postgres@127.0.0.1:5432/vendhub_bench_routes), reseeded each run: one
 organization, one depot in the centre, 5 operators (400 kg vans, 08:00-17:00 shifts),
 300 machines within ~12 km with a coffee and a milk bunker each, whose forecasts run out
 between now and 4 days from now (seeded random): about 230 need a visit tomorrow, more
-than five 9-hour shifts can serve, so the plan also reports the machines it leaves out. Each run deletes the day's routes and plans it from scratch; it records the
-wall time, the routes, stops, kilometres and load, the machines left unassigned (and why),
-and checks every route against its van's capacity and its shift. Results go to
+than five 9-hour shifts can serve, so the plan also reports the machines it leaves out.
+Each run deletes the day's routes and plans it from scratch; it records the wall time,
+the routes, stops, kilometres and load, the machines left unassigned (and why), and checks
+every route against its van's capacity and its shift. Results go to
 bench/results/route-plan-latest.{jsonl,md}.
 """
 
@@ -50,8 +51,15 @@ def seed() -> object:
     django.setup()
     from django.core.management import call_command
 
-    from machines.models import Bunker, Ingredient, Machine, MachineStatus, Organization
-    from machines.models import Membership, Role
+    from machines.models import (
+        Bunker,
+        Ingredient,
+        Machine,
+        MachineStatus,
+        Membership,
+        Organization,
+        Role,
+    )
     from operations.models import Depot, Forecast, ForecastMethod, OperatorProfile, PackSize
     from tests.factories import make_user
 
