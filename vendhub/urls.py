@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
@@ -31,3 +33,9 @@ urlpatterns = [
     path("metrics", prometheus_metrics, name="metrics"),
     path("", include("vendhub.dashboard_urls")),
 ]
+
+if settings.DEBUG:
+    # Uploaded media in development (a proxy serves them in production), except the visit
+    # photos: only their organization may read them (GET /api/v1/visits/{id}/photo/).
+    urlpatterns.append(re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?!visits/)(?P<path>.+)$",
+                               serve, {"document_root": settings.MEDIA_ROOT}))

@@ -121,3 +121,10 @@ def test_the_photo_is_readable_by_the_organization_only(personas, visit):
     from rest_framework.test import APIClient
 
     assert APIClient().get(url(visit)).status_code in (401, 403)
+
+
+def test_photos_are_not_served_as_public_media(personas, visit, client, settings):
+    upload(personas.operator, visit, PNG)
+    name = Visit.objects.get(pk=visit.pk).photo.name
+    client.force_login(personas.manager)
+    assert client.get(f"/{settings.MEDIA_URL}{name}").status_code == 404
