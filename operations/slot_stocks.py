@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Greatest
 
@@ -23,6 +24,18 @@ def take_sold(*, machine, sold: Mapping[str, int], now: datetime) -> int:
     Returns the rows changed."""
     if not sold:
         return 0
+    if connection.vendor == "postgresql":
+        # The codes and counts as two arrays joined in SQL: a fixed statement, not a CASE
+        # compiled per batch (the ORM's compilation cost more than the update).
+        table = connection.ops.quote_name(SlotStock._meta.db_table)
+        codes, counts = zip(*sorted(sold.items()), strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS s SET level = GREATEST(s.level - v.n, 0), updated_at = %s "
+                f"FROM unnest(%s::text[], %s::int[]) AS v(code, n) "
+                f"WHERE s.machine_id = %s AND s.code = v.code",
+                [now, list(codes), list(counts), machine.pk])
+            return cursor.rowcount
     taken = Case(*(When(code=code, then=Value(count)) for code, count in sorted(sold.items())),
                  default=Value(0), output_field=IntegerField())
     return SlotStock.objects.filter(machine_id=machine.pk, code__in=list(sold)).update(
