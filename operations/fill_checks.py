@@ -49,14 +49,14 @@ def contradicted_fills(*, machine: Machine, now: datetime) -> list[VisitLine]:
     """Notify the contradicted fills of `machine` not notified yet; returns their lines."""
     # A line's updated_at is when its fill was recorded: only the fill action writes a
     # line once its visit is under way (a re-plan keeps checked-in and done visits).
-    lines = list(
-        VisitLine.objects.filter(
-            visit__machine_id=machine.pk, bunker__isnull=False,
-            filled_quantity__gte=rules.CONTRADICTION_MIN_FILL,
-            updated_at__gte=now - rules.CONTRADICTION_WINDOW)
-        .select_related("bunker__ingredient", "visit__route__operator"))
-    if not lines:
+    recent = list(VisitLine.objects.filter(
+        visit__machine_id=machine.pk, bunker__isnull=False,
+        filled_quantity__gte=rules.CONTRADICTION_MIN_FILL,
+        updated_at__gte=now - rules.CONTRADICTION_WINDOW).values_list("pk", flat=True))
+    if not recent:  # the usual batch: one light query, no rows
         return []
+    lines = list(VisitLine.objects.filter(pk__in=recent)
+                 .select_related("bunker__ingredient", "visit__route__operator"))
     notified = set(Notification.objects.filter(
         dedup_key__in=[dedup_key(line.pk) for line in lines]).values_list("dedup_key",
                                                                           flat=True))
