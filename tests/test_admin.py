@@ -3,6 +3,8 @@ organizations' objects; the bulk actions work."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -51,7 +53,7 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-SCOPED_APPS = ["machines", "telemetry", "notifications", "sales"]
+SCOPED_APPS = ["machines", "telemetry", "notifications", "sales", "operations"]
 
 
 def sales_objects(machine, bunker) -> dict:
@@ -91,6 +93,52 @@ def sales_objects(machine, bunker) -> dict:
     }
 
 
+def operations_objects(machine, bunker, operator) -> dict:
+    """One object of each operations model for `machine`'s organization: its settings, a
+    depot, `operator`'s profile and route with a visit of `machine` (a line for `bunker`,
+    an action), a pack size, a forecast and a slot's stock."""
+    from datetime import UTC, date, datetime
+
+    from operations.models import (
+        Depot,
+        Forecast,
+        OperatorProfile,
+        PackSize,
+        PlanningSettings,
+        Route,
+        SlotStock,
+        Visit,
+        VisitAction,
+        VisitLine,
+    )
+
+    organization = machine.organization
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    depot = Depot.objects.create(organization=organization, name=f"{organization.name} depot",
+                                 latitude="41.3", longitude="69.2")
+    route = Route.objects.create(organization=organization, operator=operator,
+                                 date=date(2026, 3, 1), depot=depot)
+    visit = Visit.objects.create(route=route, machine=machine, sequence=1, planned_arrival=at)
+    return {
+        PlanningSettings: PlanningSettings.objects.create(organization=organization),
+        Depot: depot,
+        OperatorProfile: OperatorProfile.objects.create(organization=organization,
+                                                        user=operator, start_depot=depot),
+        PackSize: PackSize.objects.create(organization=organization,
+                                          ingredient=bunker.ingredient, quantity=500),
+        Route: route,
+        Visit: visit,
+        VisitLine: VisitLine.objects.create(visit=visit, bunker=bunker,
+                                            ingredient=bunker.ingredient,
+                                            planned_quantity=500, packs=1),
+        VisitAction: VisitAction.objects.create(client_id=uuid.uuid4(), visit=visit,
+                                                user=operator, kind="check_in"),
+        Forecast: Forecast.objects.create(machine=machine, bunker=bunker, level=500,
+                                          rate_per_hour=20.0, runs_out_at=at, computed_at=at),
+        SlotStock: SlotStock.objects.create(machine=machine, code="A1", level=5),
+    }
+
+
 def admin_url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
@@ -115,6 +163,7 @@ def objects(personas):
         Group: Group.objects.create(name="Dispatchers"),
         type(personas.operator): personas.operator,
         **sales_objects(personas.machine, personas.coffee),
+        **operations_objects(personas.machine, personas.coffee, personas.operator),
     }
 
 
@@ -138,6 +187,7 @@ def rival_objects(personas):
                                                               language="uz"),
         type(personas.stranger): personas.stranger,
         **sales_objects(rival_machine, rival_machine.bunkers.get()),
+        **operations_objects(rival_machine, rival_machine.bunkers.get(), personas.stranger),
     }
 
 

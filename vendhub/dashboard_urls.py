@@ -18,6 +18,8 @@ urlpatterns = [
     path("tasks/", views.task_board, name="tasks"),
     path("route/", views.operator_route, name="route"),
     path("sales/", views.sales, name="sales"),
+    path("routes/", views.routes, name="routes"),
+    path("routes/<uuid:route_id>/pick-list/", views.route_pick_list, name="pick_list"),
     path("dashboard/token/", views.socket_token, name="token"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="jsi18n"),

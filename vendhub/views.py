@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework_simplejwt.tokens import AccessToken
@@ -24,6 +25,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from machines import selectors
 from machines.models import MachineStatus, Organization, TaskKind, TaskStatus
 from operations.models import VisitStatus
+from operations.pick_list_documents import pack_sizes_of, pick_list
+from operations.selectors import route_operators_in, routes_for, with_route_details
 from sales.models import PaymentMethod
 
 LOGIN_URL = reverse_lazy("dashboard:login")
@@ -211,6 +214,59 @@ SALES_GROUPS = (
     ("product", _("Product")),
     ("paymentMethod", _("Payment method")),
 )
+
+
+@require_GET
+@page
+def routes(request: HttpRequest) -> HttpResponse:
+    """The day's routes of the organizations a manager manages, one column per operator,
+    stops dragged between operators and days. Managers only (403), like moving a stop."""
+    user = request.user
+    if not selectors.is_manager_anywhere(user):
+        raise PermissionDenied
+    organizations = [
+        {"id": str(pk), "name": name, "timeZone": zone}
+        for pk, name, zone in Organization.objects.filter(
+            pk__in=selectors.managed_organization_ids_for(user)).order_by("name")
+        .values_list("pk", "name", "time_zone")
+    ]
+    return render(request, "routes.html", {
+        "nav": "routes",
+        "organizations": organizations,
+        "organization_ids": [organization["id"] for organization in organizations],
+        "operators": route_operators_in([organization["id"] for organization in organizations]),
+        "visit_status_labels": {value: str(label) for value, label in VisitStatus.choices},
+        "reason_labels": {key: str(label) for key, label in VISIT_REASONS},
+    })
+
+
+#: Why a machine is on a route (`Visit.reasons` keys), as the routes page names them.
+VISIT_REASONS = (
+    ("runs_out", _("Runs out")),
+    ("critical_error", _("Critical error")),
+    ("cash", _("Cash")),
+    ("cleaning", _("Cleaning")),
+    ("task", _("Task")),
+    ("manual", _("Placed by a manager")),
+)
+
+
+@require_GET
+@page
+def route_pick_list(request: HttpRequest, route_id) -> HttpResponse:
+    """A route's printable pick list: managers of its organization and its own operator."""
+    route = (with_route_details(routes_for(request.user).filter(pk=route_id))
+             .select_related("organization", "depot").first())
+    if route is None:
+        raise Http404("No such route")
+    document = pick_list(route, pack_sizes=pack_sizes_of(route.organization_id))
+    labels = dict(VisitStatus.choices)
+    stops = [{**stop, "arrival": parse_datetime(stop["plannedArrival"] or ""),
+              "statusLabel": labels.get(stop["status"], stop["status"])}
+             for stop in document["stops"]]
+    return render(request, "pick_list.html", {
+        "nav": "routes", "route": route, "pick_list": document, "stops": stops,
+    })
 
 
 def _json_login_required(view):

@@ -9,6 +9,7 @@
 import { LiveDuringFetch, api, ago, h, jsonScript, monitorUrl, gettext } from "./core.js";
 import { MachineList } from "./map-list.js";
 import { markerKind, markerLayer } from "./map-markers.js";
+import { RouteLayer } from "./map-routes.js";
 import * as realtime from "./realtime.js";
 import { applyRevenue, formatMoney, lastSaleText, takeRestSales } from "./revenue.js";
 import { heldStatusText } from "./status.js";
@@ -324,6 +325,9 @@ realtime.on("inventory:low", (event) => {
 realtime.onResync(refreshLow);
 refreshLow();
 setInterval(refreshLow, LOW_REFRESH_MS);
+
+// Today's routes, drawn only when the "Routes" control is switched on (map-routes.js).
+new RouteLayer(map, mapEl);
 
 // The map container's size depends on CSS: tell Leaflet when it changes (rotation, resize).
 new ResizeObserver(() => map.invalidateSize()).observe(mapEl);

@@ -75,9 +75,15 @@ def fleet(personas, settings):
                                  "PA1*1*15000", "PA2*1*15000"]))
     record_collection(machine=personas.machine, amount=15000, actor=personas.manager,
                       collected_at=now - timedelta(minutes=2))
+    # Today's route (route_sample's is on AT's day), read by the routes endpoints.
+    route = Route.objects.create(organization=personas.acme, operator=personas.operator,
+                                 date=now.date(), starts_at=now, ends_at=now, planned_at=now)
+    Visit.objects.create(route=route, machine=personas.machine, sequence=1,
+                         planned_arrival=now, planned_departure=now, checked_in_at=now)
     return {
         "id": {"machines": personas.machine.pk, "ingredients": personas.coffee.ingredient_id,
-               "notifications": notification.pk, "tasks": task.pk, "products": product.pk},
+               "notifications": notification.pk, "tasks": task.pk, "products": product.pk,
+               "routes": route.pk},
         "task": task, "notification": notification,
     }
 
