@@ -9,6 +9,8 @@ from django.db import models
 
 from machines.models import Bunker, Ingredient, Machine, Membership, Organization, Role, Task
 from notifications.models import Notification
+from operations.models import Depot, OperatorProfile, PackSize, Route
+from operations.planning import plan_day
 from sales.models import DailySales, Planogram, Product, RecipeItem, Selection, Vend
 from telemetry.models import MachineError
 
@@ -31,6 +33,9 @@ MODELS = [
     RecipeItem,
     Vend,
     DailySales,
+    Depot,
+    OperatorProfile,
+    PackSize,
 ]
 
 
@@ -164,3 +169,23 @@ def test_the_demo_fleet_has_days_of_sales_in_its_rollups():
     assert Machine.objects.filter(organization=demo, last_sale_at__isnull=False).exists()
     # The history's recipes do not leave estimates below the seeded levels.
     assert not Bunker.objects.filter(expected_level_grams__isnull=False).exists()
+
+
+def test_the_demo_operator_gets_a_planned_route_from_the_depot():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    seed()
+    demo = Organization.objects.get(slug="vendhub-demo")
+    profile = OperatorProfile.objects.get(organization=demo)
+    assert profile.user.username == "demo-operator" and profile.start_depot is not None
+    assert PackSize.objects.filter(organization=demo, ingredient__isnull=False).count() == 6
+    # Another organization's depot and profiles are its own business: none seeded for it.
+    assert not Depot.objects.exclude(organization=demo).exists()
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    [route] = plan_day(organization=demo, date=tomorrow)
+    assert route.operator == profile.user and route.depot == profile.start_depot
+    assert route.visits.count() > 0
+    assert Route.objects.filter(organization=demo, date=tomorrow).count() == 1

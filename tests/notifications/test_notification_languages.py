@@ -125,4 +125,5 @@ def _sample_params() -> dict:
     return {"ingredient": "Coffee", "machine": "M", "level": 1, "capacity": 2, "threshold": 3,
             "value": 31.0, "limit": 30.0, "code": "E", "silent": "0:10:00", "interval": 60,
             "task": "T", "actor": "A", "usual": "40 min", "minutes": 10, "hours": 3,
-            "days": 2}
+            "days": 2, "expected": 500_000, "counted": 490_000, "difference": -10_000,
+            "operator": "O", "filled": 2000}

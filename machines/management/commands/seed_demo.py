@@ -39,6 +39,7 @@ from machines.models import (
 from machines.seeding import Tally, ensure
 from notifications.messages import default_text
 from notifications.models import Notification, NotificationType
+from operations.demo import seed_operations
 from sales.demo import seed_sales
 from telemetry.alerts import refill_texts
 from telemetry.models import MachineError, Severity
@@ -157,6 +158,10 @@ class Command(BaseCommand):
                     tally=products, now=self.now, say=self.say,
                     is_snack=lambda machine: " Snack " in machine.name)
             self.say(f"Products: {products}")
+
+            field = Tally()
+            seed_operations(demo, operators=[operator], tally=field)
+            self.say(f"Depot, operator profiles, pack sizes: {field}")
 
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with password:"))
         self.stdout.write(f"  password: {DEMO_PASSWORD}")
