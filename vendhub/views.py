@@ -102,6 +102,7 @@ FLEET_COLUMNS = (
     ("open_errors", _("Open errors")),
     ("revenue_today", _("Revenue today")),
     ("last_sale_at", _("Last sale")),
+    ("runs_out_at", _("Runs out")),
 )
 
 

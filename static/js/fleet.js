@@ -6,7 +6,8 @@
 // are not streamed per machine (that would mean one room per machine, thousands for a big
 // fleet): the list is refetched when a bunker goes low in one of the viewer's organizations
 // (`inventory:low` on `org:{id}`), after every reconnect, and every 30 s. Revenue today and
-// the last sale are live from the same `machines:all` room (`machines:revenue`, revenue.js).
+// the last sale are live from the same `machines:all` room (`machines:revenue`, revenue.js),
+// and so is when a machine's first bunker or slot runs out (`machines:runout`).
 
 import { LiveDuringFetch, api, ago, formatDateTime, formatNumber, gettext, h, jsonScript, monitorUrl } from "./core.js";
 import * as realtime from "./realtime.js";
@@ -59,6 +60,8 @@ function rowFor(machine) {
       formatMoney(machine.revenueToday)),
     cell("last-sale", { title: machine.lastSaleAt ? formatDateTime(machine.lastSaleAt) : "", dataset: { label: label.last_sale_at } },
       h("span", { class: "last-sale", dataset: { timestamp: machine.lastSaleAt || "" }, text: lastSaleText(machine.lastSaleAt) })),
+    cell("runs-out", { dataset: { label: label.runs_out_at, runsOutAt: machine.runsOutAt || "" } },
+      machine.runsOutAt ? formatDateTime(machine.runsOutAt) : "—"),
   );
 }
 
@@ -104,7 +107,7 @@ async function load() {
   const [{ machines, count }, newer] = await liveUpdates.fetch(fetchPages);
   if (mine !== generation) return; // a newer search or sort is on its way
   render(machines, count);
-  for (const update of newer) ("revenueToday" in update ? onRevenue : onStatus)(update);
+  for (const update of newer) ("revenueToday" in update ? onRevenue : "runsOutAt" in update ? onRunout : onStatus)(update);
 }
 
 const reload = () => load().catch((error) => console.warn("fleet:", error));
@@ -127,6 +130,19 @@ function replaceRow(row) {
 function onRevenue(update) {
   const row = update && rows.get(update.machineId);
   if (row && applyRevenue(row.machine, update)) replaceRow(row);
+}
+
+function onRunout(update) {
+  const row = update && rows.get(update.machineId);
+  if (!row || row.machine.runsOutAt === update.runsOutAt) return;
+  row.machine.runsOutAt = update.runsOutAt;
+  replaceRow(row); // the order of the rows waits for the next refetch, as other columns
+}
+
+function onLiveRunout(update) {
+  if (!update || !update.machineId) return;
+  liveUpdates.record(update);
+  onRunout(update);
 }
 
 // Revenue updates received while the rows are fetched are applied on top of them, as statuses.
@@ -186,6 +202,8 @@ realtime.on("machines:status", (updates) => Array.isArray(updates) && updates.fo
 realtime.on("machine:status", onLiveStatus);
 realtime.on("machines:revenue", (updates) => Array.isArray(updates) && updates.forEach(onLiveRevenue));
 realtime.on("machine:revenue", onLiveRevenue);
+realtime.on("machines:runout", (updates) => Array.isArray(updates) && updates.forEach(onLiveRunout));
+realtime.on("machine:runout", onLiveRunout);
 realtime.on("inventory:low", refetchSoon);
 realtime.onResync(reload);
 showOrdering();

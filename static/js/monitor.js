@@ -4,6 +4,7 @@
 
 import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
 import { initAudits } from "./audits.js";
+import { initForecasts } from "./forecasts.js";
 import { telemetryHistory } from "./chart.js";
 import * as realtime from "./realtime.js";
 import { heldStatusText } from "./status.js";
@@ -188,6 +189,8 @@ realtime.on("machine:status", (update) => {
   setStatus(update.status);
   loadHeld().catch((error) => console.warn("machine:", error));
 });
+// Run-out forecasts: REST, then `machine:forecast` in the room subscribed above.
+initForecasts(document.getElementById("forecasts-card"), machineId);
 // Audits arrive from devices and people without an event: read them on load and resync.
 const audits = initAudits(document.getElementById("audits-card"), machineId);
 audits.load().catch((error) => console.warn("audits:", error));
