@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "notifications",
     "sales",
     "operations",
+    "devices",
     "realtime",
 ]
 
