@@ -65,6 +65,36 @@ function bringText(visit) {
     .join(" · ");
 }
 
+function dayLabel(day) {
+  return new Date(`${day}T00:00:00Z`).toLocaleDateString(config.lang, {
+    weekday: "short", day: "numeric", month: "short", timeZone: "UTC",
+  });
+}
+
+/** The next days a stop may be dragged (or moved) to, from today in the organization. */
+function nextDays() {
+  const first = localDay();
+  return Array.from({ length: DAY_CHIPS }, (_, i) => shiftDays(first, i));
+}
+
+/** "Move to…": the same moves as dragging, for a keyboard, a screen reader or a phone. */
+function moveMenu(visit, route) {
+  const operatorsHere = columnsOf().filter((operator) => operator.id !== route.operatorId);
+  const days = nextDays().filter((day) => day !== route.date);
+  const select = h("select", { class: "stop-move", "aria-label": gettext("Move to"), draggable: "false" },
+    h("option", { value: "", text: gettext("Move to…") }),
+    h("optgroup", { label: gettext("Operator") },
+      ...operatorsHere.map((operator) => h("option", { value: `operatorId:${operator.id}`, text: operator.name }))),
+    h("optgroup", { label: gettext("Day") },
+      ...days.map((day) => h("option", { value: `date:${day}`, text: dayLabel(day) }))));
+  select.addEventListener("change", () => {
+    const [key, value] = select.value.split(":");
+    if (!key) return;
+    move(visit.id, { [key]: key === "operatorId" ? Number(value) : value });
+  });
+  return select;
+}
+
 function stopCard(visit, route) {
   const movable = !KEPT.has(visit.status);
   const card = h(
@@ -84,6 +114,7 @@ function stopCard(visit, route) {
       // A stop a manager moved says so once (its reasons carry "manual" too).
       visit.pinned && !visit.reasons.includes("manual") ? h("span", { class: "tag", text: gettext("Placed by a manager") }) : null),
     bringText(visit) ? h("p", { class: "stop-bring", text: bringText(visit) }) : null,
+    movable ? moveMenu(visit, route) : null,
   );
   if (movable) {
     card.addEventListener("dragstart", (event) => {
@@ -166,22 +197,15 @@ function render() {
 }
 
 function renderDays() {
-  const first = localDay();
-  const chips = [];
-  for (let i = 0; i < DAY_CHIPS; i += 1) {
-    const day = shiftDays(first, i);
-    const label = new Date(`${day}T00:00:00Z`).toLocaleDateString(config.lang, {
-      weekday: "short", day: "numeric", month: "short", timeZone: "UTC",
-    });
+  daysEl.replaceChildren(...nextDays().map((day) => {
     const chip = h("button", {
       type: "button", role: "listitem", class: "route-day", dataset: { date: day },
-      "aria-pressed": day === dateInput.value ? "true" : "false", text: label,
+      "aria-pressed": day === dateInput.value ? "true" : "false", text: dayLabel(day),
       onclick: () => { dateInput.value = day; showDay(); },
     });
     dropZone(chip, () => day !== dateInput.value, (visitId) => move(visitId, { date: day }));
-    chips.push(chip);
-  }
-  daysEl.replaceChildren(...chips);
+    return chip;
+  }));
 }
 
 /** A route as the server sent it (REST or `route:updated`): shown if it is of this day. */

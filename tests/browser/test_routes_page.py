@@ -145,3 +145,22 @@ def test_plan_the_day_redraws_the_columns_and_lists_what_it_left_out(people, rou
     expect(page.locator(f'#routes-unassigned-list [data-machine-id="{lost.pk}"]')
            ).to_contain_text("Nowhere Kiosk")
     expect(page.locator("#routes-unassigned")).to_be_visible()
+
+
+def test_a_stop_moves_to_another_day_from_its_menu_or_a_day_chip(people, routes, browser):
+    page = browser.signed_in(people.manager, "/routes/")
+    page.wait_for_selector("#routes[data-loaded=true]")
+    first, second = routes["first_visits"]
+    tomorrow = page.locator(".route-day").nth(1).get_attribute("data-date")
+    # Without a mouse: the card's "Move to…" menu.
+    page.locator(f'[data-visit-id="{first.pk}"] .stop-move').select_option(f"date:{tomorrow}")
+    expect(stops(page, people.operator)).to_have_count(1)
+    # With one: dropped on the day's chip.
+    page.locator(f'[data-visit-id="{second.pk}"]').drag_to(page.locator(".route-day").nth(1))
+    expect(stops(page, people.operator)).to_have_count(0)
+    page.locator(".route-day").nth(1).click()
+    page.wait_for_selector("#routes[data-loaded=true]")
+    expect(stops(page, people.operator)).to_have_count(2)
+    moved = in_thread(lambda: sorted(str(d) for d in Visit.objects.filter(
+        pk__in=[first.pk, second.pk]).values_list("route__date", flat=True)))
+    assert moved == [tomorrow, tomorrow]
