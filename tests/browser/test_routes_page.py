@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from operations.models import Visit
 from sales.ingest import sales_day
-from tests.browser.conftest import PHONE, in_thread, screenshot
+from tests.browser.conftest import PHONE, in_thread, login, screenshot
 from tests.factories import make_machine, make_machine_error
 from tests.operations.routes_data import acme_routes
 
@@ -164,3 +164,21 @@ def test_a_stop_moves_to_another_day_from_its_menu_or_a_day_chip(people, routes,
     moved = in_thread(lambda: sorted(str(d) for d in Visit.objects.filter(
         pk__in=[first.pk, second.pk]).values_list("route__date", flat=True)))
     assert moved == [tomorrow, tomorrow]
+
+
+def test_the_routes_page_map_layer_and_pick_list_keep_the_content_security_policy(
+        people, routes, browser):
+    from tests.browser.test_content_security_policy import new_recording_page, violations
+
+    page = new_recording_page(browser)
+    login(page, people.manager.username, next_path="/routes/")
+    page.wait_for_selector("#routes[data-loaded=true]")
+    assert violations(page) == []
+    page.goto("/map/")
+    page.wait_for_selector("#map[data-loaded=true]")
+    page.check("#map-routes-toggle")
+    expect(page.locator(".route-stop-icon")).to_have_count(4)
+    assert violations(page) == []  # the stops' colours go through the CSSOM
+    page.goto(f"/routes/{routes['first'].pk}/pick-list/")
+    page.wait_for_selector("#pick-list")
+    assert violations(page) == []
