@@ -125,6 +125,7 @@ def test_a_page_of_routes_is_read_in_a_fixed_number_of_queries(personas, routes)
         return len(captured)
 
     few = queries()
+    assert few == 4, few  # the count, the page of routes, their visits, their lines
     for index in range(4):
         operator = make_user(f"extra-{index}", organization=personas.acme, role=Role.OPERATOR)
         machines = [make_machine(personas.acme) for _ in range(3)]
