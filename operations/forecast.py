@@ -15,8 +15,9 @@ hour buckets `predict` learns a rate:
 - **profile**: with enough history, a rate per local hour of day, separately for weekdays
   and weekends (falling back to the hour over all days, then to the mean, where an hour
   was seldom observed), integrated forward hour by hour from the current level. How sure:
-  the quantiles of whole days' consumption over what the profile expected for them (a busy
-  day runs out earlier, a quiet one later).
+  the quantiles of consumption over what the profile expected, of whole days and of runs of
+  `spread_hours` hours, the wider of the two (a busy day, or a busy morning, runs out
+  earlier; a quiet one later).
 
 A level of zero or less has run out already (`runs_out_at` is now); no consumption, or a
 run-out beyond `horizon_hours`, has none (`None`).
@@ -27,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 HOUR = timedelta(hours=1)
@@ -112,20 +113,24 @@ def usage_from_counts(counts: Mapping[datetime, float], *, since: datetime,
 def hourly(usages: Iterable[Usage]) -> dict[datetime, tuple[float, float]]:
     """`{UTC hour start: (amount, observed seconds)}`: each usage spread over the hours it
     covers in proportion to the time it spent in each."""
-    buckets: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    # In epoch seconds: two weeks of readings are thousands of usages, and datetime
+    # arithmetic per hour boundary cost more than the rest of a forecast.
+    buckets: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for usage in usages:
-        total = (usage.end - usage.start).total_seconds()
+        start, end = usage.start.timestamp(), usage.end.timestamp()
+        total = end - start
         if total <= 0:
             continue
-        hour = _floor_hour(usage.start)
-        while hour < usage.end:
-            seconds = (min(hour + HOUR, usage.end) - max(hour, usage.start)).total_seconds()
+        hour = int(start // 3600)
+        while hour * 3600 < end:
+            seconds = min(hour * 3600 + 3600, end) - max(hour * 3600, start)
             if seconds > 0:
                 bucket = buckets[hour]
                 bucket[0] += usage.amount * seconds / total
                 bucket[1] += seconds
-            hour += HOUR
-    return {hour: (amount, seconds) for hour, (amount, seconds) in buckets.items()}
+            hour += 1
+    return {datetime.fromtimestamp(hour * 3600, UTC): (amount, seconds)
+            for hour, (amount, seconds) in buckets.items()}
 
 
 def predict(usages: Iterable[Usage], *, level: float, now: datetime, zone: tzinfo,
@@ -203,13 +208,21 @@ class Profile:
     by_hour: Mapping[int, float]
     mean: float
     zone: tzinfo
+    #: Rates by UTC epoch hour, as asked: integrating reads each hour several times.
+    _cache: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
 
     def rate_at(self, at: datetime) -> float:
-        local = at.astimezone(self.zone)
-        key = (local.weekday() >= 5, local.hour)
-        if key in self.by_day_type:
-            return self.by_day_type[key]
-        return self.by_hour.get(local.hour, self.mean)
+        epoch_hour = int(at.timestamp() // 3600)
+        rate = self._cache.get(epoch_hour)
+        if rate is None:
+            # The UTC hour's start decides: the same rate for the whole hour, whoever asks.
+            local = datetime.fromtimestamp(epoch_hour * 3600, self.zone)
+            key = (local.weekday() >= 5, local.hour)
+            rate = self.by_day_type.get(key)
+            if rate is None:
+                rate = self.by_hour.get(local.hour, self.mean)
+            self._cache[epoch_hour] = rate
+        return rate
 
 
 def learn_profile(buckets: Mapping[datetime, tuple[float, float]], *, zone: tzinfo,
@@ -261,14 +274,38 @@ def _by_profile(buckets: dict[datetime, tuple[float, float]], *, level: float, n
     day_ahead = sum(profile.rate_at(now + HOUR * i) for i in range(24)) / 24
     if level <= 0 or runs_out is None:
         return Prediction(PROFILE, day_ahead, runs_out, runs_out, runs_out, len(buckets))
-    ratios = sorted(_day_ratios(buckets, profile))
-    low = quantile(ratios, settings.low_quantile) if ratios else 1.0
-    high = quantile(ratios, settings.high_quantile) if ratios else 1.0
+    # Whole days say how a busy or quiet day moves a run-out a day or more away; runs of a
+    # few hours how a busy or quiet morning moves one due this afternoon. The wider of the
+    # two holds for both (neither depends on the level, so a fuller bunker never runs out
+    # earlier at either end).
+    days = sorted(_day_ratios(buckets, profile))
+    blocks = sorted(_block_ratios(buckets, profile, settings.spread_hours))
+    lows = [quantile(r, settings.low_quantile) for r in (days, blocks) if r]
+    highs = [quantile(r, settings.high_quantile) for r in (days, blocks) if r]
+    low, high = min(lows, default=1.0), max(highs, default=1.0)
     earliest = integrate(lambda t: profile.rate_at(t) * max(high, 1.0), level=level, now=now,
                          horizon=horizon)
     latest = integrate(lambda t: profile.rate_at(t) * min(low, 1.0), level=level, now=now,
                        horizon=horizon)
     return Prediction(PROFILE, day_ahead, runs_out, earliest, latest, len(buckets))
+
+
+def _block_ratios(buckets: Mapping[datetime, tuple[float, float]], profile: Profile,
+                  size: int) -> list[float]:
+    """Consumption over what the profile expected, of every run of `size` consecutive hours
+    (mostly observed) of the last week."""
+    hours = sorted(buckets)[-24 * 7:]
+    ratios = []
+    for first in range(len(hours) - size + 1):
+        run = hours[first:first + size]
+        if run[-1] - run[0] != HOUR * (size - 1):
+            continue  # a gap in the history: not consecutive
+        actual = sum(buckets[h][0] for h in run)
+        seconds = sum(buckets[h][1] for h in run)
+        expected = sum(profile.rate_at(h) * buckets[h][1] / 3600 for h in run)
+        if seconds >= size * 1800 and expected > 0:
+            ratios.append(max(0.0, actual / expected))
+    return ratios
 
 
 def _day_ratios(buckets: Mapping[datetime, tuple[float, float]], profile: Profile) -> list[float]:
