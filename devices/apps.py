@@ -5,3 +5,13 @@ class DevicesConfig(AppConfig):
     name = "devices"
     verbose_name = "Devices over MQTT"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers machine:command with the other event schemas.
+        from devices import events  # noqa: F401
+        from devices.commands import expire_commands
+        from telemetry.watchdog import register_sweep_check
+
+        # Commands nobody answered in time expire with the fleet's periodic sweep too, so
+        # they do even while no commands publisher runs.
+        register_sweep_check(expire_commands)

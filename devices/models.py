@@ -49,6 +49,10 @@ class MachineCommand(BaseModel):
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     #: The device's answer (`{"ok": true}`, or an error code and message).
     result = models.JSONField(_("result"), default=dict, blank=True)
+    #: A publisher's lease on a queued command (devices.publisher): another publisher
+    #: takes it over only after this, so a command is published by one process at a time
+    #: and again only when that process died before the broker's PUBACK.
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

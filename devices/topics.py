@@ -13,8 +13,13 @@ from __future__ import annotations
 import re
 
 PREFIX = "vendhub/v1"
-#: Device → server.
-INBOUND = ("telemetry", "sales", "audit")
+#: Device → server. `replies`: a device's answers to its commands (`ack` is the server's
+#: answer to the device's messages, so the device answers on a topic of its own).
+INBOUND = ("telemetry", "sales", "audit", "replies")
+#: The inbound kind of command answers, which the commands publisher (not the ingestion
+#: workers) subscribes to, in a share group of its own.
+REPLIES = "replies"
+COMMANDS_SHARE_GROUP = "commands"
 #: Server → device.
 OUTBOUND = ("ack", "commands")
 SHARE_GROUP = "ingest"
@@ -39,11 +44,11 @@ def device_topic(serial: str, kind: str) -> str:
     return f"{PREFIX}/{serial}/{kind}"
 
 
-def shared_subscription(kind: str) -> str:
+def shared_subscription(kind: str, *, group: str = SHARE_GROUP) -> str:
     """The workers' shared subscription to every device's `kind` topic."""
     if kind not in INBOUND:
         raise BadTopic(f"{kind!r} is not a device → server topic")
-    return f"$share/{SHARE_GROUP}/{PREFIX}/+/{kind}"
+    return f"$share/{group}/{PREFIX}/+/{kind}"
 
 
 def parse_topic(topic: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("notifications.urls")),
     path("", include("sales.urls")),
     path("", include("operations.urls")),
+    path("", include("devices.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from our static files, its init script from `?script` (no inline code, for
     # the Content-Security-Policy).

@@ -99,7 +99,9 @@ def test_every_event_of_the_reference_design_has_a_schema_and_a_version():
                                   "route:updated",
                                   # ours: run-out forecasts, of a machine and on the map
                                   # (tests/operations/test_forecast_refresh.py)
-                                  "machine:forecast", "machine:runout"}
+                                  "machine:forecast", "machine:runout",
+                                  # ours: commands to a machine (devices.events)
+                                  "machine:command"}
     assert EVENT_SCHEMA_VERSION == 1
 
 

@@ -152,6 +152,18 @@ def forecast_samples(personas) -> dict:
     return {MACHINE_FORECAST: document, MACHINE_RUNOUT: runout, MACHINES_RUNOUT: [runout]}
 
 
+def command_sample(personas) -> dict:
+    """`machine:command` of an answered command."""
+    from devices.events import command_document
+    from devices.models import MachineCommand
+
+    command = MachineCommand.objects.create(
+        organization=personas.acme, machine=personas.machine, kind="reboot",
+        created_by=personas.manager, state="acknowledged", expires_at=AT, delivered_at=AT,
+        answered_at=AT, result={"ok": True})
+    return command_document(command)
+
+
 def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings, monkeypatch,
                                                       django_capture_on_commit_callbacks):
     machine = Machine.objects.get(pk=personas.machine.pk)
@@ -171,6 +183,7 @@ def test_every_event_schema_carries_timestamps_in_utc(personas, fleet, settings,
         events.MACHINES_STATUS: [events.machine_status_event(machine, at=AT)],
         ROUTE_UPDATED: route_sample(personas),
         **forecast_samples(personas),
+        "machine:command": command_sample(personas),
     }
     # A new event schema needs its sample here.
     assert set(events.EVENT_SCHEMAS) <= set(built)
