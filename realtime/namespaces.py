@@ -6,6 +6,10 @@ rooms through the hub. It holds no business rules.
 Authorization is not decided once: when a user's memberships change (realtime/access.py)
 and on `auth:refresh`, every subscription of the affected sockets is authorized again
 (`reauthorize`), and a room the viewer may no longer see is left at once.
+
+Longer than the project's ~400 lines on purpose: the subscribe, unsubscribe and
+re-authorization handlers share the socket's subscription bookkeeping and must be read
+together; the batched loads and the expiry clock already live in their own modules.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ that concerns open sockets anywhere (a membership revoked) reaches every process
 When the channel layer fails (Redis down), the listener retries with backoff; once Redis
 answers again it re-adds the groups of every local room (a restarted Redis forgot them)
 and sends `resync` to every local socket, since events published meanwhile were lost.
+
+Longer than the project's ~400 lines on purpose: membership, lingering groups, the
+listener and its outage recovery all guard the same room → group table under one lock, so
+they stay in one class.
 """
 
 from __future__ import annotations
