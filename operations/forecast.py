@@ -278,8 +278,10 @@ def _by_profile(buckets: dict[datetime, tuple[float, float]], *, level: float, n
     # few hours how a busy or quiet morning moves one due this afternoon. The wider of the
     # two holds for both (neither depends on the level, so a fuller bunker never runs out
     # earlier at either end).
-    days = sorted(_day_ratios(buckets, profile))
-    blocks = sorted(_block_ratios(buckets, profile, settings.spread_hours))
+    hours = sorted(buckets)
+    expected = [profile.rate_at(hour) * buckets[hour][1] / 3600 for hour in hours]
+    days = sorted(_day_ratios(hours, expected, buckets, zone))
+    blocks = sorted(_block_ratios(hours, expected, buckets, settings.spread_hours))
     lows = [quantile(r, settings.low_quantile) for r in (days, blocks) if r]
     highs = [quantile(r, settings.high_quantile) for r in (days, blocks) if r]
     low, high = min(lows, default=1.0), max(highs, default=1.0)
@@ -290,35 +292,37 @@ def _by_profile(buckets: dict[datetime, tuple[float, float]], *, level: float, n
     return Prediction(PROFILE, day_ahead, runs_out, earliest, latest, len(buckets))
 
 
-def _block_ratios(buckets: Mapping[datetime, tuple[float, float]], profile: Profile,
-                  size: int) -> list[float]:
-    """Consumption over what the profile expected, of every run of `size` consecutive hours
-    (mostly observed) of the last week."""
-    hours = sorted(buckets)[-24 * 7:]
+def _block_ratios(hours: list[datetime], expected: list[float],
+                  buckets: Mapping[datetime, tuple[float, float]], size: int) -> list[float]:
+    """Consumption over what the profile expected (`expected[i]` of `hours[i]`), of every
+    run of `size` consecutive, mostly observed hours of the last week."""
+    first_kept = max(0, len(hours) - 24 * 7)
     ratios = []
-    for first in range(len(hours) - size + 1):
-        run = hours[first:first + size]
-        if run[-1] - run[0] != HOUR * (size - 1):
+    for first in range(first_kept, len(hours) - size + 1):
+        last = first + size - 1
+        if hours[last] - hours[first] != HOUR * (size - 1):
             continue  # a gap in the history: not consecutive
-        actual = sum(buckets[h][0] for h in run)
-        seconds = sum(buckets[h][1] for h in run)
-        expected = sum(profile.rate_at(h) * buckets[h][1] / 3600 for h in run)
-        if seconds >= size * 1800 and expected > 0:
-            ratios.append(max(0.0, actual / expected))
+        run = range(first, last + 1)
+        seconds = sum(buckets[hours[i]][1] for i in run)
+        wanted = sum(expected[i] for i in run)
+        if seconds >= size * 1800 and wanted > 0:
+            ratios.append(max(0.0, sum(buckets[hours[i]][0] for i in run) / wanted))
     return ratios
 
 
-def _day_ratios(buckets: Mapping[datetime, tuple[float, float]], profile: Profile) -> list[float]:
+def _day_ratios(hours: list[datetime], expected: list[float],
+                buckets: Mapping[datetime, tuple[float, float]], zone: tzinfo) -> list[float]:
     """Each well-observed local day's consumption over what the profile expected of the
     same hours (days observed at least 20 of 24 hours)."""
     days: dict[object, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for hour, (amount, seconds) in buckets.items():
-        row = days[hour.astimezone(profile.zone).date()]
+    for hour, wanted in zip(hours, expected, strict=True):
+        amount, seconds = buckets[hour]
+        row = days[hour.astimezone(zone).date()]
         row[0] += amount
-        row[1] += profile.rate_at(hour) * seconds / 3600
+        row[1] += wanted
         row[2] += seconds
-    return [max(0.0, actual / expected) for actual, expected, seconds in days.values()
-            if seconds >= 20 * 3600 and expected > 0]
+    return [max(0.0, actual / wanted) for actual, wanted, seconds in days.values()
+            if seconds >= 20 * 3600 and wanted > 0]
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -88,6 +88,29 @@ def test_batches_refresh_a_machine_at_most_every_interval(personas, settings):
     assert refresh_after_ingest(machine=personas.machine, now=now + timedelta(seconds=61)) is True
 
 
+def test_a_refill_refreshes_at_once_whatever_the_interval(personas, settings):
+    settings.FORECAST_REFRESH_SECONDS = 3600
+    now = current()
+    assert refresh_after_ingest(machine=personas.machine, now=now) is True
+    later = now + timedelta(minutes=1)
+    assert refresh_after_ingest(machine=personas.machine, now=later) is False
+    type(personas.coffee).objects.filter(pk=personas.coffee.pk).update(current_level_grams=1000)
+    assert refresh_after_ingest(machine=personas.machine, now=later) is True
+    assert Forecast.objects.get(bunker=personas.coffee).level == 1000
+    assert refresh_after_ingest(machine=personas.machine, now=later) is False
+
+
+def test_a_filled_slot_refreshes_at_once(personas, settings):
+    settings.FORECAST_REFRESH_SECONDS = 3600
+    now = current()
+    snack_planogram(personas.machine, effective_from=now - timedelta(days=1), capacity=10)
+    SlotStock.objects.filter(machine=personas.machine).update(level=2)
+    refresh_forecasts(personas.machine, now=now)
+    SlotStock.objects.filter(machine=personas.machine).update(level=10)
+    assert refresh_after_ingest(machine=personas.machine, now=now + timedelta(minutes=1))
+    assert Forecast.objects.get(machine=personas.machine, slot_code="A1").level == 10
+
+
 def test_a_refresh_that_changes_nothing_sends_nothing(personas, sent):  # noqa: F811
     now = current()
     store_levels(personas.machine, {personas.coffee: (800, 50)}, now=now, hours=6)
