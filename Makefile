@@ -18,7 +18,7 @@ run: bootstrap
 test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
 
-bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext
+bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext .stamp-mosquitto
 
 # Bring the Russian and Uzbek catalogues up to date with the sources (python, templates and
 # static/js), then compile them: translate what is new or fuzzy in between (gettext needed).
@@ -42,6 +42,15 @@ messages: .stamp-python
 	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the browser tests"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	touch $@
+
+# Debian's Mosquitto 2 (with its dynamic-security plugin): the device tests start a private
+# broker with the project's configuration (deploy/mosquitto/), and `make broker` runs one.
+.stamp-mosquitto:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { \
+	  echo "Installing Debian's mosquitto for the devices over MQTT"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
 	touch $@
 
 # Any Python 3.11 will do; fall back to python3 when python3.11 is not on PATH.
