@@ -18,8 +18,9 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q, Value
@@ -39,7 +40,8 @@ from sales.models import (
     Vend,
 )
 from sales.selectors import planogram_versions, sales_day, sales_today_of
-from sales.vends import VendIn
+from sales.vends import VendIn, parse_vends
+from telemetry.conf import telemetry_settings
 from telemetry.selectors import iso8601
 from telemetry.services import _cursor  # server-side binding on PostgreSQL
 
@@ -74,6 +76,21 @@ class _Planograms:
 #: per batch), and `hook(machine=, now=)` once the batch committed (its forecasts).
 IN_BATCH_HOOKS: list[Callable[..., object]] = []
 AFTER_COMMIT_HOOKS: list[Callable[..., object]] = []
+
+
+def ingest_vends_document(*, machine: Machine, data: Any,
+                          now: datetime | None = None) -> VendIngestResult:
+    """A device's vends document (one vend or a batch, decoded JSON) as every transport
+    takes it (`POST /api/v1/sales/`, the MQTT `sales` topic): validated by
+    `sales.vends.parse_vends`, stored by `ingest_vends`.
+
+    Raises sales.vends.ForeignMachine or VendsRejected; then nothing is stored.
+    """
+    now = now or timezone.now()
+    config = telemetry_settings()
+    vends = parse_vends(data, machine_id=machine.pk, now=now, max_batch=config.max_batch,
+                        max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds))
+    return ingest_vends(machine=machine, vends=vends, now=now)
 
 
 def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],

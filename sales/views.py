@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -28,8 +26,7 @@ from sales.serializers import (
     field_paths,
     planogram_document,
 )
-from sales.vends import ForeignMachine, VendsRejected, parse_vends
-from telemetry.conf import telemetry_settings
+from sales.vends import ForeignMachine, VendsRejected
 from telemetry.views import DeviceIngestView, _datetime_param
 from vendhub.parsers import PlainTextParser
 
@@ -139,17 +136,13 @@ class VendIngestView(DeviceIngestView):
         },
     )
     def post(self, request: Request) -> Response:
-        machine = request.user.machine
-        config = telemetry_settings()
         try:
-            vends = parse_vends(request.data, machine_id=machine.pk, now=timezone.now(),
-                                max_batch=config.max_batch,
-                                max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds))
+            result = ingest.ingest_vends_document(machine=request.user.machine,
+                                                  data=request.data)
         except ForeignMachine as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         except VendsRejected as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        result = ingest.ingest_vends(machine=machine, vends=vends)
         code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import orjson
 from django.db import connection, transaction
@@ -40,6 +41,7 @@ from telemetry.selectors import (
     OPEN_ERRORS_ATTR,
     machine_telemetry,
 )
+from telemetry.serializers import parse_telemetry
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,28 @@ def bunker_capacities(*, machine_id) -> dict[str, int]:
     """The machine's bunker ids (str) and capacities: what a reading may report."""
     rows = Bunker.objects.filter(machine_id=machine_id).order_by()
     return {str(pk): capacity for pk, capacity in rows.values_list("pk", "capacity_grams")}
+
+
+def ingest_telemetry_document(*, machine: Machine, data: Any,
+                              now: datetime | None = None) -> IngestResult:
+    """A device's telemetry document (one reading or a batch, decoded JSON) as every
+    transport takes it (`POST /api/v1/telemetry/`, the MQTT `telemetry` topic): validated by
+    `parse_telemetry`, stored by `ingest_telemetry`.
+
+    Raises telemetry.serializers.ForeignMachine or TelemetryRejected; then nothing is stored.
+    """
+    now = now or timezone.now()
+    config = telemetry_settings()
+    readings = parse_telemetry(
+        data,
+        machine_id=machine.pk,
+        bunker_capacities=bunker_capacities(machine_id=machine.pk),
+        now=now,
+        max_batch=config.max_batch,
+        max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds),
+        oldest=now - timedelta(days=config.retention_days),
+    )
+    return ingest_telemetry(machine=machine, readings=readings, now=now)
 
 
 #: Work of apps built on telemetry once a batch with new readings committed, called as

@@ -32,7 +32,6 @@ from telemetry.serializers import (
     IngestResultSerializer,
     TelemetryReadingInSerializer,
     TelemetryRejected,
-    parse_telemetry,
 )
 from vendhub.parsers import JSONParser
 
@@ -109,24 +108,13 @@ class TelemetryIngestView(DeviceIngestView):
     )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
-        machine = request.user.machine
-        config = telemetry_settings()
-        now = timezone.now()
         try:
-            readings = parse_telemetry(
-                request.data,
-                machine_id=machine.pk,
-                bunker_capacities=services.bunker_capacities(machine_id=machine.pk),
-                now=now,
-                max_batch=config.max_batch,
-                max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds),
-                oldest=now - timedelta(days=config.retention_days),
-            )
+            result = services.ingest_telemetry_document(machine=request.user.machine,
+                                                        data=request.data)
         except ForeignMachine as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         except TelemetryRejected as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
-        result = services.ingest_telemetry(machine=machine, readings=readings, now=now)
         metrics.ingest_seconds.observe(time.perf_counter() - started)
         metrics.readings_ingested.inc(result.accepted)
         code = status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK

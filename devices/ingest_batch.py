@@ -1,0 +1,203 @@
+"""What the MQTT ingestion worker does with a batch of device messages: the database side.
+
+Each message is a device's document on its own topic (`vendhub/v1/{serial}/telemetry`,
+`…/sales`, `…/audit`) and goes through exactly the services of the HTTP endpoints:
+`telemetry.services.ingest_telemetry_document`, `sales.ingest.ingest_vends_document`,
+`sales.audits.import_audit`: the same validation, the same idempotency (reading timestamps,
+vend transaction ids, audit digests), the same rules and events.
+
+A batch is one transaction: many small messages cost one commit. Each message runs in a
+savepoint of its own (the services' own `atomic`), so a rejected or failing message rolls
+back alone. Messages are taken machine by machine in the order of the machines' ids: two
+workers lock machine rows in the same order and never deadlock on them. A database error
+(the server down, a deadlock elsewhere) aborts the whole batch: nothing of it is
+acknowledged, and the worker tries it again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ParseError
+
+from machines.models import Machine
+from sales import audits, ingest
+from sales.models import AuditSource
+from sales.vends import ForeignMachine as ForeignVend
+from sales.vends import VendsRejected
+from telemetry import services
+from telemetry.serializers import ForeignMachine as ForeignReading
+from telemetry.serializers import TelemetryRejected
+from vendhub.parsers import JSONParser, PlainTextParser
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a serial's machine (or its absence) is remembered: a revoked key stops being
+#: served within this time even if a message slips past the broker's disconnect.
+MACHINE_CACHE_SECONDS = 30.0
+#: Largest audit file, as `POST /api/v1/audits/` takes it.
+MAX_AUDIT_BYTES = PlainTextParser.max_bytes
+
+
+@dataclass
+class Inbound:
+    """One device message, as the worker received it."""
+
+    serial: str
+    kind: str  # devices.topics.INBOUND
+    payload: bytes
+    received_at: datetime
+    correlation: str | None = None
+    #: The broker's handle for the acknowledgement (paho's message id and QoS).
+    mid: int = 0
+    qos: int = 1
+    #: The connection it came in on (the worker counts its connections).
+    generation: int = 0
+
+
+@dataclass
+class Outcome:
+    """The answer to one message, published on the device's `ack` topic."""
+
+    ok: bool
+    status: int
+    accepted: int = 0
+    duplicates: int = 0
+    errors: dict[str, Any] = field(default_factory=dict)
+    #: The newest time the document itself carries (a reading's, a vend's), for the lag.
+    data_time: datetime | None = None
+
+    def document(self, message: Inbound) -> dict:
+        if self.ok:
+            body = {"ok": True, "accepted": self.accepted, "duplicates": self.duplicates}
+        else:
+            body = {"ok": False, "status": self.status, "errors": self.errors}
+        return {**body, "kind": message.kind, "correlation": message.correlation}
+
+
+class MachineDirectory:
+    """Serial → the machine, if it has an active device key; cached for a short while."""
+
+    def __init__(self, *, ttl: float = MACHINE_CACHE_SECONDS, clock=time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._known: dict[str, tuple[float, Machine | None]] = {}
+
+    def lookup(self, serials: set[str]) -> dict[str, Machine | None]:
+        now = self.clock()
+        missing = {s for s in serials if s not in self._known or self._known[s][0] <= now}
+        if missing:
+            found = {m.serial_number: m for m in Machine.objects.filter(
+                serial_number__in=missing, device_keys__revoked_at__isnull=True).distinct()}
+            for serial in missing:
+                self._known[serial] = (now + self.ttl, found.get(serial))
+        return {serial: self._known[serial][1] for serial in serials}
+
+
+def _rejected(status: int, errors: dict[str, Any]) -> Outcome:
+    return Outcome(ok=False, status=status, errors=errors)
+
+
+def _json(payload: bytes) -> Any:
+    """The payload read by the HTTP endpoints' own JSON parser (ParseError if it is not
+    JSON, too deeply nested, or holds NaN)."""
+    return JSONParser().parse(io.BytesIO(payload))
+
+
+def _newest_time(data: Any) -> datetime | None:
+    """The latest `timestamp` of the document's items, when they carry one that parses."""
+    items = data if isinstance(data, list) else [data]
+    times = []
+    for item in items:
+        value = item.get("timestamp") if isinstance(item, dict) else None
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if parsed.tzinfo is not None:
+                times.append(parsed)
+    return max(times, default=None)
+
+
+def _handle(message: Inbound, machine: Machine, now: datetime) -> Outcome:
+    """One message of a known machine, through the transports' shared services."""
+    if message.kind == "audit":
+        if len(message.payload) > MAX_AUDIT_BYTES:
+            return _rejected(413, {"detail": [f"Larger than {MAX_AUDIT_BYTES} bytes."]})
+        try:
+            text = message.payload.decode("utf-8")
+        except UnicodeDecodeError:  # as the text/plain parser: Latin-1 reads any byte
+            text = message.payload.decode("latin-1")
+        try:
+            result = audits.import_audit(machine=machine, text=text, source=AuditSource.DEVICE,
+                                         now=now)
+        except audits.AuditRejected as exc:
+            return _rejected(exc.status, exc.detail)
+        return Outcome(ok=True, status=201 if result.created else 200,
+                       accepted=int(result.created), duplicates=int(not result.created))
+    try:
+        data = _json(message.payload)
+    except ParseError as exc:
+        return _rejected(400, {"non_field_errors": [str(exc.detail)]})
+    try:
+        if message.kind == "telemetry":
+            result = services.ingest_telemetry_document(machine=machine, data=data, now=now)
+        else:
+            result = ingest.ingest_vends_document(machine=machine, data=data, now=now)
+    except (ForeignReading, ForeignVend) as exc:
+        return _rejected(403, {"machineId": [str(exc)]})
+    except (TelemetryRejected, VendsRejected) as exc:
+        return _rejected(400, exc.errors)
+    return Outcome(ok=True, status=201 if result.accepted else 200, accepted=result.accepted,
+                   duplicates=result.duplicates, data_time=_newest_time(data))
+
+
+def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
+                pause_before_commit: float = 0.0) -> list[Outcome]:
+    """Store `messages` in one transaction; their outcomes, in the same order, once it has
+    committed. Raises DatabaseError when the batch could not be committed (nothing of it is
+    stored then, apart from what idempotency makes harmless to store again).
+
+    `pause_before_commit` (seconds, tests only) holds the transaction open after the work,
+    so that a test can kill the worker between receiving and committing.
+    """
+    machines = directory.lookup({m.serial for m in messages})
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    known = []
+    for index, message in enumerate(messages):
+        machine = machines.get(message.serial)
+        if machine is None:
+            outcomes[index] = _rejected(404, {"non_field_errors": [
+                f"No machine with serial {message.serial} and an active device key."]})
+        else:
+            known.append((str(machine.pk), index, machine))
+    now = timezone.now()
+    with transaction.atomic():
+        for _machine_id, index, machine in sorted(known, key=lambda item: item[:2]):
+            outcomes[index] = _in_savepoint(messages[index], machine, now)
+        if pause_before_commit:
+            time.sleep(pause_before_commit)
+    return outcomes  # type: ignore[return-value]  (every index was answered)
+
+
+def _in_savepoint(message: Inbound, machine: Machine, now: datetime) -> Outcome:
+    try:
+        with transaction.atomic():
+            return _handle(message, machine, now)
+    except DatabaseError:
+        raise  # the batch cannot commit: the worker retries it whole
+    except Exception:
+        # A bug, not the device's fault: answered, acknowledged (a redelivery would fail the
+        # same way forever) and logged with the message's identity.
+        logger.exception("mqtt ingest: %s message of %s failed", message.kind, message.serial)
+        return _rejected(500, {"non_field_errors": ["The server failed to store this message; "
+                                                    "it was not stored."]})

@@ -1,0 +1,274 @@
+"""The MQTT ingestion worker (`manage.py mqtt_ingest`): device messages in, database, acks out.
+
+It connects to `MQTT_URL` with MQTT 5 and a persistent session (clean start off, a session
+expiry, a client id stable per host and `--name`), and subscribes with QoS 1 to the shared
+subscriptions of the device → server topics (`devices.topics.shared_subscription`): the
+broker splits the devices' messages between the running workers. Messages are stored in
+batches (`devices.ingest_batch.store_batch`: the first message, then whatever else arrives
+within `batch_window` seconds, up to `batch_size`), each batch one transaction.
+
+A message is acknowledged to the broker (PUBACK) only after its batch committed: a worker
+that dies before that has its messages redelivered to its session, and the services'
+idempotency makes a redelivery of something already stored harmless. Each message also gets
+its answer on the device's `ack` topic (accepted / duplicates, or the HTTP-style field
+errors).
+
+Why paho-mqtt, in its own network thread, rather than an asyncio client: acknowledging
+after the commit needs manual acknowledgements, which paho-mqtt 2 has (`manual_ack=True`,
+`Client.ack`) and aiomqtt 2.5 does not expose (only through its private paho client); and
+the ingestion services are synchronous Django ORM code, which an asyncio client would have
+to hand to a thread for every batch anyway. Here paho's thread receives, reconnects with a
+capped backoff and sends; this module's thread stores and acknowledges.
+
+The broker delivers the messages of a lost connection again on the next one, with packet
+ids of that new connection: an acknowledgement is sent only on the connection a message
+came in on (`Inbound.generation`), never for a reused id of another.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+import paho.mqtt.client as mqtt
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from devices import topics
+from devices.broker import MqttAddress
+from devices.ingest_batch import Inbound, MachineDirectory, Outcome, store_batch
+from devices.models import IngestWorker
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two heartbeats of a worker; the health page calls a worker whose last
+#: heartbeat is older than three of these stale.
+HEARTBEAT_SECONDS = 5.0
+#: Reconnection backoff of the network thread, seconds: doubled per failure up to the cap.
+RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS = 1, 30
+#: The device → server kinds stored here (a device's command replies are the commands
+#: publisher's: devices/publisher.py).
+INGESTED = ("telemetry", "sales", "audit")
+#: Backoff of a batch whose transaction failed (the database down), seconds.
+RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    url: str
+    name: str = "ingest"
+    batch_size: int = 500
+    batch_window: float = 0.05
+    heartbeat: float = HEARTBEAT_SECONDS
+    #: How long the broker keeps the worker's session (subscriptions and unacknowledged
+    #: messages) after a disconnect; a restarted worker of the same name takes it over.
+    session_expiry: int = 3600
+    keepalive: int = 30
+    #: Tests only: seconds the batch's transaction stays open before its commit.
+    pause_before_commit: float = 0.0
+
+
+def worker_id(name: str, hostname: str | None = None) -> str:
+    """The worker's name on the health page; its MQTT client id is derived from it, so that
+    a restarted worker resumes its own persistent session."""
+    return f"{hostname or socket.gethostname()}-{name}"[:100]
+
+
+def _correlation(message: mqtt.MQTTMessage) -> str | None:
+    """The device's id for this message: MQTT 5 correlation data, else a `correlation` user
+    property (clients that cannot set binary correlation data)."""
+    properties = getattr(message, "properties", None)
+    data = getattr(properties, "CorrelationData", None)
+    if data is not None:
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(data).hex()
+    for key, value in getattr(properties, "UserProperty", None) or ():
+        if key == "correlation":
+            return value
+    return None
+
+
+class Ingester:
+    """One worker: `run()` blocks until `stop()` (from a signal handler or another thread)."""
+
+    def __init__(self, options: WorkerOptions, *, hostname: str | None = None) -> None:
+        self.options = options
+        self.address = MqttAddress.parse(options.url)
+        self.hostname = hostname or socket.gethostname()
+        self.id = worker_id(options.name, self.hostname)
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.directory = MachineDirectory()
+        self.stopping = threading.Event()
+        self.connected = False
+        #: Bumped on every (re)connection: packet ids are only valid on their connection.
+        self.generation = 0
+        self.last_error = ""
+        self.messages = 0
+        self.last_message_at: datetime | None = None
+        self.lag_seconds = 0.0
+        self.started_at = timezone.now()
+        self._next_heartbeat = 0.0
+        self.client = self._make_client()
+
+    # -- the network thread's side -------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"vendhub-{self.id}",
+                             protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+        # Answers go out at QoS 1 too; a batch's worth may wait for their PUBACKs at once.
+        client.max_inflight_messages_set(max(20, self.options.batch_size))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused the connection: {reason_code}"
+            logger.warning("mqtt ingest %s: %s", self.id, self.last_error)
+            return
+        self.generation += 1
+        self.connected = True
+        # Subscribing again is harmless when the session kept the subscriptions, and needed
+        # when the broker lost them (restarted without persistence).
+        client.subscribe([(topics.shared_subscription(kind), SubscribeOptions(qos=1))
+                          for kind in INGESTED])
+        logger.info("mqtt ingest %s: connected to %s:%s (session present: %s)", self.id,
+                    self.address.host, self.address.port, flags.session_present)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected = False
+        if not self.stopping.is_set():
+            self.last_error = f"disconnected from the broker: {reason_code}"
+            logger.warning("mqtt ingest %s: %s; reconnecting", self.id, self.last_error)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        try:
+            serial, kind = topics.parse_topic(message.topic)
+        except topics.BadTopic:
+            serial, kind = "", ""
+        if kind not in INGESTED:  # not ours to store: nothing to redeliver either
+            logger.warning("mqtt ingest %s: ignoring a message on %r", self.id, message.topic)
+            client.ack(message.mid, message.qos)
+            return
+        self.inbox.put(Inbound(serial=serial, kind=kind, payload=message.payload,
+                               received_at=timezone.now(), correlation=_correlation(message),
+                               mid=message.mid, qos=message.qos, generation=self.generation))
+
+    # -- the storing thread's side -------------------------------------------------------
+
+    def run(self) -> None:
+        a = self.address
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.options.session_expiry
+        # How many unacknowledged messages the broker may send at once: a batch's worth,
+        # or batches would be cut short by the broker's default of 20.
+        properties.ReceiveMaximum = min(65535, max(20, 2 * self.options.batch_size))
+        self.client.connect_async(a.host, a.port, keepalive=self.options.keepalive,
+                                  clean_start=False, properties=properties)
+        self.client.loop_start()
+        logger.info("mqtt ingest %s: started (client id %s)", self.id, self.client._client_id)
+        try:
+            while not self.stopping.is_set():
+                batch = self._take_batch()
+                if batch:
+                    self._process(batch)
+                self._heartbeat_if_due()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.connected = False
+            self._heartbeat()
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _take_batch(self) -> list[Inbound]:
+        try:
+            first = self.inbox.get(timeout=min(0.5, self.options.heartbeat))
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.options.batch_window
+        while len(batch) < self.options.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self.inbox.get(timeout=remaining) if remaining > 0
+                             else self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(self, batch: list[Inbound]) -> None:
+        logger.info("mqtt ingest %s: batch of %d received", self.id, len(batch))
+        delay = RETRY_MIN_SECONDS
+        while True:
+            try:
+                outcomes = store_batch(batch, self.directory,
+                                       pause_before_commit=self.options.pause_before_commit)
+                break
+            except DatabaseError as exc:
+                # Nothing of the batch is acknowledged: retried here, or redelivered to the
+                # session if the worker stops meanwhile.
+                self.last_error = f"database: {exc}"
+                logger.warning("mqtt ingest %s: batch of %d not stored (%s); retrying in "
+                               "%.1f s", self.id, len(batch), exc, delay)
+                connection.close()
+                if self.stopping.wait(delay):
+                    return
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        committed = timezone.now()
+        for message, outcome in zip(batch, outcomes, strict=True):
+            self._answer(message, outcome)
+        self.messages += len(batch)
+        self.last_message_at = committed
+        self.lag_seconds = max(
+            max(0.0, (committed - (outcome.data_time or message.received_at)).total_seconds())
+            for message, outcome in zip(batch, outcomes, strict=True))
+        logger.info("mqtt ingest %s: batch of %d committed and acknowledged", self.id,
+                    len(batch))
+
+    def _answer(self, message: Inbound, outcome: Outcome) -> None:
+        properties = None
+        if message.correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = message.correlation.encode("utf-8")
+        self.client.publish(topics.device_topic(message.serial, "ack"),
+                            orjson.dumps(outcome.document(message)), qos=1,
+                            properties=properties)
+        if message.generation == self.generation:
+            self.client.ack(message.mid, message.qos)
+
+    def _heartbeat_if_due(self) -> None:
+        if time.monotonic() >= self._next_heartbeat:
+            self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        self._next_heartbeat = time.monotonic() + self.options.heartbeat
+        now = timezone.now()
+        state = {"hostname": self.hostname[:200], "pid": os.getpid(),
+                 "connected": self.connected, "started_at": self.started_at,
+                 "heartbeat_at": now, "last_message_at": self.last_message_at,
+                 "lag_seconds": self.lag_seconds, "messages": self.messages,
+                 "last_error": self.last_error}
+        try:
+            IngestWorker.objects.update_or_create(name=self.id, defaults=state)
+        except DatabaseError as exc:
+            logger.warning("mqtt ingest %s: heartbeat not recorded (%s)", self.id, exc)
+            connection.close()
