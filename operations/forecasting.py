@@ -10,9 +10,10 @@ one bulk insert), over at most `HISTORY_DAYS` of one machine's history: at most
 HISTORY_DAYS × 24 × 60 / SAMPLE_MINUTES readings and one row per (selection, hour).
 
 Called after a telemetry batch and a vend batch commit (`refresh_after_ingest`, at most
-every `FORECAST_REFRESH_SECONDS` per machine so a backlog uploaded in many batches does not
-recompute the same history each time), by the watchdog's sweep for machines whose forecasts
-grew stale (`refresh_stale_forecasts`), and by `manage.py refresh_forecasts`.
+every `OPERATIONS["FORECAST_REFRESH_SECONDS"]` per machine unless something was refilled,
+so that a backlog uploaded in many batches does not recompute the same history each time),
+by the watchdog's sweep for machines whose forecasts grew stale (`refresh_stale_forecasts`),
+and by `manage.py refresh_forecasts`.
 """
 
 from __future__ import annotations
@@ -55,17 +56,24 @@ FORECAST_FIELDS = ["level", "rate_per_hour", "runs_out_at", "earliest_at", "late
                    "method", "samples", "computed_at", "updated_at"]
 
 
+def _option(name: str, default: float) -> float:
+    """`OPERATIONS[name]` (the app's settings, as the planner reads them), or `default`."""
+    return float((getattr(settings, "OPERATIONS", {}) or {}).get(name, default))
+
+
 def refresh_interval() -> timedelta:
-    """`FORECAST_REFRESH_SECONDS` (default 300): the least time between two refreshes of one
-    machine caused by its batches, unless something of it was refilled. A refresh of a
-    machine with two weeks of history, three bunkers and twenty slots costs ~140 ms of CPU:
-    after every one-minute batch of a 300-machine fleet that would be most of a core."""
-    return timedelta(seconds=float(getattr(settings, "FORECAST_REFRESH_SECONDS", 300)))
+    """`OPERATIONS["FORECAST_REFRESH_SECONDS"]` (default 300): the least time between two
+    refreshes of one machine caused by its batches, unless something of it was refilled. A
+    refresh of a machine with two weeks of history, three bunkers and twenty slots costs
+    ~140 ms of CPU: after every one-minute batch of a 300-machine fleet that would be most
+    of a core."""
+    return timedelta(seconds=_option("FORECAST_REFRESH_SECONDS", 300))
 
 
 def stale_after() -> timedelta:
-    """`FORECAST_STALE_MINUTES` (default 15): the watchdog refreshes forecasts this old."""
-    return timedelta(minutes=float(getattr(settings, "FORECAST_STALE_MINUTES", 15)))
+    """`OPERATIONS["FORECAST_STALE_MINUTES"]` (default 15): the watchdog's sweep refreshes
+    forecasts this old."""
+    return timedelta(minutes=_option("FORECAST_STALE_MINUTES", 15))
 
 
 def _zone(name: str):

@@ -15,7 +15,6 @@ from django.utils import timezone
 from machines.models import Machine
 from sales.models import Planogram, RecipeItem, Selection
 
-
 #: What apps built on sales do when a planogram version is created, in its transaction,
 #: called as `hook(planogram=, selections=, now=)` (operations stocks new slots at
 #: capacity), registered in their AppConfig.ready: sales does not import them.

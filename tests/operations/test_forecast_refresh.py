@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from operations.forecasting import refresh_after_ingest, refresh_forecasts, refresh_stale_forecasts
 from operations.models import Forecast, ForecastMethod, SlotStock
-from realtime.rooms import machine_room, map_room
 from realtime.events import EVENT_SCHEMAS
+from realtime.rooms import machine_room, map_room
 from sales.ingest import ingest_vends
 from sales.vends import VendIn
 from telemetry.rules import Reading
@@ -23,6 +23,8 @@ from telemetry.services import ingest_telemetry
 from tests.factories import make_bunker, make_machine
 from tests.operations.forecasts_data import (
     now as current,
+)
+from tests.operations.forecasts_data import (
     snack_planogram,
     store_levels,
     store_vends,
@@ -31,6 +33,11 @@ from tests.realtime.test_events import assert_matches
 from tests.telemetry.conftest import sent  # noqa: F401  (records the published events)
 
 pytestmark = pytest.mark.django_db
+
+
+def configure(settings, **options) -> None:
+    """Set `OPERATIONS` options for the test, keeping the others."""
+    settings.OPERATIONS = {**(getattr(settings, "OPERATIONS", None) or {}), **options}
 
 
 def test_falling_levels_become_a_recent_rate_and_a_run_out_time(personas):
@@ -57,7 +64,7 @@ def test_the_vends_estimate_since_the_last_reading_is_the_level(personas):
 
 
 def test_a_reading_batch_refreshes_the_forecasts_once_it_commits(personas, sent, settings):  # noqa: F811
-    settings.FORECAST_REFRESH_SECONDS = 0
+    configure(settings, FORECAST_REFRESH_SECONDS=0)
     now = current()
     store_levels(personas.machine, {personas.coffee: (900, 40)}, now=now - timedelta(minutes=5),
                  hours=6)
@@ -81,7 +88,7 @@ def test_a_reading_batch_refreshes_the_forecasts_once_it_commits(personas, sent,
 
 
 def test_batches_refresh_a_machine_at_most_every_interval(personas, settings):
-    settings.FORECAST_REFRESH_SECONDS = 60
+    configure(settings, FORECAST_REFRESH_SECONDS=60)
     now = current()
     assert refresh_after_ingest(machine=personas.machine, now=now) is True
     assert refresh_after_ingest(machine=personas.machine, now=now + timedelta(seconds=30)) is False
@@ -89,7 +96,7 @@ def test_batches_refresh_a_machine_at_most_every_interval(personas, settings):
 
 
 def test_a_refill_refreshes_at_once_whatever_the_interval(personas, settings):
-    settings.FORECAST_REFRESH_SECONDS = 3600
+    configure(settings, FORECAST_REFRESH_SECONDS=3600)
     now = current()
     assert refresh_after_ingest(machine=personas.machine, now=now) is True
     later = now + timedelta(minutes=1)
@@ -101,7 +108,7 @@ def test_a_refill_refreshes_at_once_whatever_the_interval(personas, settings):
 
 
 def test_a_filled_slot_refreshes_at_once(personas, settings):
-    settings.FORECAST_REFRESH_SECONDS = 3600
+    configure(settings, FORECAST_REFRESH_SECONDS=3600)
     now = current()
     snack_planogram(personas.machine, effective_from=now - timedelta(days=1), capacity=10)
     SlotStock.objects.filter(machine=personas.machine).update(level=2)
@@ -155,7 +162,7 @@ def test_vends_take_from_their_slot_never_below_zero_in_one_update(personas):
 
 
 def test_vends_per_hour_forecast_when_a_slot_runs_out(personas, settings, sent):  # noqa: F811
-    settings.FORECAST_REFRESH_SECONDS = 0
+    configure(settings, FORECAST_REFRESH_SECONDS=0)
     now = current()
     snack_planogram(personas.machine, effective_from=now - timedelta(hours=13), capacity=10)
     SlotStock.objects.filter(machine=personas.machine).update(
@@ -208,7 +215,7 @@ def test_a_refresh_takes_the_same_queries_whatever_the_history_and_the_fleet(per
 
 
 def test_the_watchdog_refreshes_stale_and_missing_forecasts_only(personas, settings):
-    settings.FORECAST_STALE_MINUTES = 15
+    configure(settings, FORECAST_STALE_MINUTES=15)
     now = current()
     assert refresh_stale_forecasts(now=now) == 2  # both organizations' machines, never done
     assert refresh_stale_forecasts(now=now + timedelta(minutes=5)) == 0

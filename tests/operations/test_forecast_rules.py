@@ -168,5 +168,6 @@ def test_zero_consumption_never_runs_out(hours, level):
 def test_the_interval_holds_the_point(values, level):
     prediction = predict(_usage(values), level=level, now=NOW, zone=UTC_ZONE)
     if prediction.runs_out_at is not None:
-        assert prediction.earliest_at is not None and prediction.earliest_at <= prediction.runs_out_at
+        earliest = prediction.earliest_at
+        assert earliest is not None and earliest <= prediction.runs_out_at
         assert prediction.latest_at is None or prediction.runs_out_at <= prediction.latest_at
