@@ -48,8 +48,10 @@ logger = logging.getLogger(__name__)
 #: healthy broker, short enough that a crashed publisher's commands go out soon after.
 LEASE_SECONDS = 30
 PUBACK_TIMEOUT_SECONDS = 10
-#: A persistent session: replies published while this publisher reconnects wait in the broker.
-SESSION_EXPIRY_SECONDS = 3600
+#: A persistent session: replies published while this publisher reconnects (or restarts
+#: under the same client id) wait in the broker. Short, because the broker keeps giving a
+#: gone member of the shared subscription its share until the session expires.
+SESSION_EXPIRY_SECONDS = 120
 BACKOFF_MAX_SECONDS = 30.0
 
 
