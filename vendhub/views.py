@@ -141,6 +141,8 @@ def monitor(request: HttpRequest, machine_id) -> HttpResponse:
         "status_labels": _status_labels(),
         # The audits card's upload form; the endpoint checks the role again.
         "can_upload_audits": selectors.is_manager_of(request.user, machine.organization_id),
+        # The Commands card (the same role; the endpoint checks it again).
+        "can_send_commands": selectors.is_manager_of(request.user, machine.organization_id),
     })
 
 

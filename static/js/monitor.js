@@ -4,6 +4,7 @@
 
 import { api, ago, fmt, formatDateTime, formatDuration, formatNumber, gettext, h, jsonScript } from "./core.js";
 import { initAudits } from "./audits.js";
+import { initCommands } from "./commands.js";
 import { initForecasts } from "./forecasts.js";
 import { telemetryHistory } from "./chart.js";
 import * as realtime from "./realtime.js";
@@ -191,6 +192,14 @@ realtime.on("machine:status", (update) => {
 });
 // Run-out forecasts: REST, then `machine:forecast` in the room subscribed above.
 initForecasts(document.getElementById("forecasts-card"), machineId);
+// Commands to the machine (managers only: the card is not there for the others), live from
+// `machine:command` in the room subscribed above.
+const commandsCard = document.getElementById("commands-card");
+const commands = commandsCard ? initCommands(commandsCard, machineId) : null;
+if (commands) {
+  commands.load().catch((error) => console.warn("commands:", error));
+  realtime.onResync(() => commands.load().catch(() => {}));
+}
 // Audits arrive from devices and people without an event: read them on load and resync.
 const audits = initAudits(document.getElementById("audits-card"), machineId);
 audits.load().catch((error) => console.warn("audits:", error));
