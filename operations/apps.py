@@ -9,6 +9,7 @@ class OperationsConfig(AppConfig):
     def ready(self) -> None:
         # Registers route:updated with the other event schemas.
         from operations import events  # noqa: F401
+        from operations.fill_checks import check_fill_contradictions
         from operations.forecasting import refresh_after_ingest, refresh_stale_forecasts
         from operations.slot_stocks import stock_new_slots, take_sold
         from sales import ingest as vend_ingest
@@ -24,6 +25,8 @@ class OperationsConfig(AppConfig):
         _register(sales_services.PLANOGRAM_HOOKS, stock_new_slots)
         register_sweep_check(refresh_stale_forecasts)
         register_sweep_check(_plan_tomorrow_if_due)
+        # A device's first reading after a recorded refill confirms or contradicts it.
+        _register(telemetry_services.AFTER_COMMIT_HOOKS, check_fill_contradictions)
 
 
 def _plan_tomorrow_if_due(*, now=None):
