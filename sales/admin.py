@@ -18,6 +18,7 @@ from machines import selectors
 from machines.admin import OrganizationScopedAdmin, OrganizationScopedMixin, ScopedRelatedFilter
 from sales import cash
 from sales.admin_reports import SalesFiguresMixin
+from sales.admin_rollups import OrganizationFilter, RollupAdminMixin
 from sales.audits import AuditRejected, import_audit
 from sales.forms import AuditImportForm
 from sales.models import (
@@ -137,35 +138,37 @@ class VendAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+#: The rollups' filters: each reads no rollup row to draw itself.
+ROLLUP_FILTERS = [("day", admin.DateFieldListFilter), "payment_method",
+                  ("organization", OrganizationFilter)]
+
+
 @admin.register(DailySales)
-class DailySalesAdmin(SalesFiguresMixin, ReadOnlyAdmin):
+class DailySalesAdmin(SalesFiguresMixin, RollupAdminMixin, ReadOnlyAdmin):
     list_display = ["day", "machine", "product", "payment_method", "vends", "revenue"]
-    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    list_filter = ROLLUP_FILTERS
     search_fields = ["machine__name", "machine__serial_number", "product__name"]
     list_select_related = ["machine", "product"]
-    date_hierarchy = "day"
 
 
 @admin.register(DailyMachineSales)
-class DailyMachineSalesAdmin(ReadOnlyAdmin):
+class DailyMachineSalesAdmin(RollupAdminMixin, ReadOnlyAdmin):
     """DailySales summed over products (the reports by day, machine and method read it)."""
 
     list_display = ["day", "machine", "payment_method", "vends", "revenue"]
-    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    list_filter = ROLLUP_FILTERS
     search_fields = ["machine__name", "machine__serial_number"]
     list_select_related = ["machine"]
-    show_full_result_count = False
 
 
 @admin.register(DailyProductSales)
-class DailyProductSalesAdmin(ReadOnlyAdmin):
+class DailyProductSalesAdmin(RollupAdminMixin, ReadOnlyAdmin):
     """DailySales summed over machines (the report by product reads it)."""
 
     list_display = ["day", "product", "payment_method", "vends", "revenue", "organization"]
-    list_filter = ["payment_method", ("organization", ScopedRelatedFilter)]
+    list_filter = ROLLUP_FILTERS
     search_fields = ["product__name", "product__sku"]
     list_select_related = ["product", "organization"]
-    show_full_result_count = False
 
 
 @admin.register(AuditRecord)
