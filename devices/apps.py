@@ -7,8 +7,9 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers machine:command with the other event schemas.
-        from devices import events  # noqa: F401
+        # events: registers machine:command with the other event schemas; receivers:
+        # issuing or revoking a device key changes the machine's client on the broker.
+        from devices import events, receivers  # noqa: F401
         from devices.commands import expire_commands
         from telemetry.watchdog import register_sweep_check
 

@@ -41,7 +41,9 @@ DYNSEC_PLUGIN_PATHS = (
 #: provisioned over a service account.
 WORKER_USERNAME = "vendhub_worker"
 SERVER_USERNAME = "vendhub_server"
-DEVICE_ROLE, WORKER_ROLE, ADMIN_ROLE = "vendhub-device", "vendhub-worker", "vendhub-admin"
+WORKER_ROLE, ADMIN_ROLE = "vendhub-worker", "vendhub-admin"
+#: A device's role is this and its serial.
+DEVICE_ROLE_PREFIX = "device:"
 #: The iterations Mosquitto itself uses for the passwords it hashes (PBKDF2-SHA512).
 PASSWORD_ITERATIONS = 101
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
@@ -111,13 +113,21 @@ def _acl(acltype: str, topic: str) -> dict:
     return {"acltype": acltype, "topic": topic, "allow": True}
 
 
+def device_role(serial: str) -> dict:
+    """A device's role: publishing its own inbound topics, subscribing to its own ack and
+    commands. One role per device, naming its serial: Mosquitto 2.0's plugin does not
+    substitute the username (`%u`) in a role's topics."""
+    acls = [_acl("publishClientSend", topics.device_topic(serial, kind))
+            for kind in topics.INBOUND]
+    acls += [_acl("subscribePattern", topics.device_topic(serial, kind))
+             for kind in topics.OUTBOUND]
+    return {"rolename": f"{DEVICE_ROLE_PREFIX}{serial}", "acls": acls}
+
+
 def roles() -> list[dict]:
-    """The three roles. Devices: only their own topics, the serial being the username
-    (`%u`), so one role serves every machine. Workers and the server: every device's
-    inbound topics (shared or not), and publishing every device's ack and commands. The
-    admin role: the plugin's control topic."""
-    device = [_acl("publishClientSend", f"{topics.PREFIX}/%u/{kind}") for kind in topics.INBOUND]
-    device += [_acl("subscribePattern", f"{topics.PREFIX}/%u/{kind}") for kind in topics.OUTBOUND]
+    """The service roles. Workers and the server: every device's inbound topics (shared
+    subscriptions or not), and publishing every device's ack and commands. The admin role:
+    the plugin's control topic."""
     worker = [_acl("subscribePattern", f"{topics.PREFIX}/+/+"),
               _acl("subscribePattern", f"$share/+/{topics.PREFIX}/+/+")]
     worker += [_acl("publishClientSend", f"{topics.PREFIX}/+/{kind}") for kind in topics.OUTBOUND]
@@ -125,8 +135,7 @@ def roles() -> list[dict]:
     admin = [_acl("publishClientSend", CONTROL_TOPIC),
              _acl("publishClientReceive", f"{CONTROL_TOPIC}/response"),
              _acl("subscribePattern", f"{CONTROL_TOPIC}/response")]
-    return [{"rolename": DEVICE_ROLE, "acls": device},
-            {"rolename": WORKER_ROLE, "acls": worker},
+    return [{"rolename": WORKER_ROLE, "acls": worker},
             {"rolename": ADMIN_ROLE, "acls": admin}]
 
 

@@ -87,3 +87,37 @@ class IngestWorker(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CredentialAction(models.TextChoices):
+    PROVISION = "provision", _("Provision")
+    REMOVE = "remove", _("Remove")
+
+
+class BrokerCredentialChange(models.Model):
+    """The outbox of the broker's device clients (devices/credentials.py): written in the
+    transaction that issues or revokes a device key, applied to the broker after the commit,
+    and retried by `manage.py mqtt_sync_credentials` while the broker is unreachable.
+
+    A key's plaintext exists only when it is issued, so a provisioning row keeps it sealed
+    (encrypted with a key derived from SECRET_KEY) until the broker has it, then wipes it."""
+
+    device_key = models.ForeignKey("telemetry.DeviceKey", on_delete=models.CASCADE,
+                                   related_name="+")
+    #: The broker username (the machine's serial when the key was issued or revoked).
+    serial = models.CharField(_("serial number"), max_length=64)
+    action = models.CharField(_("action"), max_length=16, choices=CredentialAction.choices)
+    sealed_password = models.TextField(blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("broker credential change")
+        verbose_name_plural = _("broker credential changes")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.serial}"

@@ -14,12 +14,20 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from machines.models import Machine
 from telemetry.models import DeviceKey
 
 KEY_PREFIX = "vhd_"
+
+#: Sent inside the transaction that issues a key, with `device_key` and `plaintext`: the
+#: only moment the plaintext exists (the MQTT broker's client of the machine is made from it).
+device_key_issued = Signal()
+#: Sent inside the transaction that revokes keys, with `keys`: the DeviceKey rows (machine
+#: loaded) just revoked, so that their broker clients go too.
+device_keys_revoked = Signal()
 
 
 class InvalidDeviceKey(Exception):
@@ -59,12 +67,24 @@ def issue_device_key(*, machine: Machine, label: str = "",
     device_key = DeviceKey.objects.create(
         machine=machine, prefix=prefix, secret_hash=hash_secret(secret), label=label
     )
-    return IssuedKey(device_key=device_key, plaintext=f"{KEY_PREFIX}{prefix}.{secret}")
+    plaintext = f"{KEY_PREFIX}{prefix}.{secret}"
+    device_key_issued.send(sender=DeviceKey, device_key=device_key, plaintext=plaintext)
+    return IssuedKey(device_key=device_key, plaintext=plaintext)
 
 
+@transaction.atomic
 def revoke_device_keys(*, keys: QuerySet[DeviceKey]) -> int:
     """Revoke the active keys among `keys`; returns how many were revoked."""
-    return keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    active = list(keys.filter(revoked_at__isnull=True).select_related("machine"))
+    if not active:
+        return 0
+    revoked_at = timezone.now()
+    DeviceKey.objects.filter(pk__in=[key.pk for key in active], revoked_at__isnull=True).update(
+        revoked_at=revoked_at)
+    for key in active:
+        key.revoked_at = revoked_at
+    device_keys_revoked.send(sender=DeviceKey, keys=active)
+    return len(active)
 
 
 def authenticate_device_key(plaintext: str) -> DeviceKey:

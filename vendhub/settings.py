@@ -333,6 +333,14 @@ TELEMETRY_MAX_BATCH = int(os.environ.get("TELEMETRY_MAX_BATCH", "500"))
 #: A machine silent for longer than its telemetry interval times this factor is offline.
 WATCHDOG_SILENCE_FACTOR = float(os.environ.get("WATCHDOG_SILENCE_FACTOR", "2"))
 
+# Devices over MQTT (devices/). The server's own broker account, mqtt://user:password@host:port:
+# it provisions the devices' broker clients (the dynamic-security plugin) and publishes
+# commands. Unset: no MQTT (device keys work over HTTP only).
+MQTT_URL = os.environ.get("MQTT_URL", "")
+#: Seconds to connect to the broker's control API and for each of its answers; a key issued
+#: while the broker is unreachable waits at most this long, then is provisioned later.
+MQTT_CONTROL_TIMEOUT = float(os.environ.get("MQTT_CONTROL_TIMEOUT", "3"))
+
 # Dashboard map tiles. Markers still render when tiles cannot load (offline, tests).
 MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
