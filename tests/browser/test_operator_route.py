@@ -1,6 +1,7 @@
 """An operator walks a whole route on a 390 px phone (check in, fill, cash, check out at each
 of three stops), losing the connection at the second stop: the actions wait in the page,
-are sent in order when the phone is back, and the manager's routes page follows it live."""
+are sent in order when the phone is back, and the manager's routes page and live map
+follow it live."""
 
 from __future__ import annotations
 
@@ -62,6 +63,10 @@ def test_an_operator_walks_a_route_offline_in_the_middle_and_the_manager_follows
     for visit_id in visits:
         expect(manager.locator(f'[data-visit-id="{visit_id}"]')).to_have_attribute(
             "data-status", "planned")
+    # The manager's live map follows the route too (its Routes layer).
+    live_map = browser.signed_in(people.manager, "/map/")
+    live_map.check("#map-routes-toggle")
+    expect(live_map.locator("#map")).to_have_attribute("data-routes", "1")
 
     phone = browser.signed_in(people.operator, "/route/", viewport=PHONE)
     phone.context.grant_permissions(["geolocation"])
@@ -85,6 +90,8 @@ def test_an_operator_walks_a_route_offline_in_the_middle_and_the_manager_follows
     expect(phone.locator("#route-queue")).to_be_hidden()
     expect(manager.locator(f'[data-visit-id="{visits[0]}"]')).to_have_attribute(
         "data-status", "done")
+    expect(live_map.locator(f'.route-stop-icon[data-visit-id="{visits[0]}"]')).to_have_class(
+        "route-stop-icon stop-done")
 
     # Stop 2, offline: the actions wait in the page, their effect shown at once.
     phone.context.set_offline(True)
@@ -107,6 +114,7 @@ def test_an_operator_walks_a_route_offline_in_the_middle_and_the_manager_follows
     expect(phone.locator("#next-stop")).to_be_hidden()
     expect(manager.locator(f'[data-visit-id="{visits[2]}"]')).to_have_attribute(
         "data-status", "done")
+    expect(live_map.locator(".route-stop-icon.stop-done")).to_have_count(3)
     screenshot(phone, "operator-route-done")
 
     def outcome():
