@@ -84,6 +84,7 @@ class SimulatedMachine:
     sales: SimulatedSales | None = None
     vends: list[dict] = field(default_factory=list)  # sold, not posted yet
     audits: list[str] = field(default_factory=list)  # read on a collection, not posted yet
+    in_maintenance: bool = False  # a command from the back office: no sales meanwhile
 
     def __post_init__(self) -> None:
         self.base_temperature = self.rng.uniform(19.0, 25.0)
@@ -155,9 +156,11 @@ class SimulatedMachine:
                      self.errors.values())
         self.status = "error" if broken else "online"
 
-        if not broken and self.sales is not None:
+        if broken or self.in_maintenance:
+            pass
+        elif self.sales is not None:
             self._sell(now, dt)
-        elif not broken and self.bunkers:
+        elif self.bunkers:
             for _ in range(self._poisson(behaviour.sales_per_minute * dt / 60)):
                 recipe = self.rng.sample(self.bunkers, k=min(len(self.bunkers),
                                                             self.rng.randint(1, 2)))
@@ -190,6 +193,26 @@ class SimulatedMachine:
             self.last_sale = latest if self.last_sale is None else max(self.last_sale, latest)
         if sales.collection_due(now):
             self.audits.append(sales.collect(now))
+
+    def carry_out(self, kind: str, params: dict, now: datetime) -> str | None:
+        """Carry out a command of the back office (devices.models.CommandKind) as the
+        machine's controller would; None when done, else the error it answers."""
+        if kind in ("enter_maintenance", "leave_maintenance"):
+            self.in_maintenance = kind == "enter_maintenance"
+        elif kind == "reboot":
+            self.booted_at = now
+        elif kind == "set_price":
+            selections = {s.code: s for s in self.sales.selections} if self.sales else {}
+            if params.get("selection") not in selections:
+                return f"no selection {params.get('selection')!r} on this machine"
+            selections[params["selection"]].price = int(params["price"])
+        elif kind == "request_audit":
+            if self.sales is None:
+                return "this machine keeps no DEX counters"
+            self.audits.append(self.sales.audit(now))
+        else:
+            return f"unknown command {kind!r}"
+        return None
 
     def refill(self, bunker_id: str) -> bool:
         for bunker in self.bunkers:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
@@ -85,6 +86,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, help="random seed, for a reproducible run")
         parser.add_argument("--wait-for-server", action="store_true",
                             help="wait up to 60 s for the server to answer before starting")
+        parser.add_argument("--transport", choices=("http", "mqtt"), default="http",
+                            help="http: POST to --url; mqtt: each machine an MQTT client of "
+                                 "the broker (its serial and device key), answering commands")
+        parser.add_argument("--mqtt-url",
+                            help="the broker the machines connect to (mqtt://host:port; "
+                                 "default: MQTT_URL's host and port)")
+        parser.add_argument("--command-failure-rate", type=float, default=0.05,
+                            help="mqtt: share of commands a machine answers with a failure")
+        parser.add_argument("--command-silence-rate", type=float, default=0.03,
+                            help="mqtt: share of commands a machine never answers (they expire)")
 
     def handle(self, *args, **options):
         if options["interval"] <= 0:
@@ -93,12 +104,16 @@ class Command(BaseCommand):
         behaviour = Behaviour(sales_per_minute=options["sales_per_minute"],
                               error_rate=options["error_rate"],
                               offline_rate=options["offline_rate"])
+        if options["transport"] == "mqtt":
+            options["broker"] = self.broker(options)
         machines = self.machines(options["machines"], options["organization"])
         if not machines:
             raise CommandError("no machines to simulate: run `manage.py seed_demo` first")
         devices = self.devices(machines, options, rng, behaviour)
+        target = (f"mqtt://{options['broker'].host}:{options['broker'].port}"
+                  if options["transport"] == "mqtt" else options["url"])
         self.stdout.write(
-            f"simulating {len(devices)} machine(s) -> {options['url']}, one reading every "
+            f"simulating {len(devices)} machine(s) -> {target}, one reading every "
             f"{options['interval']:g}s" + (f" for {options['duration']:g}s"
                                            if options["duration"] else ", Ctrl+C stops"))
         # One line per request from httpx would drown the progress lines.
@@ -106,6 +121,23 @@ class Command(BaseCommand):
         close_old_connections()
         stats = asyncio.run(Simulation(self, devices, options).run())
         self.stdout.write(self.style.SUCCESS(f"done: {stats.summary()}"))
+
+    def broker(self, options):
+        """Where the machines connect. Their broker clients are made when their keys are
+        issued, which needs the server's account (MQTT_URL)."""
+        from devices.broker import MqttAddress
+
+        url = options["mqtt_url"] or settings.MQTT_URL
+        if not url:
+            raise CommandError("--transport mqtt needs MQTT_URL (or --mqtt-url)")
+        if not settings.MQTT_URL and options["issue_keys"] is not False:
+            raise CommandError("issuing keys for MQTT needs MQTT_URL (the server's broker "
+                               "account provisions the machines' clients); or pass "
+                               "--no-issue-keys with --keys-file of provisioned keys")
+        try:
+            return MqttAddress.parse(url)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
 
     def machines(self, count: int, organization: str | None) -> list[Machine]:
         machines = (Machine.objects.select_related("organization").prefetch_related("bunkers")
@@ -155,9 +187,14 @@ class Command(BaseCommand):
 
 class Stats(Counter):
     def summary(self) -> str:
-        return (f"{self['readings']} readings, {self['vends']} vends "
+        text = (f"{self['readings']} readings, {self['vends']} vends "
                 f"({self['revenue']} sum), {self['audits']} audits in {self['requests']} "
                 f"requests, {self['failed']} failed, {self['refills']} refills")
+        if self["commands"]:  # over MQTT
+            text += (f"; {self['commands']} commands ({self['commands answered']} answered, "
+                     f"{self['commands failed']} failed, {self['commands unanswered']} "
+                     f"unanswered); {self['connects']} connects")
+        return text
 
 
 @sync_to_async
@@ -204,7 +241,8 @@ class Simulation:
                                      limits=limits) as http:
             if self.options["wait_for_server"]:
                 await self.wait_for(http)
-            tasks = [asyncio.create_task(self.drive(http, device)) for device in self.devices]
+            drive = self.drive_mqtt if self.options["transport"] == "mqtt" else self.drive
+            tasks = [asyncio.create_task(drive(http, device)) for device in self.devices]
             tasks += [asyncio.create_task(self.report()), asyncio.create_task(self.refills())]
             duration = self.options["duration"]
             try:
@@ -254,6 +292,15 @@ class Simulation:
                 machine.audits.pop(0)
                 self.stats["audits"] += 1
             await self.pause(self.interval * machine.rng.uniform(0.9, 1.1))
+
+    async def drive_mqtt(self, http: httpx.AsyncClient, device: Device) -> None:
+        from devices.simulated_device import CommandHabits, MqttDevice
+
+        habits = CommandHabits(failure_rate=self.options["command_failure_rate"],
+                               silence_rate=self.options["command_silence_rate"])
+        await MqttDevice(device.machine, broker=self.options["broker"], key=device.key,
+                         interval=self.interval, batch=self.batch, stats=self.stats,
+                         stopping=self.stopping, habits=habits).run()
 
     async def post_vends(self, http: httpx.AsyncClient, device: Device) -> bool:
         """Post the machine's sold vends in batches; True when none is left waiting."""
