@@ -40,6 +40,7 @@ class Command(BaseCommand):
 
         url = f"http://{host}:{port}"
         simulator = None
+        mqtt = bool(settings.MQTT_URL)
         if machines >= 0:
             # A session of its own: Ctrl+C in the terminal reaches the server only, which
             # then stops the simulator first (below), so that no reading is cut off in
@@ -47,12 +48,17 @@ class Command(BaseCommand):
             simulator = subprocess.Popen([
                 sys.executable, "manage.py", "simulate_fleet", "--url", url,
                 "--machines", str(machines), "--interval", str(interval), "--wait-for-server",
+                *(["--transport", "mqtt"] if mqtt else []),
             ], cwd=settings.BASE_DIR, start_new_session=True)
 
         def on_ready() -> None:
             # The watchdog runs on the server's own loop, so its broadcasts reach clients
             # even with the in-memory channel layer (which cannot cross processes).
             asyncio.get_event_loop().create_task(_watchdog_loop(watchdog_every))
+            if mqtt:
+                # The commands publisher (`manage.py mqtt_commands`) on the same loop, for
+                # the same reason: its machine:command events reach the monitor pages.
+                asyncio.get_event_loop().create_task(_commands_loop())
             if simulator is not None:
                 _stop_simulator_first(simulator)
             self.stdout.write(self.style.SUCCESS(self.banner(url, machines)))
@@ -74,6 +80,8 @@ class Command(BaseCommand):
             "  users      demo-admin / demo-manager / demo-operator, password: vendhub-demo",
             f"  fleet      {machines or 'all'} simulated machines posting telemetry and sales; "
             f"channel layer: {layer}",
+            "  devices    " + ("over MQTT (MQTT_URL); commands to machines on the monitor"
+                               if settings.MQTT_URL else "over HTTP (no MQTT_URL: no commands)"),
             "  Ctrl+C stops everything.",
             "",
         ])
@@ -116,6 +124,16 @@ async def _stop(simulator: subprocess.Popen, *, grace: float = 10.0) -> None:
         await asyncio.sleep(0.05)
     if simulator.poll() is None:
         simulator.kill()
+
+
+async def _commands_loop() -> None:
+    from devices import publisher
+    from devices.broker import MqttAddress
+
+    try:
+        await publisher.run(MqttAddress.parse(settings.MQTT_URL), stop=asyncio.Event())
+    except Exception:
+        logger.exception("commands publisher stopped")
 
 
 async def _watchdog_loop(every: float) -> None:
