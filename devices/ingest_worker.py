@@ -74,6 +74,11 @@ class WorkerOptions:
     #: messages) after a disconnect; a restarted worker of the same name takes it over.
     session_expiry: int = 3600
     keepalive: int = 30
+    #: On stop, leave the share group for good: unsubscribe, store what is still arriving,
+    #: and end the session, so that the broker stops keeping a share of the devices'
+    #: messages for this worker. Without it a stopped worker's session (and its share of
+    #: the messages, queued) waits for the next worker of the same name.
+    retire: bool = False
     #: Tests only: seconds the batch's transaction stays open before its commit.
     pause_before_commit: float = 0.0
 
@@ -190,7 +195,12 @@ class Ingester:
                     self._process(batch)
                 self._heartbeat_if_due()
         finally:
-            self.client.disconnect()
+            ended = self.options.retire and self._retire()
+            properties = None
+            if ended:
+                properties = Properties(PacketTypes.DISCONNECT)
+                properties.SessionExpiryInterval = 0
+            self.client.disconnect(properties=properties)
             self.client.loop_stop()
             self.connected = False
             self._heartbeat()
@@ -215,7 +225,27 @@ class Ingester:
                 break
         return batch
 
-    def _process(self, batch: list[Inbound]) -> None:
+    def _retire(self) -> bool:
+        """Unsubscribe, then store and acknowledge whatever the broker had already sent;
+        whether everything received was acknowledged (then the session may end)."""
+        unsubscribed = threading.Event()
+        self.client.on_unsubscribe = lambda *args: unsubscribed.set()
+        self.client.unsubscribe([topics.shared_subscription(kind) for kind in INGESTED])
+        if not unsubscribed.wait(5):
+            logger.warning("mqtt ingest %s: no answer to the unsubscribe; keeping the "
+                           "session", self.id)
+            return False
+        quiet_until = time.monotonic() + 0.5
+        while time.monotonic() < quiet_until or not self.inbox.empty():
+            batch = self._take_batch()
+            if batch and not self._process(batch):
+                return False
+        logger.info("mqtt ingest %s: retired, session ended", self.id)
+        return True
+
+    def _process(self, batch: list[Inbound]) -> bool:
+        """Store, answer and acknowledge `batch`; False if it could not be stored before
+        the worker was asked to stop."""
         logger.info("mqtt ingest %s: batch of %d received", self.id, len(batch))
         delay = RETRY_MIN_SECONDS
         while True:
@@ -231,7 +261,7 @@ class Ingester:
                                "%.1f s", self.id, len(batch), exc, delay)
                 connection.close()
                 if self.stopping.wait(delay):
-                    return
+                    return False
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
         committed = timezone.now()
         for message, outcome in zip(batch, outcomes, strict=True):
@@ -243,6 +273,7 @@ class Ingester:
             for message, outcome in zip(batch, outcomes, strict=True))
         logger.info("mqtt ingest %s: batch of %d committed and acknowledged", self.id,
                     len(batch))
+        return True
 
     def _answer(self, message: Inbound, outcome: Outcome) -> None:
         properties = None

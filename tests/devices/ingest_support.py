@@ -142,9 +142,12 @@ def devices_of(broker, *machines, persistent: bool = False):
 
 
 @contextmanager
-def worker_thread(url: str, name: str = "ingest", **options):
-    """An Ingester running in a thread of the test process (its own database connection)."""
-    worker = Ingester(WorkerOptions(url=url, name=name, **options), hostname="test")
+def worker_thread(url: str, name: str = "ingest", *, keep_session: bool = False, **options):
+    """An Ingester running in a thread of the test process (its own database connection).
+    It retires when stopped unless `keep_session`: the session broker is shared by the
+    tests, and a stopped worker's session would keep receiving a share of their messages."""
+    worker = Ingester(WorkerOptions(url=url, name=name, retire=not keep_session, **options),
+                      hostname="test")
     thread = threading.Thread(target=worker.run, name=f"ingest-{name}", daemon=True)
     thread.start()
     try:

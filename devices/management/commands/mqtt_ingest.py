@@ -36,14 +36,19 @@ class Command(BaseCommand):
         parser.add_argument("--session-expiry", type=int, default=3600,
                             help="seconds the broker keeps the worker's session while it is "
                                  "away (default 3600)")
+        parser.add_argument("--retire", action="store_true",
+                            help="on stop, leave the share group for good (store what is "
+                                 "still arriving, then end the session); without it the "
+                                 "broker keeps this worker's share for the next worker of "
+                                 "the same name")
         # Tests only: holds each batch's transaction open, so a test can kill the worker
         # between receiving and committing.
         parser.add_argument("--pause-before-commit", type=float, default=0.0,
                             help="(tests) seconds to wait before each commit")
 
     def handle(self, *args, url=None, name="ingest", batch_size=500, batch_window=0.05,
-               heartbeat=HEARTBEAT_SECONDS, session_expiry=3600, pause_before_commit=0.0,
-               **options):
+               heartbeat=HEARTBEAT_SECONDS, session_expiry=3600, retire=False,
+               pause_before_commit=0.0, **options):
         url = url or getattr(settings, "MQTT_URL", "")
         if not url:
             raise CommandError("no broker: set MQTT_URL (mqtt://user:password@host:port)")
@@ -53,7 +58,7 @@ class Command(BaseCommand):
         try:
             worker = Ingester(WorkerOptions(
                 url=url, name=name, batch_size=batch_size, batch_window=batch_window,
-                heartbeat=heartbeat, session_expiry=session_expiry,
+                heartbeat=heartbeat, session_expiry=session_expiry, retire=retire,
                 pause_before_commit=pause_before_commit))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
