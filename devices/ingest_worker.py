@@ -48,12 +48,10 @@ from devices import topics
 from devices.broker import MqttAddress
 from devices.ingest_batch import Inbound, MachineDirectory, Outcome, store_batch
 from devices.models import IngestWorker
+from devices.worker_health import HEARTBEAT_SECONDS
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between two heartbeats of a worker; the health page calls a worker whose last
-#: heartbeat is older than three of these stale.
-HEARTBEAT_SECONDS = 5.0
 #: Reconnection backoff of the network thread, seconds: doubled per failure up to the cap.
 RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS = 1, 30
 #: The device → server kinds stored here (a device's command replies are the commands

@@ -17,6 +17,8 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
+from devices.worker_health import ingest_workers
+
 from .server import metrics
 from .server.hub import hub_stats
 
@@ -126,5 +128,8 @@ def realtime_health(request: HttpRequest, *, admin_site) -> TemplateResponse:
         **admin_site.each_context(request),
         "title": "Realtime health",
         **health_context(),
+        # The MQTT ingestion workers run in processes of their own: their heartbeats, not
+        # this process's figures.
+        "ingest_workers": ingest_workers(),
     }
     return TemplateResponse(request, "admin/realtime_health.html", context)

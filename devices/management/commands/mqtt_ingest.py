@@ -8,7 +8,8 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.ingest_worker import HEARTBEAT_SECONDS, Ingester, WorkerOptions
+from devices.ingest_worker import Ingester, WorkerOptions
+from devices.worker_health import HEARTBEAT_SECONDS
 
 
 class Command(BaseCommand):

@@ -51,6 +51,13 @@ class Command(BaseCommand):
                 *(["--transport", "mqtt"] if mqtt else []),
             ], cwd=settings.BASE_DIR, start_new_session=True)
 
+        ingest = None
+        if settings.MQTT_URL:
+            # Devices over MQTT: the ingestion worker beside the server, stopped with it.
+            ingest = subprocess.Popen([sys.executable, "manage.py", "mqtt_ingest",
+                                       "--name", "demo"], cwd=settings.BASE_DIR,
+                                      start_new_session=True)
+
         def on_ready() -> None:
             # The watchdog runs on the server's own loop, so its broadcasts reach clients
             # even with the in-memory channel layer (which cannot cross processes).
@@ -67,9 +74,10 @@ class Command(BaseCommand):
             serve(application, host=host, port=port, on_ready=on_ready,
                   max_message_size=realtime_config().max_payload)
         finally:
-            if simulator is not None and simulator.poll() is None:
-                simulator.terminate()
-                simulator.wait(10)
+            for child in (simulator, ingest):
+                if child is not None and child.poll() is None:
+                    child.terminate()
+                    child.wait(10)
 
     def banner(self, url: str, machines: int) -> str:
         layer = "Redis" if settings.REDIS_URL else "in-memory (single process)"
