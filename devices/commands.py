@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from devices.events import emit_machine_command
-from devices.models import FINAL_COMMAND_STATES, CommandKind, CommandState, MachineCommand
+from devices.models import CommandKind, CommandState, MachineCommand
 from machines import selectors as machine_selectors
 from machines.models import Machine, MachineStatus
 from machines.services import MachinePermissionDenied, set_machine_status
@@ -243,7 +243,3 @@ def apply_acknowledged(command: MachineCommand) -> None:
         # status stays as it is until a manager sets it.
         logger.warning("commands: %s acknowledged, but its sender may no longer set the "
                        "status of %s", command.kind, command.machine)
-
-
-def is_final(command: MachineCommand) -> bool:
-    return command.state in FINAL_COMMAND_STATES

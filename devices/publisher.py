@@ -98,7 +98,6 @@ def outgoing(command: MachineCommand, *, now: datetime) -> Outgoing:
 def claim_commands(*, limit: int = 100, now: datetime | None = None,
                    lease_seconds: int = LEASE_SECONDS) -> list[Outgoing]:
     """Queued, unexpired commands nobody holds, oldest first, leased to this caller."""
-    close_old_connections()
     now = now or timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     with transaction.atomic():
@@ -116,6 +115,11 @@ def claim_commands(*, limit: int = 100, now: datetime | None = None,
             logger.error("commands: %s cannot be published to serial %r", row.pk,
                          row.machine.serial_number)
     return claimed
+
+
+def _claim() -> list[Outgoing]:
+    close_old_connections()
+    return claim_commands()
 
 
 def _delivered(command_id: str) -> bool:
@@ -139,7 +143,7 @@ def _expire() -> int:
     return commands.expire_commands()
 
 
-claim = sync_to_async(claim_commands)
+claim = sync_to_async(_claim)
 delivered = sync_to_async(_delivered)
 reply = sync_to_async(_reply)
 expire = sync_to_async(_expire)
