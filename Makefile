@@ -74,6 +74,12 @@ bench: bootstrap .stamp-bench
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
+# A Mosquitto with the project's configuration on MQTT_PORT (data in var/mosquitto/); it
+# prints the MQTT_URL to give `make run` (README "Devices over MQTT").
+MQTT_PORT ?= 1884
+broker: bootstrap
+	DEBUG=$${DEBUG:-1} $(PY) manage.py mqtt_broker --port $(MQTT_PORT)
+
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 

@@ -6,6 +6,7 @@ Registered from TelemetryConfig.ready(), next to the other telemetry admins.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -69,6 +70,12 @@ class DeviceKeyAdmin(OrganizationScopedAdmin):
             "Device key for %(machine)s: %(key)s — copy it now, it will not be shown again. "
             "The machine sends it as `Authorization: Device <key>`."
         ) % {"machine": obj.machine, "key": issued.plaintext})
+        if settings.MQTT_URL:
+            # The devices app provisions the broker client after this request's commit.
+            messages.info(request, _(
+                "Over MQTT the machine connects with the username %(serial)s and this key as "
+                "its password."
+            ) % {"serial": obj.machine.serial_number})
 
     @admin.display(description=_("active"), boolean=True)
     def active(self, key: DeviceKey) -> bool:

@@ -4,9 +4,12 @@ account, and the service accounts get what ingestion and provisioning need, no m
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 
 import aiomqtt
 import pytest
+from django.core.management import call_command
 
 from devices.broker import render_config
 from devices.topics import device_topic, shared_subscription
@@ -52,3 +55,15 @@ async def test_the_server_account_publishes_commands_to_any_device(mqtt_broker):
         async with asyncio.timeout(5):
             message = await anext(aiter(listener.messages))
         assert message.payload == b'{"kind": "reboot"}'
+
+
+def test_mqtt_broker_prepare_only_writes_the_configuration_and_the_accounts(tmp_path):
+    out = io.StringIO()
+    call_command("mqtt_broker", "--prepare-only", "--data-dir", str(tmp_path), "--port", "18831",
+                 stdout=out)
+    assert "MQTT_URL=mqtt://vendhub_server:" in out.getvalue()
+    assert "listener 18831 127.0.0.1" in (tmp_path / "mosquitto.conf").read_text()
+    document = json.loads((tmp_path / "dynamic-security.json").read_text())
+    assert {client["username"] for client in document["clients"]} == {
+        "vendhub_server", "vendhub_worker"}
+    assert (tmp_path / "accounts.json").stat().st_mode & 0o077 == 0
