@@ -31,6 +31,7 @@ from machines import selectors as machine_selectors
 from machines.models import Machine, MachineStatus
 from machines.services import MachinePermissionDenied, set_machine_status
 from sales.selectors import planogram_at
+from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +233,11 @@ def record_reply(*, serial: str, payload: bytes | str,
 
 def apply_acknowledged(command: MachineCommand) -> None:
     """What the server does once the device carried the command out: maintenance is held
-    or released as a manager's PATCH of the status does, in the sender's name."""
+    or released as a manager's PATCH of the status does, in the sender's name; a new price
+    is a new planogram version, so the vends at that price match the planogram."""
+    if command.kind == CommandKind.SET_PRICE:
+        _reprice(command)
+        return
     status = MAINTENANCE_STATUS.get(command.kind)
     if status is None:
         return
@@ -243,3 +248,19 @@ def apply_acknowledged(command: MachineCommand) -> None:
         # status stays as it is until a manager sets it.
         logger.warning("commands: %s acknowledged, but its sender may no longer set the "
                        "status of %s", command.kind, command.machine)
+
+
+def _reprice(command: MachineCommand) -> None:
+    planogram = planogram_at(command.machine)
+    code, price = command.params.get("selection"), command.params.get("price")
+    if planogram is None or code not in {s.code for s in planogram.selections.all()}:
+        # The planogram changed since the command was sent: the machine's new price has
+        # no selection here to go with.
+        logger.warning("commands: %s acknowledged, but %s has no selection %r any more",
+                       command.kind, command.machine, code)
+        return
+    create_planogram_version(machine=command.machine, actor=command.created_by, selections=[
+        SelectionSpec(s.code, s.product_id, price if s.code == code else s.price,
+                      capacity=s.capacity, par_level=s.par_level,
+                      recipe=tuple(RecipeSpec(r.ingredient_id, r.grams) for r in s.recipe.all()))
+        for s in planogram.selections.all()])

@@ -1,6 +1,7 @@
 """The commands outbox (devices.publisher.claim_commands): a queued command is claimed by one
 publisher at a time, again only after its lease ran out, never once it expired or moved on;
-what is published says where, until when and which command. `mqtt_commands` needs a broker."""
+what is published says where, until when and which command; the devices' answers close
+them (an acknowledged price is a new planogram version). `mqtt_commands` needs a broker."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from devices.commands import expire_commands, mark_delivered, record_reply
 from devices.models import CommandState, MachineCommand
 from devices.publisher import LEASE_SECONDS, claim_commands
+from tests.sales.conftest import planogram, products  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +96,31 @@ def test_mqtt_commands_needs_a_broker(settings):
         call_command("mqtt_commands")
     with pytest.raises(CommandError, match="mqtt://"):
         call_command("mqtt_commands", url="http://example")
+
+
+def test_an_acknowledged_price_is_a_new_planogram_version_with_that_price(
+        personas, planogram):  # noqa: F811
+    from sales.selectors import planogram_at
+
+    command = queue(personas.machine, personas.manager, kind="set_price")
+    command.params = {"selection": "A3", "price": 13500}
+    command.save(update_fields=["params"])
+    record_reply(serial=personas.machine.serial_number,
+                 payload=json.dumps({"command": str(command.pk), "ok": True}))
+    current = planogram_at(personas.machine)
+    assert current.pk != planogram.pk and current.created_by == personas.manager
+    prices = {s.code: s.price for s in current.selections.all()}
+    assert prices == {"1": 15000, "A3": 13500}
+    cappuccino = next(s for s in current.selections.all() if s.code == "1")
+    assert sorted(r.grams for r in cappuccino.recipe.all()) == [12, 18]  # recipe kept
+
+
+def test_a_failed_price_changes_no_planogram(personas, planogram):  # noqa: F811
+    from sales.models import Planogram
+
+    command = queue(personas.machine, personas.manager, kind="set_price")
+    command.params = {"selection": "A3", "price": 13500}
+    command.save(update_fields=["params"])
+    record_reply(serial=personas.machine.serial_number,
+                 payload=json.dumps({"command": str(command.pk), "ok": False}))
+    assert Planogram.objects.filter(machine=personas.machine).count() == 1
