@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("vendhub", "machines", "telemetry", "notifications", "realtime", "sales",
-            "operations")
+            "operations", "devices")
 
 
 def project_modules() -> dict[str, Path]:

@@ -18,7 +18,7 @@ GENERIC_PACKAGE = "realtime.server"
 #: Top-level packages of the product: none of them may be imported by the generic layer
 #: (`realtime` itself only for its `server` package).
 PRODUCT_PACKAGES = ("realtime", "machines", "telemetry", "notifications", "sales", "vendhub",
-                    "operations")
+                    "operations", "devices")
 
 
 def module_name(path: Path) -> str:
