@@ -90,6 +90,8 @@ class EventHistory(Protocol):
     async def since(self, offset: str, rooms: Iterable[str]) -> list[Entry] | None: ...
     async def save_session(self, pid: str, record: dict, ttl_seconds: float) -> None: ...
     async def take_session(self, pid: str) -> dict | None: ...
+    async def keep_sessions(self, *, save: dict[str, dict], touch: list[str],
+                            drop: list[str], ttl_seconds: float) -> None: ...
     async def aclose(self) -> None: ...
 
 
@@ -126,6 +128,20 @@ class MemoryEventHistory:
         expires, record = self.sessions.pop(pid, (0.0, None))
         return record if expires > time.monotonic() else None
 
+    async def keep_sessions(self, *, save: dict[str, dict], touch: list[str],
+                            drop: list[str], ttl_seconds: float) -> None:
+        """Live sessions' records (realtime/server/sio/records.py): write `save`, extend
+        the life of the records of `touch` that exist, delete those of `drop`."""
+        now = time.monotonic()
+        for pid, record in save.items():
+            self.sessions[pid] = (now + ttl_seconds, record)
+        for pid in touch:
+            kept = self.sessions.get(pid)
+            if kept is not None and kept[0] > now:
+                self.sessions[pid] = (now + ttl_seconds, kept[1])
+        for pid in drop:
+            self.sessions.pop(pid, None)
+
     async def aclose(self) -> None:
         pass
 
@@ -137,9 +153,8 @@ class RedisEventHistory:
 
         # A blocking pool: in a reconnect storm every connect reads the history head, and a
         # connect must wait for one of the 64 connections rather than fail.
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=2,
-            retry_on_timeout=True)
+        pool = blocking_pool(url, max_connections=64, timeout=5, socket_timeout=5,
+                             socket_connect_timeout=2, retry_on_timeout=True)
         self.redis = redis.Redis.from_pool(pool)  # aclose() closes the pool too
         self.max_entries = max_entries
         self.prefix = prefix
@@ -205,8 +220,50 @@ class RedisEventHistory:
         raw = await self.redis.getdel(self.session_key(pid))
         return orjson.loads(raw) if raw else None
 
+    async def keep_sessions(self, *, save: dict[str, dict], touch: list[str],
+                            drop: list[str], ttl_seconds: float) -> None:
+        """Live sessions' records (realtime/server/sio/records.py), in one pipeline
+        (no transaction: each command stands alone): SET `save`, PEXPIRE `touch` (a record
+        taken meanwhile by a recovery is not recreated), DEL `drop`."""
+        px = max(1, int(ttl_seconds * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for pid, record in save.items():
+                pipe.set(self.session_key(pid), orjson.dumps(record), px=px)
+            for pid in touch:
+                pipe.pexpire(self.session_key(pid), px)
+            if drop:
+                pipe.delete(*(self.session_key(pid) for pid in drop))
+            await pipe.execute()
+
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+def blocking_pool(url: str, **options):
+    """A blocking redis-py pool for `url`, or, when the settings name sentinels
+    (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`), one whose connections go to the master
+    the sentinels name, asked again when a connection fails: after a failover the
+    history follows the promoted replica. `url` then gives only the database and
+    credentials."""
+    import redis.asyncio as redis
+    from django.conf import settings
+
+    sentinels = getattr(settings, "REDIS_SENTINELS", None)
+    if not sentinels:
+        return redis.BlockingConnectionPool.from_url(url, **options)
+    from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+    from redis.connection import parse_url
+
+    class SentinelBlockingPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+        pass
+
+    timeout = options.get("socket_connect_timeout") or 2
+    sentinel = Sentinel(sentinels, sentinel_kwargs={"socket_connect_timeout": timeout,
+                                                    "socket_timeout": timeout})
+    credentials = {k: v for k, v in parse_url(url).items()
+                   if k in ("db", "username", "password")}
+    return SentinelBlockingPool(settings.REDIS_SENTINEL_MASTER, sentinel,
+                                **credentials, **options)
 
 
 def _text(value: bytes | str) -> str:

@@ -16,7 +16,7 @@ from ..engine.session import CloseReason, EngineSession
 from ..protocol.engineio import ProtocolError
 from ..protocol.socketio import Packet, PacketType
 from ..protocol.socketio_decoder import Decoder, LimitExceeded
-from . import recovery
+from . import records, recovery
 from .namespace import ConnectionRefused, Namespace, Socket
 
 logger = logging.getLogger(__name__)
@@ -206,6 +206,7 @@ class SocketIOConnection:
                                                                  "pid": socket.pid}
         self.send_packet(Packet(PacketType.CONNECT, name, reply))
         if socket.pid is not None:
+            records.keeper(config).track(socket, namespace)
             await recovery.replay(socket, missed, config)
         await namespace.after_connect(socket)
 
@@ -239,6 +240,9 @@ class SocketIOConnection:
             self.send_packet(Packet(PacketType.ACK, packet.namespace, ack_args, packet.id))
         elif result is not None and not self.engine.closed:
             namespace.unacknowledged_result(socket, event, result)
+        # A handler may have changed what the namespace parks (subscriptions) after its
+        # last join or leave: the live recovery record is written again.
+        socket.state_changed()
         socket.run_after_ack()
 
     def _on_ack(self, packet: Packet) -> None:
@@ -253,6 +257,8 @@ class SocketIOConnection:
         socket.disconnected = True
         namespace = self.namespaces[name]
         parked = recovery.session_record(socket, namespace, reason)
+        if socket.pid is not None:
+            records.keeper(self.engine.config).untrack(socket, parked=parked is not None)
         try:
             await socket.leave_all()
             await namespace.on_disconnect(socket, reason)

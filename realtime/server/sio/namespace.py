@@ -13,6 +13,7 @@ from ..engine.session import CloseReason, EngineSession
 from ..history import frame_offset, parse_offset
 from ..hub import get_hub
 from ..protocol.socketio import Packet, PacketType, encode_event
+from . import records
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,12 @@ class Socket:
         finally:
             self.connection.forget_ack(ack_id)
 
+    def state_changed(self) -> None:
+        """What the namespace would park of this socket may have changed: its live
+        recovery record is written again (realtime/server/sio/records.py)."""
+        if self.pid is not None and not self.disconnected:
+            records.changed(self)
+
     async def join(self, room: str, *, batched: bool = False) -> None:
         """`batched`: take the room's coalesced updates as batches
         (realtime/server/coalescing.py)."""
@@ -159,6 +166,7 @@ class Socket:
         except BaseException:
             self.rooms.discard(room)  # not joined: a retry must join for real
             raise
+        self.state_changed()
         if self.disconnected:
             # The connection closed while we were joining, after leave_all() ran: a member
             # left behind would keep the process in the room's group for nobody.
@@ -167,6 +175,7 @@ class Socket:
     async def leave(self, room: str) -> None:
         if room in self.rooms:
             self.rooms.discard(room)
+            self.state_changed()
             await get_hub().leave(self, room)
 
     async def leave_all(self) -> None:

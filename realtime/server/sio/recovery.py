@@ -6,6 +6,8 @@ carries a history offset as its last argument (realtime/broadcast.py). When its 
 is lost (ping timeout, transport closed or failed, too slow, server shutting down; not when
 the client or the server leaves the namespace on purpose) its state is parked in the history
 store (realtime/server/history.py: Redis, so any process can take it) for the recovery window.
+While the connection is alive the same record is kept there too (realtime/server/sio/records.py),
+so that the clients of a process that crashed, and parked nothing, recover as well.
 
 A client back in time sends `{pid, offset}` in its CONNECT auth payload. It is
 authenticated as usual first; then it gets its sid and its rooms back (the namespace
@@ -28,6 +30,7 @@ from ..batching import shared_read
 from ..conf import RealtimeConfig
 from ..engine.session import CloseReason
 from ..history import frame_with_offset, get_history, is_offset, parse_offset
+from . import records
 
 if TYPE_CHECKING:
     from .namespace import Namespace, Socket
@@ -166,8 +169,12 @@ def session_record(socket: Socket, namespace: Namespace, reason: str) -> dict | 
 
 async def park(socket: Socket, record: dict, config: RealtimeConfig) -> None:
     """Keep `record` for the recovery window, under the socket's pid."""
+    kept = records.keeper(config)
+    kept.parking += 1
     try:
         await get_history().save_session(socket.pid, record, config.recovery_window_ms / 1000)
     except Exception as exc:
         logger.error("socket %s: could not park the session for recovery: %s: %s",
                      socket.sid, type(exc).__name__, exc)
+    finally:
+        kept.parking -= 1
