@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench bootstrap lint migrate clean messages
+.PHONY: run test bench bootstrap lint migrate clean messages cluster
 
 # Set up everything (virtualenv, packages, database, demo data) and serve on http://$(HOST):$(PORT).
 run: bootstrap
@@ -18,7 +18,8 @@ run: bootstrap
 test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
 
-bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext .stamp-mosquitto
+bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext .stamp-mosquitto \
+	.stamp-haproxy .stamp-redis-sentinel
 
 # Bring the Russian and Uzbek catalogues up to date with the sources (python, templates and
 # static/js), then compile them: translate what is new or fuzzy in between (gettext needed).
@@ -53,6 +54,26 @@ messages: .stamp-python
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
 	touch $@
 
+# $(call apt_install,PACKAGE,COMMAND): Debian's PACKAGE, unless COMMAND is already there
+# (also looked for in /usr/sbin, which is not on every user's PATH).
+apt_install = @command -v $(2) >/dev/null || test -x /usr/sbin/$(2) || { \
+	  echo "Installing Debian's $(1)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $(1) >/dev/null; }
+
+# Debian's HAProxy: the load balancer of `make cluster` and of the cluster tests
+# (deploy/haproxy.cfg: cookie stickiness for long-polling sessions).
+.stamp-haproxy:
+	$(call apt_install,haproxy,haproxy)
+	touch $@
+
+# Debian's redis-sentinel: the cluster's Redis is a master, a replica and three sentinels.
+# Only the binary is used; the cluster starts its sentinels with generated configurations.
+.stamp-redis-sentinel:
+	$(call apt_install,redis-sentinel,redis-sentinel)
+	touch $@
+
 # Any Python 3.11 will do; fall back to python3 when python3.11 is not on PATH.
 .stamp-python: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "python3.11 not found, using python3"; }
@@ -65,6 +86,16 @@ messages: .stamp-python
 	@command -v npm >/dev/null || { echo "npm is missing: installing Debian's nodejs/npm"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# On one machine, what a production deployment runs on several (README "Deployment"): HAProxy
+# (deploy/haproxy.cfg) in front of three uvicorn processes, the watchdog, Redis as a master,
+# a replica and three sentinels, against PostgreSQL (DATABASE_URL). Foreground; Ctrl+C stops
+# it all. CLUSTER_ARGS=--simulate adds a simulated fleet.
+cluster: .stamp-python .stamp-haproxy .stamp-redis-sentinel
+	DEBUG=$${DEBUG:-1} DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vendhub} \
+	  $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vendhub} \
+	  exec $(PY) -m vendhub.cluster --host $(HOST) --port $(PORT) $(CLUSTER_ARGS)
 
 # The benchmark harness (bench/README.md): `make bench` runs the quick mode; BENCH_ARGS=--full for more.
 bench: bootstrap .stamp-bench

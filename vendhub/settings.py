@@ -14,6 +14,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from vendhub.redis_sentinel import parse_sentinels, sentinel_kwargs, url_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -132,22 +134,38 @@ if (DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis through Sentinel (README "Deployment"): the sentinels name the master of
+# REDIS_SENTINEL_MASTER, and every client asks them again after a failover. REDIS_URL then
+# gives only the database and credentials (redis://:password@sentinel/0 by convention).
+REDIS_SENTINELS = parse_sentinels(os.environ.get("REDIS_SENTINELS", ""))
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "") or "vendhub"
+if REDIS_SENTINELS and not REDIS_URL:
+    REDIS_URL = "redis://sentinel/0"
+REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1"))
+REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "10"))
 if REDIS_URL:
+    # With Redis unreachable, a publish on the ingest path fails fast (and is logged)
+    # instead of holding the request: a short connect timeout. The read timeout must outlast
+    # channels_redis's 5 s blocking pop (redis-py's default of 5 s made idle receives fail).
+    # One immediate retry on a connection error replaces a pooled connection that a
+    # restarted Redis closed (or, through Sentinel, one to a demoted master).
+    _redis_host = {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "retry_on_error": [RedisConnectionError],
+    }
+    if REDIS_SENTINELS:
+        _redis_host.update(url_options(REDIS_URL), master_name=REDIS_SENTINEL_MASTER,
+                           sentinels=REDIS_SENTINELS,
+                           sentinel_kwargs=sentinel_kwargs(connect_timeout=REDIS_CONNECT_TIMEOUT,
+                                                           socket_timeout=REDIS_CONNECT_TIMEOUT))
+    else:
+        _redis_host["address"] = REDIS_URL
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # With Redis unreachable, a publish on the ingest path fails fast (and is
-                # logged) instead of holding the request: a short connect timeout. The read
-                # timeout must outlast channels_redis's 5 s blocking pop (redis-py's default
-                # of 5 s made idle receives fail). One immediate retry on a connection error
-                # replaces a pooled connection that a restarted Redis closed.
-                "hosts": [{
-                    "address": REDIS_URL,
-                    "socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1")),
-                    "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "10")),
-                    "retry_on_error": [RedisConnectionError],
-                }],
+                "hosts": [_redis_host],
                 # Each server process listens on one channel (see realtime/server/hub.py), so the
                 # default capacity of 100 queued messages would drop events under bursts.
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "10000")),
@@ -175,6 +193,8 @@ if REDIS_URL:
         "KEY_PREFIX": f"{os.environ.get('CHANNEL_LAYER_PREFIX', 'vendhub')}:throttle",
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
     }
+    if REDIS_SENTINELS:
+        THROTTLE_CACHE["OPTIONS"]["pool_class"] = "vendhub.redis_sentinel.SentinelCachePool"
 else:
     THROTTLE_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                       "LOCATION": "vendhub-throttle"}

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from realtime.views import prometheus_metrics
+from vendhub.health import healthz
 from vendhub.throttling import LOGIN_THROTTLES, REFRESH_THROTTLES
 
 api_v1 = [
@@ -32,6 +33,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("metrics", prometheus_metrics, name="metrics"),
+    path("healthz", healthz, name="healthz"),
     path("", include("vendhub.dashboard_urls")),
 ]
 
