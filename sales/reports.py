@@ -3,11 +3,12 @@ product or payment method, with the top and bottom machines of the range.
 
 Everything is read from the daily rollups, never from raw vends: a rollup row is already
 one organization's local day, so a range of days is a range of `day` and the dates need no
-time-zone arithmetic here. Each grouping reads the narrowest rollup that still holds its
-column (`NARROWEST`): by day, machine or payment method the rows per machine × method × day
-(`DailyMachineSales`), by product those per product × method × day (`DailyProductSales`);
-`DailySales` (machine × product × method × day) has up to a product's times more rows for
-the same sums. Money is an integer in the currency's smallest unit in use (UZS: sums).
+time-zone arithmetic here. Each sum reads the narrowest rollup that still holds its column
+(`NARROWEST`): by day, product or payment method the organization's rows per product ×
+method × day (`DailyProductSales`: a year of a 300-machine, 40-product fleet is 44 k rows),
+by machine, and for the top and bottom machines, the rows per machine × method × day
+(`DailyMachineSales`: 0.33 M rows); `DailySales` (machine × product × method × day: 6.7 M)
+holds the same sums in many more rows. Money is an integer in the currency's smallest unit in use (UZS: sums).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def _sums(rows: QuerySet, *keys: str) -> QuerySet:
 KEYS = {"day": "day", "machine": "machine_id", "product": "product_id",
         "paymentMethod": "payment_method"}
 #: The rollup table each column is summed from: the one with the fewest rows that has it.
-NARROWEST = {"day": DailyMachineSales, "machine_id": DailyMachineSales,
-             "payment_method": DailyMachineSales, "product_id": DailyProductSales}
+NARROWEST = {"day": DailyProductSales, "machine_id": DailyMachineSales,
+             "payment_method": DailyProductSales, "product_id": DailyProductSales}
 #: Every sum from DailySales, the widest rollup: what the narrower ones must equal.
 WIDEST = dict.fromkeys(NARROWEST, DailySales)
 _ZERO = {"revenue": 0, "vends": 0}

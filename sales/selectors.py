@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from machines.models import Machine, Organization
 from machines.selectors import AnyUser, organization_ids_for
-from sales.models import DailySales, Planogram, Product, RecipeItem, Selection
+from sales.models import DailyMachineSales, Planogram, Product, RecipeItem, Selection
 
 
 def sales_day(at: datetime, time_zone: str) -> date:
@@ -76,17 +76,18 @@ def planogram_versions(*, machine_id, until: datetime) -> list[Planogram]:
 
 
 def revenue_on(*, organization_id, day: date) -> tuple[int, int]:
-    """(revenue, vends) of the organization on `day`, from the daily rollups."""
-    totals = DailySales.objects.filter(organization_id=organization_id, day=day).aggregate(
+    """(revenue, vends) of the organization on `day`, from the daily rollups per machine."""
+    totals = DailyMachineSales.objects.filter(organization_id=organization_id, day=day).aggregate(
         revenue=Sum("revenue"), vends=Sum("vends"))
     return totals["revenue"] or 0, totals["vends"] or 0
 
 
 def sales_today_of(*, organization_id, machine_id, day: date) -> dict[str, int]:
     """The organization's and one of its machines' revenue and vends on `day`, from the
-    daily rollups, in one query: `{revenue, vends, machineRevenue, machineVends}`."""
+    daily rollups per machine (a few rows a machine, not one per product it sold: every
+    vend batch asks), in one query: `{revenue, vends, machineRevenue, machineVends}`."""
     mine = Q(machine_id=machine_id)
-    totals = DailySales.objects.filter(organization_id=organization_id, day=day).aggregate(
+    totals = DailyMachineSales.objects.filter(organization_id=organization_id, day=day).aggregate(
         total_revenue=Sum("revenue"), total_vends=Sum("vends"),
         machine_revenue=Sum("revenue", filter=mine), machine_vends=Sum("vends", filter=mine))
     return {"revenue": totals["total_revenue"] or 0, "vends": totals["total_vends"] or 0,
@@ -113,7 +114,8 @@ def with_revenue_today(machines: QuerySet[Machine], *, user: AnyUser | None,
         day = Case(*(When(organization__time_zone=zone, then=Value(local))
                      for zone, local in sorted(days.items())),
                    default=Value(sales_day(now, settings.TIME_ZONE)), output_field=DateField())
-    revenue = (DailySales.objects.filter(machine=OuterRef("pk"), day=OuterRef("revenue_day"))
+    revenue = (DailyMachineSales.objects.filter(machine=OuterRef("pk"),
+                                                day=OuterRef("revenue_day"))
                .order_by().values("machine").annotate(total=Sum("revenue")).values("total"))
     return machines.annotate(revenue_day=day, revenue_today=Coalesce(Subquery(revenue), 0))
 
@@ -121,5 +123,5 @@ def with_revenue_today(machines: QuerySet[Machine], *, user: AnyUser | None,
 def machine_revenue_today(machine: Machine, *, now: datetime | None = None) -> int:
     """One machine's revenue today (its organization's time zone), from the daily rollups."""
     day = sales_day(now or timezone.now(), machine.organization.time_zone)
-    return DailySales.objects.filter(machine=machine, day=day).aggregate(
+    return DailyMachineSales.objects.filter(machine=machine, day=day).aggregate(
         total=Sum("revenue"))["total"] or 0
