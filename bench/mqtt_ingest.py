@@ -102,16 +102,47 @@ def server_env() -> dict:
             "MQTT_URL": "", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
 
+def device_acls(serial: str) -> list[dict]:
+    """A machine's own topics, literally: Mosquitto 2.0.11's plugin does not substitute
+    `%u` in ACL topics, so each machine gets a role of its own."""
+    from devices import topics
+
+    acls = [{"acltype": "publishClientSend", "allow": True,
+             "topic": topics.device_topic(serial, kind)}
+            for kind in ("telemetry", "sales", "audit", "replies")]
+    return acls + [{"acltype": "subscribePattern", "allow": True,
+                    "topic": topics.device_topic(serial, kind)} for kind in topics.OUTBOUND]
+
+
+def write_document(broker, keys: list[dict]) -> dict:
+    """Before the broker's first start: its security document (devices/broker.py's, the
+    service accounts and roles) with each machine's client (username = serial, password =
+    its device key, hashed as the plugin hashes) and role. Creating thousands of clients
+    over the control topic instead slows down as they accumulate: the plugin rewrites its
+    whole file after every control message (`--provision control` measures it)."""
+    from devices import broker as mosquitto
+
+    t0 = time.monotonic()
+    document = mosquitto.security_document(worker=broker.worker, server=broker.server)
+    for key in keys:
+        serial, role = key["serial"], f"device-{key['serial']}"
+        document["roles"].append({"rolename": role, "acls": device_acls(serial)})
+        document["clients"].append({"username": serial, "roles": [{"rolename": role}],
+                                    **mosquitto._hashed(key["key"])})
+    path = broker.data_dir / "dynamic-security.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(document))
+    return {"devices": len(keys), "seconds": round(time.monotonic() - t0, 2), "errors": 0,
+            "how": "the plugin's document, written before the broker started"}
+
+
 def provision(broker, keys: list[dict], batch: int = 250) -> dict:
-    """Each machine's broker client (username = serial, password = its device key) and a
-    role allowing only its own topics, over the dynamic-security control topic with the
-    server's account, `batch` machines a message. Literal topics rather than one role with
-    `%u`: Mosquitto 2.0.11's plugin does not substitute `%u` in ACL topics."""
+    """Each machine's broker client and role over the dynamic-security control topic with
+    the server's account, `batch` machines a message, into a running broker."""
     import threading
 
     import paho.mqtt.client as mqtt
 
-    from devices import topics
     from devices.broker import CONTROL_TOPIC
 
     answered, errors = threading.Semaphore(0), []
@@ -135,12 +166,8 @@ def provision(broker, keys: list[dict], batch: int = 250) -> dict:
             commands = []
             for key in keys[start:start + batch]:
                 serial, role = key["serial"], f"device-{key['serial']}"
-                acls = [{"acltype": "publishClientSend", "allow": True,
-                         "topic": topics.device_topic(serial, kind)}
-                        for kind in ("telemetry", "sales", "audit", "replies")]
-                acls += [{"acltype": "subscribePattern", "allow": True,
-                          "topic": topics.device_topic(serial, kind)} for kind in topics.OUTBOUND]
-                commands += [{"command": "createRole", "rolename": role, "acls": acls},
+                commands += [{"command": "createRole", "rolename": role,
+                              "acls": device_acls(serial)},
                              {"command": "createClient", "username": serial,
                               "password": key["key"], "roles": [{"rolename": role}]}]
             admin.publish(CONTROL_TOPIC, json.dumps({"commands": commands}), qos=1)
@@ -152,7 +179,8 @@ def provision(broker, keys: list[dict], batch: int = 250) -> dict:
         admin.disconnect()
         admin.loop_stop()
     return {"devices": len(keys), "seconds": round(time.monotonic() - t0, 2),
-            "errors": len(errors), "first_errors": errors[:3]}
+            "errors": len(errors), "first_errors": errors[:3],
+            "how": f"over the control topic, {batch} devices a message"}
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -317,10 +345,15 @@ async def run_steps(seeded: dict, args) -> dict:
     result: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as tmp:
         work = Path(tmp)
-        broker = PrivateBroker(port=free_port(), data_dir=work / "broker").start()
+        broker = PrivateBroker(port=free_port(), data_dir=work / "broker")
+        broker.prepare()
+        devices_keys = keys[:max(args.hold_devices, args.ingest_devices, args.latency_machines)]
+        if args.provision == "document":
+            result["provision"] = write_document(broker, devices_keys)
+        broker.start()
         try:
-            result["provision"] = provision(broker, keys[:max(args.hold_devices,
-                                                             args.ingest_devices)])
+            if args.provision == "control":
+                result["provision"] = provision(broker, devices_keys)
             devices_file = work / "devices.json"
             devices_file.write_text(json.dumps([{**k, "password": k["key"]} for k in keys]))
             http_file = work / "http-keys.json"
@@ -381,6 +414,9 @@ def main() -> None:
     parser.add_argument("--hold-rate", type=float, default=100.0,
                         help="messages a second from all the held devices together")
     parser.add_argument("--hold-seconds", type=float, default=60.0)
+    parser.add_argument("--provision", choices=("document", "control"), default="document",
+                        help="the devices' broker clients: written into the plugin's document "
+                             "before the broker starts, or created over its control topic")
     args = parser.parse_args()
     if args.seed_only:
         print(json.dumps(seed(args.machines)))
