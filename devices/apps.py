@@ -11,8 +11,11 @@ class DevicesConfig(AppConfig):
         # issuing or revoking a device key changes the machine's client on the broker.
         from devices import events, receivers  # noqa: F401
         from devices.commands import expire_commands
+        from devices.credentials import retry_pending
         from telemetry.watchdog import register_sweep_check
 
         # Commands nobody answered in time expire with the fleet's periodic sweep too, so
         # they do even while no commands publisher runs.
         register_sweep_check(expire_commands)
+        # Broker credential changes the broker missed (it was down) are retried with it.
+        register_sweep_check(retry_pending)

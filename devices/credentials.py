@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 #: A claimed change not applied within this time (a process died mid-way) is pending again.
 CLAIM_SECONDS = 60
+#: Failed attempts after which a change is given up (mqtt_sync_credentials then lists the
+#: machine as needing a new key).
+MAX_ATTEMPTS = 20
 _SEAL_SALT = "devices.credentials.sealed-password"
 
 
@@ -94,8 +97,8 @@ def record_revoked(*, keys: Iterable[DeviceKey]) -> list[BrokerCredentialChange]
     if not keys or not broker_configured():
         return []
     BrokerCredentialChange.objects.filter(
-        device_key__in=keys, action=CredentialAction.PROVISION, applied_at__isnull=True,
-    ).update(sealed_password="", applied_at=timezone.now(), last_error="revoked before provisioned")
+        device_key__in=keys, action=CredentialAction.PROVISION, settled_at__isnull=True,
+    ).update(sealed_password="", settled_at=timezone.now(), last_error="revoked before provisioned")
     changes = BrokerCredentialChange.objects.bulk_create(
         BrokerCredentialChange(device_key=key, serial=key.machine.serial_number,
                                action=CredentialAction.REMOVE) for key in keys)
@@ -136,12 +139,16 @@ class ApplyResult:
     unreachable: bool = False
 
 
-def _claim(*, ids: list[int] | None, limit: int | None) -> list[BrokerCredentialChange]:
+def _claim(*, ids: list[int] | None, limit: int | None,
+           retry_now: bool = False) -> list[BrokerCredentialChange]:
     """Pending changes this process may apply, leased for CLAIM_SECONDS: two processes (a
-    request's on_commit and a sync run) never apply the same change at once."""
+    request's on_commit and a sync run) never apply the same change at once. A failed
+    change waits for its retry time, unless `retry_now`."""
     now = timezone.now()
-    pending = BrokerCredentialChange.objects.filter(applied_at__isnull=True).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    due = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    if retry_now:
+        due |= Q(attempts__gt=0)
+    pending = BrokerCredentialChange.objects.filter(due, settled_at__isnull=True)
     if ids is not None:
         pending = pending.filter(pk__in=ids)
     with transaction.atomic():
@@ -153,64 +160,93 @@ def _claim(*, ids: list[int] | None, limit: int | None) -> list[BrokerCredential
                 .select_related("device_key").order_by("id"))
 
 
-def apply_pending(*, ids: list[int] | None = None, limit: int | None = None) -> ApplyResult:
-    """Apply pending changes (`ids`, or all of them; oldest first, at most `limit`) to the
-    broker of `MQTT_URL`, on one connection. A broker that cannot be reached leaves them
-    pending, with the error."""
+def retry_delay(attempts: int) -> timedelta:
+    """After the n-th failed attempt: 10 s, 20 s, 40 s … at most 10 minutes."""
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 600))
+
+
+def apply_pending(*, ids: list[int] | None = None, limit: int | None = None,
+                  retry_now: bool = False) -> ApplyResult:
+    """Apply pending changes (`ids`, or all that are due; oldest first, at most `limit`) to
+    the broker of `MQTT_URL`, on one connection. A change that fails is retried later (see
+    retry_delay), up to MAX_ATTEMPTS; one that never can be (its sealed key is gone) is
+    settled with its error."""
     result = ApplyResult()
     if not broker_configured():
         return result
-    changes = _claim(ids=ids, limit=limit)
+    changes = _claim(ids=ids, limit=limit, retry_now=retry_now)
     if not changes:
         return result
     try:
         outcomes = run_async(_apply(changes))
     except DynsecError as error:
         result.unreachable = True
-        outcomes = [f"broker unreachable: {error}"] * len(changes)
+        outcomes = [Outcome(f"broker unreachable: {error}")] * len(changes)
     now = timezone.now()
-    for change, error in zip(changes, outcomes, strict=True):
-        if error is None:
-            change.applied_at, change.sealed_password, change.last_error = now, "", ""
-            result.applied += 1
-        else:
-            change.last_error = error
-            result.failed += 1
-            result.errors.append(f"{change}: {error}")
-            logger.warning("broker credentials: %s not applied: %s", change, error)
+    for change, outcome in zip(changes, outcomes, strict=True):
         change.attempts += 1
+        change.last_error = outcome.error or ""
         change.claimed_until = None
+        if outcome.error is None:
+            change.settled_at, change.sealed_password = now, ""
+            result.applied += 1
+            continue
+        result.failed += 1
+        result.errors.append(f"{change}: {outcome.error}")
+        logger.warning("broker credentials: %s not applied: %s", change, outcome.error)
+        if outcome.final or change.attempts >= MAX_ATTEMPTS:
+            change.settled_at, change.sealed_password = now, ""
+        else:
+            change.claimed_until = now + retry_delay(change.attempts)
     BrokerCredentialChange.objects.bulk_update(
-        changes, ["applied_at", "sealed_password", "last_error", "attempts", "claimed_until"],
+        changes, ["settled_at", "sealed_password", "last_error", "attempts", "claimed_until"],
         batch_size=500)
     return result
 
 
-async def _apply(changes: list[BrokerCredentialChange]) -> list[str | None]:
-    """Each change's error, or None once the broker has it; in order, on one connection
+def retry_pending(*, now: datetime | None = None) -> int:
+    """Apply the changes due for a retry (a sweep check of the watchdog, so a change the
+    broker missed reaches it without anyone running mqtt_sync_credentials); how many."""
+    if not broker_configured():
+        return 0
+    return apply_pending(limit=1000).applied
+
+
+async def _apply(changes: list[BrokerCredentialChange]) -> list[Outcome]:
+    """Each change's outcome, in order, on one connection
     (a removal and a provisioning of one serial must not swap). DynsecError when the
     broker cannot be reached."""
     async with _session() as session:
         return [await _apply_one(session, change) for change in changes]
 
 
-async def _apply_one(session: DynsecSession, change: BrokerCredentialChange) -> str | None:
+@dataclass(frozen=True)
+class Outcome:
+    error: str | None = None
+    #: The change can never be applied: retrying is pointless.
+    final: bool = False
+
+
+APPLIED = Outcome()
+
+
+async def _apply_one(session: DynsecSession, change: BrokerCredentialChange) -> Outcome:
     try:
         if change.action == CredentialAction.PROVISION:
             if not change.sealed_password:
-                return "no sealed key left to provision: issue a new key"
+                return Outcome("no sealed key left to provision: issue a new key", final=True)
             try:
                 password = unseal(change.sealed_password)
             except InvalidToken:
-                return "sealed with another SECRET_KEY: issue a new key"
+                return Outcome("sealed with another SECRET_KEY: issue a new key", final=True)
             await provision(session, serial=change.serial, password=password,
                             marker=key_marker(change.device_key.prefix))
         else:
             await remove(session, serial=change.serial,
                          marker=key_marker(change.device_key.prefix))
     except DynsecError as error:
-        return str(error)
-    return None
+        return Outcome(str(error))
+    return APPLIED
 
 
 async def provision(session: DynsecSession, *, serial: str, password: str, marker: str) -> None:
@@ -300,7 +336,7 @@ def sync_credentials() -> SyncReport:
     """Apply every pending change, then make the broker's device clients match the active
     keys: a client whose key is no longer active for its serial is deleted. Raises
     DynsecError when the broker cannot be reached."""
-    report = SyncReport(applied=apply_pending())
+    report = SyncReport(applied=apply_pending(retry_now=True))
     if report.applied.unreachable:
         raise DynsecError(report.applied.errors[0])
     clients = run_async(_device_clients())
@@ -311,7 +347,7 @@ def sync_credentials() -> SyncReport:
     if report.removed:
         run_async(_delete_clients(report.removed))
     pending = set(BrokerCredentialChange.objects.filter(
-        applied_at__isnull=True, action=CredentialAction.PROVISION,
+        settled_at__isnull=True, action=CredentialAction.PROVISION,
     ).values_list("serial", flat=True))
     report.without_client = sorted(
         {serial for serial in active.values() if valid_serial(serial)}

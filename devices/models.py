@@ -109,8 +109,10 @@ class BrokerCredentialChange(models.Model):
     action = models.CharField(_("action"), max_length=16, choices=CredentialAction.choices)
     sealed_password = models.TextField(blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    #: Leased to the process applying it until then; after a failure, its next retry.
     claimed_until = models.DateTimeField(null=True, blank=True)
-    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True, db_index=True)
+    #: Applied, or given up (`last_error` says why); pending while null.
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
 

@@ -62,7 +62,7 @@ def test_the_provisioned_key_is_not_kept_in_the_database(mqtt_settings, personas
     with django_capture_on_commit_callbacks(execute=True):
         key = issue(personas.machine)
     change = BrokerCredentialChange.objects.get(device_key=key.device_key)
-    assert change.applied_at is not None and change.attempts == 1
+    assert change.settled_at is not None and change.attempts == 1
     assert change.sealed_password == ""
 
 

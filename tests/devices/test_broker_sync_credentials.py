@@ -44,16 +44,16 @@ def test_a_key_issued_while_the_broker_is_down_is_provisioned_by_the_sync(
     assert time.monotonic() - started < 3.0
     assert issued.device_key.is_active
     change = BrokerCredentialChange.objects.get(device_key=issued.device_key)
-    assert change.applied_at is None and change.attempts == 1
+    assert change.settled_at is None and change.attempts == 1
     assert "unreachable" in change.last_error
     assert change.sealed_password and issued.plaintext not in change.sealed_password
     with pytest.raises(CommandError, match="cannot be reached"):
         sync()
 
     own_mqtt_broker.start()
-    assert "changes applied: 1, still pending: 0" in sync()
+    assert "changes applied: 1, failed: 0" in sync()
     change.refresh_from_db()
-    assert change.applied_at is not None and change.sealed_password == ""
+    assert change.settled_at is not None and change.sealed_password == ""
     device = Device(own_mqtt_broker, personas.machine.serial_number, issued.plaintext)
     assert device.connect()
     device.close()
@@ -67,7 +67,7 @@ def test_a_key_revoked_while_the_broker_is_down_is_removed_by_the_sync(
     with django_capture_on_commit_callbacks(execute=True):
         revoke_device_keys(keys=DeviceKey.objects.filter(pk=issued.device_key.pk))
     assert BrokerCredentialChange.objects.filter(
-        action=CredentialAction.REMOVE, applied_at__isnull=True).count() == 1
+        action=CredentialAction.REMOVE, settled_at__isnull=True).count() == 1
 
     own_mqtt_broker.start()  # the broker still knows the key: its removal is pending
     sync()
@@ -82,7 +82,7 @@ def test_a_key_issued_and_revoked_while_the_broker_is_down_never_reaches_it(
         issued = issue_device_key(machine=personas.machine)
         revoke_device_keys(keys=DeviceKey.objects.filter(pk=issued.device_key.pk))
     provisioning = BrokerCredentialChange.objects.get(action=CredentialAction.PROVISION)
-    assert provisioning.sealed_password == "" and provisioning.applied_at is not None
+    assert provisioning.sealed_password == "" and provisioning.settled_at is not None
     own_mqtt_broker.start()
     sync()
     assert not Device(own_mqtt_broker, personas.machine.serial_number, issued.plaintext).connect()

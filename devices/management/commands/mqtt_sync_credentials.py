@@ -24,7 +24,7 @@ class Command(BaseCommand):
         except DynsecError as error:
             raise CommandError(f"the broker cannot be reached: {error}") from error
         applied = report.applied
-        self.stdout.write(f"changes applied: {applied.applied}, still pending: {applied.failed}")
+        self.stdout.write(f"changes applied: {applied.applied}, failed: {applied.failed}")
         for error in applied.errors:
             self.stderr.write(f"  {error}")
         for serial in report.removed:
