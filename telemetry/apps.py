@@ -7,3 +7,9 @@ class TelemetryConfig(AppConfig):
 
     def ready(self) -> None:
         from . import admin_devicekeys  # noqa: F401  (registers the DeviceKey admin)
+        from .partitions import ensure_partitions_daily
+        from .watchdog import register_sweep_check
+
+        # The watchdog's loop is the fleet's one periodic loop: it keeps the readings'
+        # day partitions created ahead (once a day per process; a no-op on SQLite).
+        register_sweep_check(ensure_partitions_daily)

@@ -5,6 +5,7 @@ test table cannot make the planner prefer one."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -34,6 +35,13 @@ def plan_of(queryset) -> str:
     return queryset.explain()
 
 
+def uses_the_reading_index(plan: str, scan: str) -> bool:
+    """On the partitioned table (PostgreSQL) each day's partition scans its own copy of
+    unique_reading_per_instant, named after the partition."""
+    return re.search(rf"{scan}( Backward)? using (unique_reading_per_instant|"
+                     r"telemetry_telemetryreading_\w+_machine_id_timestamp_key)", plan) is not None
+
+
 def test_readings_have_an_index_on_machine_then_timestamp():
     assert ["machine_id", "timestamp"] in index_columns().values()
 
@@ -45,8 +53,8 @@ def test_the_latest_reading_of_a_machine_is_an_index_scan(personas):
     assert latest_reading(personas.machine).timestamp == now
     query = TelemetryReading.objects.filter(machine=personas.machine).order_by("-timestamp")[:1]
     plan = plan_of(query)
-    assert "Index Scan Backward using unique_reading_per_instant" in plan, plan
-    assert "Sort" not in plan, plan
+    assert uses_the_reading_index(plan, "Index Scan Backward"), plan
+    assert "Sort  (" not in plan, plan  # no Sort node (a Merge Append's "Sort Key" is fine)
 
 
 def test_readings_in_a_time_range_are_an_index_range_scan(personas):
@@ -54,5 +62,5 @@ def test_readings_in_a_time_range_are_an_index_range_scan(personas):
     query = TelemetryReading.objects.filter(
         machine=personas.machine, timestamp__gte=now - timedelta(hours=1), timestamp__lt=now)
     plan = plan_of(query)
-    assert "Index Scan" in plan and "unique_reading_per_instant" in plan, plan
+    assert uses_the_reading_index(plan, "Index Scan"), plan
     assert "timestamp" in plan.split("Index Cond:")[1], plan
