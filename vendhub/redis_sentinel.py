@@ -10,8 +10,6 @@ No Django imports at module level: vendhub/settings.py imports this module.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 
 class SentinelConfigError(ValueError):
     """A `REDIS_SENTINELS` value that is not a comma-separated list of host:port."""
@@ -33,19 +31,16 @@ def parse_sentinels(value: str) -> list[tuple[str, int]]:
 
 
 def url_options(url: str) -> dict:
-    """The database and credentials of a redis:// URL, as connection keyword arguments."""
-    parts = urlsplit(url)
-    options: dict = {}
-    path = parts.path.strip("/")
-    if path:
-        if not path.isdigit():
-            raise SentinelConfigError(f"REDIS_URL: database {path!r} is not a number")
-        options["db"] = int(path)
-    if parts.username:
-        options["username"] = unquote(parts.username)
-    if parts.password:
-        options["password"] = unquote(parts.password)
-    return options
+    """The database and credentials of a redis:// URL, as connection keyword arguments
+    (its host and port are the sentinels' business)."""
+    from redis.connection import parse_url
+
+    try:
+        parsed = parse_url(url)
+    except ValueError as error:
+        raise SentinelConfigError(f"REDIS_URL: {error}") from None
+    return {key: value for key, value in parsed.items()
+            if key in ("db", "username", "password")}
 
 
 def sentinel_kwargs(*, connect_timeout: float, socket_timeout: float) -> dict:
