@@ -46,3 +46,12 @@ def mqtt_settings(settings, mqtt_broker):
     """The server's settings pointed at the session broker (its own account)."""
     settings.MQTT_URL = mqtt_broker.server_url
     return settings
+
+
+@pytest.fixture
+def own_mqtt_settings(settings, own_mqtt_broker):
+    """The server's settings pointed at the test's own broker, with a short control timeout
+    (the tests stop that broker)."""
+    settings.MQTT_URL = own_mqtt_broker.server_url
+    settings.MQTT_CONTROL_TIMEOUT = 2.0
+    return settings

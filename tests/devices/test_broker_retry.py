@@ -19,13 +19,6 @@ from tests.devices.broker_support import Device
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def own_settings(settings, own_mqtt_broker):
-    settings.MQTT_URL = own_mqtt_broker.server_url
-    settings.MQTT_CONTROL_TIMEOUT = 2.0
-    return settings
-
-
 def test_the_retry_delay_doubles_up_to_ten_minutes():
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 7, 8, 50)] == [
         10, 20, 40, 600, 600, 600]
@@ -36,7 +29,7 @@ def test_the_watchdog_sweep_retries_missed_changes():
 
 
 def test_a_missed_change_waits_for_its_retry_time_then_reaches_the_broker(
-        own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     own_mqtt_broker.stop()
     with django_capture_on_commit_callbacks(execute=True):
         issued = issue_device_key(machine=personas.machine)
@@ -55,11 +48,11 @@ def test_a_missed_change_waits_for_its_retry_time_then_reaches_the_broker(
 
 
 def test_a_key_sealed_under_another_secret_key_is_given_up_and_named(
-        own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     own_mqtt_broker.stop()
     with django_capture_on_commit_callbacks(execute=True):
         issue_device_key(machine=personas.machine)
-    own_settings.SECRET_KEY = "another secret key for this test only, long enough to pass"
+    own_mqtt_settings.SECRET_KEY = "another secret key for this test only, long enough to pass"
     own_mqtt_broker.start()
     result = apply_pending(retry_now=True)
     assert result.failed == 1 and "SECRET_KEY" in result.errors[0]

@@ -22,13 +22,6 @@ from tests.factories import make_machine
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def own_settings(settings, own_mqtt_broker):
-    settings.MQTT_URL = own_mqtt_broker.server_url
-    settings.MQTT_CONTROL_TIMEOUT = 2.0
-    return settings
-
-
 def sync() -> str:
     out = io.StringIO()
     call_command("mqtt_sync_credentials", stdout=out, stderr=io.StringIO())
@@ -36,7 +29,7 @@ def sync() -> str:
 
 
 def test_a_key_issued_while_the_broker_is_down_is_provisioned_by_the_sync(
-        own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     own_mqtt_broker.stop()
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
@@ -60,7 +53,7 @@ def test_a_key_issued_while_the_broker_is_down_is_provisioned_by_the_sync(
 
 
 def test_a_key_revoked_while_the_broker_is_down_is_removed_by_the_sync(
-        own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         issued = issue_device_key(machine=personas.machine)
     own_mqtt_broker.stop()
@@ -76,7 +69,7 @@ def test_a_key_revoked_while_the_broker_is_down_is_removed_by_the_sync(
 
 
 def test_a_key_issued_and_revoked_while_the_broker_is_down_never_reaches_it(
-        own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     own_mqtt_broker.stop()
     with django_capture_on_commit_callbacks(execute=True):
         issued = issue_device_key(machine=personas.machine)
@@ -89,7 +82,7 @@ def test_a_key_issued_and_revoked_while_the_broker_is_down_never_reaches_it(
 
 
 def test_the_sync_removes_stale_clients_and_names_keys_that_predate_mqtt(
-        settings, own_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
+        settings, own_mqtt_settings, own_mqtt_broker, personas, django_capture_on_commit_callbacks):
     settings.MQTT_URL = ""
     with django_capture_on_commit_callbacks(execute=True):
         issue_device_key(machine=personas.machine)  # no broker then: HTTP only
