@@ -1,6 +1,9 @@
 """Sales report latency over the daily rollups of 10 million vends: `sales.reports` (the
 selector) and `GET /api/v1/sales/report/` (the endpoint, in process: Django's test client
-with a JWT, every middleware) for each `groupBy`, over 30 and 365 days; goal < 300 ms.
+with a JWT, every middleware) for each `groupBy`, over 30 and 365 days; goal < 300 ms. The
+reports read the narrower rollups (DailyMachineSales, DailyProductSales); the same selector
+over DailySales alone (`tables=WIDEST`, what reports read before them) is timed beside it,
+and the admin's DailySales changelist as a superuser and as the organization's staff.
 
     .venv/bin/python -m bench.sales_report                 # seed (once), measure
     .venv/bin/python -m bench.sales_report --runs 30 --long-runs 10 --reseed
@@ -14,10 +17,9 @@ the product's popularity and the method's share, 1 or 2 vends a row, calibrated 
 the year holds about 10 M vends (about 6.7 M rows). Three machines sold nothing in the
 last 45 days (the bottom list must show them). Rows are inserted by PostgreSQL itself
 (`INSERT ... SELECT` over `generate_series`, a month per statement, secondary indexes
-dropped during the load and rebuilt after, then VACUUM ANALYZE): no Python row objects.
-Then a probe, not the product: the same sums over scratch tables of coarser rollups
-(machine × method × day, product × method × day) built from these rows, for what such
-rollups would buy. Results go to bench/results/sales-report-latest.{jsonl,md}.
+dropped during the load and rebuilt after, then the narrower rollups summed from them as
+the demo seed does (`sales.rollups`), then VACUUM ANALYZE): no Python row objects. Results
+go to bench/results/sales-report-latest.{jsonl,md}.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def seed(reseed: bool) -> dict:
     from django.db.models import Count, Sum
 
     from machines.models import Machine, Membership, Organization, Role
+    from sales import rollups
     from sales.ingest import sales_day
-    from sales.models import DailySales, Product
+    from sales.models import DailyMachineSales, DailyProductSales, DailySales, Product
 
     call_command("migrate", verbosity=0, interactive=False)
     org, _ = Organization.objects.get_or_create(slug=ORG_SLUG, defaults={"name": "Bench sales"})
@@ -129,6 +132,7 @@ def seed(reseed: bool) -> dict:
                     name=f"Sales machine {i:04d}") for i in range(MACHINES)])
     if Product.objects.filter(organization=org).count() != PRODUCTS:
         DailySales.objects.filter(organization=org).delete()
+        rollups.rebuild_narrow_rollups(organization_ids=[org.pk])  # none left either
         Product.objects.filter(organization=org).delete()
         Product.objects.bulk_create([
             Product(organization=org, name=f"Product {k:02d}", sku=f"SKU-{k:02d}")
@@ -140,18 +144,18 @@ def seed(reseed: bool) -> dict:
     if reseed or not fresh:
         _load(connection, org, start, end)
     totals = rows.aggregate(rows=Count("id"), vends=Sum("vends"), revenue=Sum("revenue"))
-    return {"organization": org.pk, "user": user.pk, "end": end, **totals}
+    return {"organization": org.pk, "user": user.pk, "end": end, **totals,
+            "machine_rows": DailyMachineSales.objects.filter(organization=org).count(),
+            "product_rows": DailyProductSales.objects.filter(organization=org).count()}
 
 
 def _load(connection, org, start: date, end: date) -> None:
     from machines.models import Machine
+    from sales import rollups
     from sales.models import DailySales, Product
 
-    progress(f"deleting the old rollups of {org.slug} (and the probe's tables built from them)")
+    progress(f"deleting the old rollups of {org.slug}")
     DailySales.objects.filter(organization=org).delete()
-    with connection.cursor() as cursor:
-        for table in _PROBES:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
     machines = list(Machine.objects.filter(organization=org).order_by("serial_number")
                     .values_list("pk", flat=True))
     products = list(Product.objects.filter(organization=org).order_by("sku")
@@ -185,9 +189,12 @@ def _load(connection, org, start: date, end: date) -> None:
         for name, definition in indexes:
             progress(f"rebuilding {name}")
             cursor.execute(definition)
+    progress("summing the narrower rollups")
+    rollups.rebuild_narrow_rollups(organization_ids=[org.pk])
     progress("VACUUM ANALYZE")
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE sales_dailysales")
+        for table in ("sales_dailysales", "sales_dailymachinesales", "sales_dailyproductsales"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
     progress(f"seeded {inserted:,} rows in {time.monotonic() - started:.0f} s")
 
 
@@ -198,7 +205,7 @@ def _summary(times: list[float]) -> dict:
             "p95_ms": round(p95 * 1000, 1), "max_ms": round(ordered[-1] * 1000, 1)}
 
 
-def measure(seeded: dict, runs: int, long_runs: int) -> list[dict]:
+def measure(seeded: dict, runs: int, long_runs: int, wide_runs: int) -> list[dict]:
     from django.contrib.auth import get_user_model
     from django.test import Client
     from rest_framework_simplejwt.tokens import AccessToken
@@ -213,8 +220,12 @@ def measure(seeded: dict, runs: int, long_runs: int) -> list[dict]:
         start = end - timedelta(days=days - 1)
         scope = reports.ReportScope(organization_ids=(seeded["organization"],), start=start,
                                     end=end)
-        rows = reports.rollups_in(scope).count()
+        counts = {model: reports.rollups_in(scope, model).count()
+                  for model in {*reports.NARROWEST.values(), reports.DailySales}}
         for group_by in reports.GROUP_BY:
+            # What the report reads: its grouping's table, and the machines' for the extremes.
+            read = {reports.NARROWEST[reports.KEYS[group_by]], reports.NARROWEST["machine_id"]}
+            rows = sum(counts[model] for model in read)
             reports.sales_report(scope, group_by)  # warm the cache once
             # A token per series: a year's series outlasts an access token's lifetime.
             client = Client(HTTP_HOST="localhost",
@@ -233,8 +244,16 @@ def measure(seeded: dict, runs: int, long_runs: int) -> list[dict]:
                 endpoint.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.content[:300]
                 size = len(response.content)
-            result = {"days": days, "group_by": group_by, "rollup_rows": rows, "runs": count,
+            wide = []
+            for _ in range(wide_runs):
+                started = time.perf_counter()
+                reports.sales_report(scope, group_by, tables=reports.WIDEST)
+                wide.append(time.perf_counter() - started)
+            result = {"days": days, "group_by": group_by, "rollup_rows": rows,
+                      "tables": sorted(model._meta.db_table for model in read),
+                      "daily_sales_rows": counts[reports.DailySales], "runs": count,
                       "selector": _summary(selector), "endpoint": _summary(endpoint),
+                      "daily_sales_selector": _summary(wide) if wide else None,
                       "bytes": size, "load_before": round(load, 2),
                       "load_after": round(os.getloadavg()[0], 2)}
             result["met"] = result["endpoint"]["p95_ms"] < GOAL_MS
@@ -245,100 +264,95 @@ def measure(seeded: dict, runs: int, long_runs: int) -> list[dict]:
     return out
 
 
-#: The probe's scratch tables: the same sums without the product (per machine) and without
-#: the machine (per product), what a coarser rollup would hold. Not part of the schema.
-_PROBES = {
-    "zz_probe_machine_daily": ("machine_id", ("day", "machine_id", "payment_method")),
-    "zz_probe_product_daily": ("product_id", ("product_id",)),
-}
+#: The admin's DailySales changelist: (name, query string). `{month}`: this month's first day.
+ADMIN_PAGES = [("unfiltered", {}), ("cash only", {"payment_method__exact": "cash"}),
+               ("this month", {"day__gte": "{month}"}), ("one machine's serial", {"q": "0042"})]
 
 
-def probe_coarser_rollups(seeded: dict, runs: int) -> list[dict]:
-    """Times the report's sums (SQL only, JIT off as the selector does) over scratch tables
-    of coarser rollups built from this data: what a report would cost if ingestion also
-    kept machine × method × day and product × method × day rows."""
-    from django.db import connection
+def measure_admin(seeded: dict, runs: int) -> list[dict]:
+    """The DailySales changelist (the rows' page, its count and the sales figures above it)
+    as a superuser and as the organization's manager made staff with the sales permissions."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.test import Client
 
+    users = get_user_model().objects
+    root, _ = users.get_or_create(username=f"{MANAGER}-root",
+                                  defaults={"is_superuser": True, "is_staff": True})
+    staff = users.get(pk=seeded["user"])
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="sales"))
+    month = seeded["end"].replace(day=1).isoformat()
     out = []
-    with connection.cursor() as cursor:
-        for table, (dimension, keys) in _PROBES.items():
-            cursor.execute(f"SELECT to_regclass('{table}') IS NOT NULL")
-            if not cursor.fetchone()[0]:
-                progress(f"probe: building {table}")
-                cursor.execute(
-                    f"CREATE TABLE {table} AS SELECT organization_id, {dimension}, "
-                    f"payment_method, day, SUM(vends) AS vends, SUM(revenue) AS revenue "
-                    f"FROM sales_dailysales GROUP BY 1, 2, 3, 4")
-                cursor.execute(f"CREATE INDEX ON {table} (organization_id, day)")
-                cursor.execute(f"VACUUM ANALYZE {table}")
-            cursor.execute("SET jit = off")
-            for days in RANGES:
-                start = seeded["end"] - timedelta(days=days - 1)
-                cursor.execute(f"SELECT count(*) FROM {table} WHERE organization_id = %s AND "
-                               f"day BETWEEN %s AND %s", [seeded["organization"], start,
-                                                          seeded["end"]])
-                rows = cursor.fetchone()[0]
-                for key in keys:
-                    times = []
-                    for _ in range(runs + 1):
-                        started = time.perf_counter()
-                        cursor.execute(
-                            f"SELECT {key}, SUM(revenue), SUM(vends) FROM {table} WHERE "
-                            f"organization_id = %s AND day BETWEEN %s AND %s GROUP BY {key}",
-                            [seeded["organization"], start, seeded["end"]])
-                        cursor.fetchall()
-                        times.append(time.perf_counter() - started)
-                    result = {"table": table, "days": days, "key": key, "rows": rows,
-                              **_summary(times[1:])}
-                    progress(f"probe {table} {days} days by {key}: {result['median_ms']} ms")
-                    out.append(result)
-            cursor.execute("SET jit = on")
+    for who, user in [("superuser", root), ("staff", staff)]:
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        for name, query in ADMIN_PAGES:
+            query = {key: value.format(month=month) for key, value in query.items()}
+            times = []
+            for _ in range(runs + 1):
+                started = time.perf_counter()
+                response = client.get("/admin/sales/dailysales/", query)
+                times.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.status_code
+            result = {"user": who, "page": name, **_summary(times[1:])}
+            progress(f"admin {who} {name}: {result['median_ms']} ms")
+            out.append(result)
     return out
+
+
+def _ms(summary: dict | None) -> str:
+    return f"{summary['median_ms']} / {summary['p95_ms']} ms" if summary else "–"
 
 
 def write(run: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shared = {k: v for k, v in run.items() if k not in ("results", "probe", "days")}
+    shared = {k: v for k, v in run.items() if k not in ("results", "admin", "days")}
     (RESULTS / "sales-report-latest.jsonl").write_text(
         "".join(json.dumps({**shared, "kind": "report", **r}) + "\n" for r in run["results"])
-        + "".join(json.dumps({**shared, "kind": "probe", **p}) + "\n"
-                  for p in run.get("probe", [])))
+        + "".join(json.dumps({**shared, "kind": "admin", **a}) + "\n"
+                  for a in run.get("admin", [])))
     lines = [
         f"Sales report latency ({run['started']}, git `{run['git']}`"
         f"{' with uncommitted report code' if run['dirty'] else ''}; PostgreSQL "
         f"{run['postgres']}, 2-core machine shared with other work). The rollups of "
         f"{run['vends']:,} vends: {run['rows']:,} `DailySales` rows ({MACHINES} machines × "
         f"{PRODUCTS} products × {len(METHODS)} payment methods × {DAYS} days, a row per "
-        f"combination that sold that day). Endpoint: `GET /api/v1/sales/report/` in process "
-        f"(Django's test client, JWT, every middleware; top and bottom machines included); "
-        f"selector: `sales.reports.sales_report`. {run['runs']} runs of each 30-day report "
-        f"and {run['long_runs']} of each 365-day one, after one warm-up; goal: p95 < "
-        f"{GOAL_MS} ms. The machine's 1-minute load average before and after each series "
-        f"is in the last column: other work shared the 2 cores.",
+        f"combination that sold that day), summed into {run['machine_rows']:,} "
+        f"`DailyMachineSales` (machine × method × day) and {run['product_rows']:,} "
+        f"`DailyProductSales` (product × method × day) rows. Endpoint: `GET "
+        f"/api/v1/sales/report/` in process (Django's test client, JWT, every middleware; top "
+        f"and bottom machines included); selector: `sales.reports.sales_report`, reading the "
+        f"narrowest rollup of each sum; beside it the same selector over `DailySales` alone "
+        f"(`tables=WIDEST`, how reports read before the narrower rollups; "
+        f"{run['wide_runs']} runs). {run['runs']} runs of each 30-day report and "
+        f"{run['long_runs']} of each 365-day one, after one warm-up; goal: p95 < {GOAL_MS} ms. "
+        f"The machine's 1-minute load average before and after each series is in the last "
+        f"column: other work shared the 2 cores.",
         "",
-        "| range | groupBy | rollup rows read | selector median / p95 | endpoint median / p95 "
-        "| body | goal | load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| range | groupBy | rows read (tables) | selector median / p95 | endpoint median / "
+        "p95 | over DailySales alone (rows) | body | goal | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run["results"]:
+        tables = " + ".join(t.removeprefix("sales_daily") for t in r["tables"])
         lines.append(
-            f"| {r['days']} days | {r['group_by']} | {r['rollup_rows']:,} | "
-            f"{r['selector']['median_ms']} / {r['selector']['p95_ms']} ms | "
-            f"{r['endpoint']['median_ms']} / {r['endpoint']['p95_ms']} ms | "
-            f"{r['bytes'] / 1000:.1f} KB | {'met' if r['met'] else 'missed'} | "
-            f"{r['load_before']} → {r['load_after']} |")
+            f"| {r['days']} days | {r['group_by']} | {r['rollup_rows']:,} ({tables}) | "
+            f"{_ms(r['selector'])} | {_ms(r['endpoint'])} | {_ms(r['daily_sales_selector'])} "
+            f"({r['daily_sales_rows']:,}) | {r['bytes'] / 1000:.1f} KB | "
+            f"{'met' if r['met'] else 'missed'} | {r['load_before']} → {r['load_after']} |")
     lines += [
         "",
-        "Probe, not the product: the same sums (SQL only) over scratch tables of coarser "
-        "rollups built from these rows, machine × method × day and product × method × day, "
-        "as ingestion could keep beside `DailySales`:",
+        f"The admin's daily sales list (`/admin/sales/dailysales/`: the page of 100 rows, their "
+        f"count and the sales figures above them; in process, {run['admin_runs']} runs after "
+        f"one warm-up) as a superuser and as the organization's manager made staff:",
         "",
-        "| table | range | rows read | sums by | median / p95 |",
-        "|---|---|---|---|---|",
+        "| user | list | median / p95 |",
+        "|---|---|---|",
     ]
-    for p in run.get("probe", []):
-        lines.append(f"| {p['table']} | {p['days']} days | {p['rows']:,} | {p['key']} | "
-                     f"{p['median_ms']} / {p['p95_ms']} ms |")
+    for a in run.get("admin", []):
+        lines.append(f"| {a['user']} | {a['page']} | {_ms(a)} |")
     (RESULTS / "sales-report-latest.md").write_text("\n".join(lines) + "\n")
 
 
@@ -351,14 +365,17 @@ def run_in_child(args) -> None:
                          capture_output=True, text=True).stdout.strip()
     run = {"started": datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), "git": git,
            "postgres": f"{postgres // 10000}.{postgres % 10000}", "runs": args.runs,
-           "long_runs": args.long_runs,
-           "rows": seeded["rows"], "vends": seeded["vends"], "revenue": seeded["revenue"],
+           "long_runs": args.long_runs, "wide_runs": args.wide_runs,
+           "admin_runs": args.admin_runs, "machine_rows": seeded["machine_rows"],
+           "product_rows": seeded["product_rows"], "rows": seeded["rows"],
+           "vends": seeded["vends"], "revenue": seeded["revenue"],
            "machines": MACHINES, "products": PRODUCTS, "days_seeded": DAYS,
            "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--", "sales/reports.py",
-                                          "sales/views_reports.py"], cwd=ROOT,
+                                          "sales/views_reports.py", "sales/admin_reports.py",
+                                          "sales/admin_rollups.py"], cwd=ROOT,
                                          capture_output=True, text=True).stdout.strip())}
-    run["results"] = measure(seeded, args.runs, args.long_runs)
-    run["probe"] = probe_coarser_rollups(seeded, args.long_runs)
+    run["results"] = measure(seeded, args.runs, args.long_runs, args.wide_runs)
+    run["admin"] = measure_admin(seeded, args.admin_runs)
     write(run)
     print(json.dumps(run, indent=2, default=str))
 
@@ -368,6 +385,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs of each 30-day report")
     parser.add_argument("--long-runs", type=int, default=10,
                         help="runs of each 365-day report")
+    parser.add_argument("--wide-runs", type=int, default=3,
+                        help="runs of each report over DailySales alone (0: none)")
+    parser.add_argument("--admin-runs", type=int, default=5,
+                        help="runs of each admin list")
     parser.add_argument("--reseed", action="store_true", help="drop and load the rollups again")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -382,7 +403,8 @@ def main() -> None:
            "DJANGO_SETTINGS_MODULE": "vendhub.settings", "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)  # the report publishes nothing: the in-memory layer will do
     command = [sys.executable, "-m", "bench.sales_report", "--child", "--runs", str(args.runs),
-               "--long-runs", str(args.long_runs)]
+               "--long-runs", str(args.long_runs), "--wide-runs", str(args.wide_runs),
+               "--admin-runs", str(args.admin_runs)]
     if args.reseed:
         command.append("--reseed")
     subprocess.run(command, cwd=ROOT, env=env, check=True)
