@@ -12,11 +12,16 @@ import uuid
 import pytest
 
 from realtime.server.conf import RealtimeConfig
-from realtime.server.history import MemoryEventHistory, RedisEventHistory
+from realtime.server.history import MemoryEventHistory, RedisEventHistory, frame_with_offset
 from realtime.server.sio import recovery as sio_recovery
 from realtime.server.sio import records
 from tests.realtime.test_gateway_inprocess import application, recv_text
-from tests.realtime.test_recovery import RoomsNamespace, open_socket, publish_local
+from tests.realtime.test_recovery import (
+    RoomsNamespace,
+    fake_socket,
+    open_socket,
+    publish_local,
+)
 from tests.realtime.wire import RECOVERY_CONNECT_REPLY
 
 CONFIG = RealtimeConfig(ping_interval_ms=60_000, recovery_window_ms=8_000)
@@ -160,3 +165,14 @@ async def test_redis_keeps_saves_refreshes_and_drops_in_one_pipeline(redis_url):
         assert await store.take_session("a") == {"sid": "1"}
     finally:
         await store.aclose()
+
+
+def test_a_live_frame_already_replayed_is_dropped_even_after_the_release():
+    """Published before the recovering process read the history, delivered by the channel
+    layer after the held frames were released: the client must not get it twice."""
+    socket, queued, _ = fake_socket()
+    socket.hold()
+    assert socket.release(after="7-2") == 0
+    assert socket.deliver(frame_with_offset('["e",2]', "7-2"))  # late, already replayed
+    assert socket.deliver(frame_with_offset('["e",3]', "7-3"))
+    assert queued == [frame_with_offset('["e",3]', "7-3")]

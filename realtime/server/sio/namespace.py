@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +26,9 @@ _EVENT_NAME = re.compile(r"^[A-Za-z0-9_:\-.]{1,64}$")
 #: Methods of the base class that look like event handlers but are not ("unknown-event"
 #: must not call `on_unknown_event` with the client's arguments).
 _LIFECYCLE_HANDLERS = frozenset({"on_connect", "on_disconnect", "on_unknown_event"})
+#: How long after a replay live frames are checked against it: longer than an event takes
+#: from the history to the channel layer and through the hub.
+REPLAY_OVERLAP_SECONDS = 10.0
 
 
 class ConnectionRefused(Exception):
@@ -52,7 +56,7 @@ class Socket:
     """One client's connection to one namespace."""
 
     __slots__ = ("connection", "namespace", "sid", "rooms", "data", "disconnected",
-                 "_after_ack", "pid", "base", "_held", "__weakref__")
+                 "_after_ack", "pid", "base", "_held", "_replayed", "__weakref__")
 
     def __init__(self, connection: Connection, namespace: str) -> None:
         self.connection = connection
@@ -72,6 +76,10 @@ class Socket:
         self.base: str | None = None
         #: Live frames held back while missed events are replayed; None when not recovering.
         self._held: list[str] | None = None
+        #: After a replay, (newest replayed offset, until when): a live frame of an event
+        #: the replay already sent may still be on its way (published before the history
+        #: was read, delivered after the held frames were released), and is dropped.
+        self._replayed: tuple[tuple[int, int], float] | None = None
 
     @property
     def scope(self) -> dict:
@@ -82,6 +90,8 @@ class Socket:
         False when the frame is dropped (connection closed or too slow)."""
         held = self._held
         if held is None:
+            if self._replayed is not None and self._already_replayed(frame):
+                return True
             return self.connection.engine.enqueue(frame)
         if len(held) >= self.connection.engine.config.max_queued_frames:
             logger.warning("socket %s: %d live frames held during recovery, closing slow "
@@ -101,6 +111,8 @@ class Socket:
         replayed, or already received); stop holding. Returns how many were queued."""
         held, self._held = self._held or [], None
         newest = parse_offset(after) if after else None
+        if newest is not None:
+            self._replayed = (newest, time.monotonic() + REPLAY_OVERLAP_SECONDS)
         queued = 0
         for frame in held:
             offset = frame_offset(frame) if newest is not None else None
@@ -110,6 +122,14 @@ class Socket:
                 break
             queued += 1
         return queued
+
+    def _already_replayed(self, frame: str) -> bool:
+        newest, until = self._replayed
+        if time.monotonic() > until:
+            self._replayed = None
+            return False
+        offset = frame_offset(frame) if isinstance(frame, str) else None
+        return offset is not None and parse_offset(offset) <= newest
 
     def discard_held(self) -> None:
         """Stop holding live frames and drop those held (a recovery that did not happen)."""

@@ -1,0 +1,106 @@
+"""Server processes that the failure tests kill and restart, and a client that follows them.
+
+`Backend`: the product under uvicorn with README's production command, on a free port of
+its own, on the test database and the test's Redis; killed (`kill -9`), drained (SIGTERM) and
+started again on the same port. `Follower`: the official socket.io-client
+(tests/interop/follow.mjs) subscribed to rooms, moving to the next process whenever its
+connection is lost, as a load balancer would send it; its lines are read as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tests.live import ROOT, LiveServer
+
+FOLLOW = ROOT / "tests" / "interop" / "follow.mjs"
+
+
+def uvicorn_argv(port: int) -> list[str]:
+    """README "Serving": the production command, on loopback."""
+    return [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--ws", "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
+            "--ws-per-message-deflate", "false", "--ws-max-size", "1048576",
+            "--no-server-header", "--no-date-header"]
+
+
+class Backend(LiveServer):
+    """One uvicorn server process that a test may kill, drain and start again."""
+
+    def __init__(self, *, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env, argv=uvicorn_argv)
+        self.starts = 0
+
+    def start(self, timeout: float = 30.0) -> Backend:
+        self.starts += 1
+        self.log_path = ROOT / "test-artifacts" / f"server-{self.port}-{self.starts}.log"
+        super().start(timeout)
+        return self
+
+    def kill(self) -> None:
+        """`kill -9`: nothing runs after it, nothing is parked."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def drain_and_wait(self, timeout: float = 30.0) -> float:
+        """SIGTERM (a rolling restart's stop) and wait for the exit; returns the seconds."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout)
+        return time.monotonic() - started
+
+
+class Follower:
+    """A running follow.mjs: its JSON lines collected by a reader task."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[dict] = []
+        self.arrived = asyncio.Event()
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def start(cls, node: str, scenario: dict) -> Follower:
+        process = await asyncio.create_subprocess_exec(
+            node, str(FOLLOW), json.dumps(scenario), cwd=Path(ROOT),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        return cls(process)
+
+    async def _read(self) -> None:
+        while True:
+            raw = await self.process.stdout.readline()
+            if not raw:
+                return
+            self.lines.append(json.loads(raw))
+            self.arrived.set()
+
+    def of(self, kind: str) -> list[dict]:
+        return [line for line in self.lines if line["type"] == kind]
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 15.0) -> list[dict]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.of(kind)) < count:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or self.reader.done():
+                raise AssertionError(f"no {count} {kind!r} line(s) in time: {self.lines}")
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), min(remaining, 0.5))
+            except TimeoutError:
+                pass
+        return self.of(kind)
+
+    def payloads(self, name: str) -> list:
+        """The first argument of every `name` event, in arrival order."""
+        return [line["args"][0] for line in self.of("event") if line["name"] == name]
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self.reader.cancel()
