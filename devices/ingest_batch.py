@@ -2,16 +2,27 @@
 
 Each message is a device's document on its own topic (`vendhub/v1/{serial}/telemetry`,
 `…/sales`, `…/audit`) and goes through exactly the services of the HTTP endpoints:
-`telemetry.services.ingest_telemetry_document`, `sales.ingest.ingest_vends_document`,
-`sales.audits.import_audit`: the same validation, the same idempotency (reading timestamps,
-vend transaction ids, audit digests), the same rules and events.
+`telemetry.services` (`validate_telemetry_document`, then `ingest_telemetry`: what
+`ingest_telemetry_document` does for `POST /api/v1/telemetry/`),
+`sales.ingest.ingest_vends_document`, `sales.audits.import_audit`: the same validation,
+the same idempotency (reading timestamps, vend transaction ids, audit digests), the same
+rules and events.
 
-A batch is one transaction: many small messages cost one commit. Each message runs in a
-savepoint of its own (the services' own `atomic`), so a rejected or failing message rolls
-back alone. Messages are taken machine by machine in the order of the machines' ids: two
-workers lock machine rows in the same order and never deadlock on them. A database error
-(the server down, a deadlock elsewhere) aborts the whole batch: nothing of it is
-acknowledged, and the worker tries it again.
+A batch is one transaction: many small messages cost one commit. Telemetry messages are
+validated one by one (each gets its own 400), then the valid readings of one machine's
+consecutive telemetry messages are stored by ONE `ingest_telemetry` call, as an HTTP batch
+is: one insert, one rules evaluation over the readings in time order, one
+`machine:telemetry` event with the state after them, the after-commit hooks (the forecast
+refresh) once. Per-message devices would otherwise cost a lock, a dozen queries, an event and
+a forecast check each. Each message is still answered for its own readings: the call tells
+which timestamps it stored, and a reading whose timestamp an earlier message of the batch
+already carried is a duplicate of that message's, as it would have been one after the other.
+A vend or audit message of the machine ends the run (its order against the readings
+matters: a reading resets the vends' level estimate) and runs in a savepoint of its own.
+
+Machines are taken in the order of their ids: two workers lock machine rows in the same
+order and never deadlock on them. A database error (the server down, a deadlock elsewhere)
+aborts the whole batch: nothing of it is acknowledged, and the worker tries it again.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +45,7 @@ from sales.models import AuditSource
 from sales.vends import ForeignMachine as ForeignVend
 from sales.vends import VendsRejected
 from telemetry import services
+from telemetry.rules import Reading
 from telemetry.serializers import ForeignMachine as ForeignReading
 from telemetry.serializers import TelemetryRejected
 from vendhub.parsers import JSONParser, PlainTextParser
@@ -128,37 +140,146 @@ def _newest_time(data: Any) -> datetime | None:
     return max(times, default=None)
 
 
+def _guarded(message: Inbound, work: Callable[[], Outcome]) -> Outcome:
+    """`work()`'s outcome; a failure that is not the database's answered as a 500."""
+    try:
+        return work()
+    except DatabaseError:
+        raise  # the batch cannot commit: the worker retries it whole
+    except Exception:
+        # A bug, not the device's fault: answered, acknowledged (a redelivery would fail the
+        # same way forever) and logged with the message's identity.
+        logger.exception("mqtt ingest: %s message of %s failed", message.kind, message.serial)
+        return _rejected(500, {"non_field_errors": ["The server failed to store this message; "
+                                                    "it was not stored."]})
+
+
 def _handle(message: Inbound, machine: Machine, now: datetime) -> Outcome:
-    """One message of a known machine, through the transports' shared services."""
-    if message.kind == "audit":
-        if len(message.payload) > MAX_AUDIT_BYTES:
-            return _rejected(413, {"detail": [f"Larger than {MAX_AUDIT_BYTES} bytes."]})
+    """A vend or audit message of a known machine, through the transports' shared services,
+    in a savepoint of its own."""
+    with transaction.atomic():
+        if message.kind == "audit":
+            return _audit(message, machine, now)
         try:
-            text = message.payload.decode("utf-8")
-        except UnicodeDecodeError:  # as the text/plain parser: Latin-1 reads any byte
-            text = message.payload.decode("latin-1")
+            data = _json(message.payload)
+        except ParseError as exc:
+            return _rejected(400, {"non_field_errors": [str(exc.detail)]})
         try:
-            result = audits.import_audit(machine=machine, text=text, source=AuditSource.DEVICE,
-                                         now=now)
-        except audits.AuditRejected as exc:
-            return _rejected(exc.status, exc.detail)
-        return Outcome(ok=True, status=201 if result.created else 200,
-                       accepted=int(result.created), duplicates=int(not result.created))
-    try:
-        data = _json(message.payload)
-    except ParseError as exc:
-        return _rejected(400, {"non_field_errors": [str(exc.detail)]})
-    try:
-        if message.kind == "telemetry":
-            result = services.ingest_telemetry_document(machine=machine, data=data, now=now)
-        else:
             result = ingest.ingest_vends_document(machine=machine, data=data, now=now)
-    except (ForeignReading, ForeignVend) as exc:
-        return _rejected(403, {"machineId": [str(exc)]})
-    except (TelemetryRejected, VendsRejected) as exc:
-        return _rejected(400, exc.errors)
-    return Outcome(ok=True, status=201 if result.accepted else 200, accepted=result.accepted,
-                   duplicates=result.duplicates, data_time=_newest_time(data))
+        except ForeignVend as exc:
+            return _rejected(403, {"machineId": [str(exc)]})
+        except VendsRejected as exc:
+            return _rejected(400, exc.errors)
+        return _stored(result.accepted, result.duplicates, _newest_time(data))
+
+
+def _audit(message: Inbound, machine: Machine, now: datetime) -> Outcome:
+    if len(message.payload) > MAX_AUDIT_BYTES:
+        return _rejected(413, {"detail": [f"Larger than {MAX_AUDIT_BYTES} bytes."]})
+    try:
+        text = message.payload.decode("utf-8")
+    except UnicodeDecodeError:  # as the text/plain parser: Latin-1 reads any byte
+        text = message.payload.decode("latin-1")
+    try:
+        result = audits.import_audit(machine=machine, text=text, source=AuditSource.DEVICE,
+                                     now=now)
+    except audits.AuditRejected as exc:
+        return _rejected(exc.status, exc.detail)
+    return Outcome(ok=True, status=201 if result.created else 200,
+                   accepted=int(result.created), duplicates=int(not result.created))
+
+
+def _stored(accepted: int, duplicates: int, data_time: datetime | None) -> Outcome:
+    return Outcome(ok=True, status=201 if accepted else 200, accepted=accepted,
+                   duplicates=duplicates, data_time=data_time)
+
+
+@dataclass
+class _Readings:
+    """A valid telemetry message waiting for its machine's merged call."""
+
+    index: int
+    readings: list[Reading]
+    data_time: datetime | None
+    #: The timestamps of its readings that no earlier message of the run carried.
+    sent: list[datetime] = field(default_factory=list)
+
+
+class _MachineBatch:
+    """The messages of one machine in a batch, in arrival order."""
+
+    def __init__(self, machine: Machine, messages: Sequence[Inbound], now: datetime,
+                 outcomes: list[Outcome | None]) -> None:
+        self.machine, self.messages, self.now, self.outcomes = machine, messages, now, outcomes
+        self.run: list[_Readings] = []
+        self._capacities: dict[str, int] | None = None
+
+    def add(self, index: int, message: Inbound) -> None:
+        if message.kind != "telemetry":
+            self.flush()
+            self.outcomes[index] = _guarded(message, lambda: _handle(message, self.machine,
+                                                                     self.now))
+            return
+        answer = _guarded(message, lambda: self._validate(index, message))
+        if answer is not None:
+            self.outcomes[index] = answer
+
+    def _validate(self, index: int, message: Inbound) -> Outcome | None:
+        """Queue the message's readings; its rejection, if they are not valid."""
+        try:
+            data = _json(message.payload)
+        except ParseError as exc:
+            return _rejected(400, {"non_field_errors": [str(exc.detail)]})
+        if self._capacities is None:
+            self._capacities = services.bunker_capacities(machine_id=self.machine.pk)
+        try:
+            readings = services.validate_telemetry_document(
+                machine=self.machine, data=data, now=self.now, capacities=self._capacities)
+        except ForeignReading as exc:
+            return _rejected(403, {"machineId": [str(exc)]})
+        except TelemetryRejected as exc:
+            return _rejected(400, exc.errors)
+        self.run.append(_Readings(index, readings, _newest_time(data)))
+        return None
+
+    def flush(self) -> None:
+        """Store the queued telemetry messages in one call and answer each."""
+        run, self.run = self.run, []
+        if not run:
+            return
+        seen: set[datetime] = set()
+        merged = []
+        for item in run:
+            for reading in item.readings:
+                if reading.timestamp not in seen:
+                    seen.add(reading.timestamp)
+                    merged.append(reading)
+                    item.sent.append(reading.timestamp)
+        try:
+            result = services.ingest_telemetry(machine=self.machine, readings=merged,
+                                               now=self.now)
+        except DatabaseError:
+            raise
+        except Exception:
+            # Rolled back (its own savepoint): each message again alone, so that the one
+            # that trips a bug is the only one answered with it.
+            logger.exception("mqtt ingest: merged telemetry of %s failed; storing its %d "
+                             "messages one by one", self.machine.serial_number, len(run))
+            for item in run:
+                self._store_alone(item)
+            return
+        for item in run:
+            accepted = sum(1 for stamp in item.sent if stamp in result.stored)
+            self.outcomes[item.index] = _stored(accepted, len(item.readings) - accepted,
+                                                item.data_time)
+
+    def _store_alone(self, item: _Readings) -> None:
+        def work() -> Outcome:
+            result = services.ingest_telemetry(machine=self.machine, readings=item.readings,
+                                               now=self.now)
+            return _stored(result.accepted, result.duplicates, item.data_time)
+
+        self.outcomes[item.index] = _guarded(self.messages[item.index], work)
 
 
 def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
@@ -172,32 +293,22 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
     """
     machines = directory.lookup({m.serial for m in messages})
     outcomes: list[Outcome | None] = [None] * len(messages)
-    known = []
+    by_machine: dict[str, tuple[Machine, list[int]]] = {}
     for index, message in enumerate(messages):
         machine = machines.get(message.serial)
         if machine is None:
             outcomes[index] = _rejected(404, {"non_field_errors": [
                 f"No machine with serial {message.serial} and an active device key."]})
         else:
-            known.append((str(machine.pk), index, machine))
+            by_machine.setdefault(str(machine.pk), (machine, []))[1].append(index)
     now = timezone.now()
     with transaction.atomic():
-        for _machine_id, index, machine in sorted(known, key=lambda item: item[:2]):
-            outcomes[index] = _in_savepoint(messages[index], machine, now)
+        for machine_id in sorted(by_machine):
+            machine, indexes = by_machine[machine_id]
+            batch = _MachineBatch(machine, messages, now, outcomes)
+            for index in indexes:
+                batch.add(index, messages[index])
+            batch.flush()
         if pause_before_commit:
             time.sleep(pause_before_commit)
     return outcomes  # type: ignore[return-value]  (every index was answered)
-
-
-def _in_savepoint(message: Inbound, machine: Machine, now: datetime) -> Outcome:
-    try:
-        with transaction.atomic():
-            return _handle(message, machine, now)
-    except DatabaseError:
-        raise  # the batch cannot commit: the worker retries it whole
-    except Exception:
-        # A bug, not the device's fault: answered, acknowledged (a redelivery would fail the
-        # same way forever) and logged with the message's identity.
-        logger.exception("mqtt ingest: %s message of %s failed", message.kind, message.serial)
-        return _rejected(500, {"non_field_errors": ["The server failed to store this message; "
-                                                    "it was not stored."]})

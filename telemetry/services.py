@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -50,6 +50,9 @@ class IngestResult:
     received: int
     accepted: int  # new readings stored
     duplicates: int  # already stored: retries
+    #: The timestamps of the readings this call stored (a caller that merged several
+    #: devices' messages into one call tells each message which of its readings were new).
+    stored: frozenset[datetime] = field(default=frozenset(), repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"machineId": str(self.machine_id), "received": self.received,
@@ -71,17 +74,29 @@ def ingest_telemetry_document(*, machine: Machine, data: Any,
     Raises telemetry.serializers.ForeignMachine or TelemetryRejected; then nothing is stored.
     """
     now = now or timezone.now()
+    readings = validate_telemetry_document(machine=machine, data=data, now=now)
+    return ingest_telemetry(machine=machine, readings=readings, now=now)
+
+
+def validate_telemetry_document(*, machine: Machine, data: Any, now: datetime,
+                                capacities: dict[str, int] | None = None) -> list[Reading]:
+    """The readings of a device's telemetry document, validated as every transport does
+    (no write). `capacities` (`bunker_capacities` of the machine) may be passed by a caller
+    that validates several documents of one machine.
+
+    Raises telemetry.serializers.ForeignMachine or TelemetryRejected.
+    """
     config = telemetry_settings()
-    readings = parse_telemetry(
+    return parse_telemetry(
         data,
         machine_id=machine.pk,
-        bunker_capacities=bunker_capacities(machine_id=machine.pk),
+        bunker_capacities=(bunker_capacities(machine_id=machine.pk) if capacities is None
+                           else capacities),
         now=now,
         max_batch=config.max_batch,
         max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds),
         oldest=now - timedelta(days=config.retention_days),
     )
-    return ingest_telemetry(machine=machine, readings=readings, now=now)
 
 
 #: Work of apps built on telemetry once a batch with new readings committed, called as
@@ -108,7 +123,8 @@ def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
             _apply(locked, new, now)
             for hook in AFTER_COMMIT_HOOKS:
                 transaction.on_commit(partial(hook, machine=locked, now=now), robust=True)
-    return IngestResult(machine.pk, len(readings), len(new), len(readings) - len(new))
+    return IngestResult(machine.pk, len(readings), len(new), len(readings) - len(new),
+                        stored=frozenset(reading.timestamp for reading in new))
 
 
 _READING_COLUMNS = ("id", "created_at", "updated_at", "machine", "timestamp", "status",
