@@ -54,11 +54,15 @@ class RollupAdminMixin:
             relation, field = path.split("__", 1)
             fields[relation].append(field)
         for word in search_term.split():
-            matches = Q()
+            matches = []
             for relation, names in fields.items():
                 related = queryset.model._meta.get_field(relation).related_model
-                found = related._default_manager.filter(
+                found = list(related._default_manager.filter(
                     reduce(or_, (Q(**{f"{name}__icontains": word}) for name in names)))
-                matches |= Q(**{f"{relation}__in": list(found.values_list("pk", flat=True))})
-            queryset = queryset.filter(matches)
+                    .values_list("pk", flat=True))
+                if found:
+                    matches.append(Q(**{f"{relation}__in": found}))
+            if not matches:
+                return queryset.none(), False
+            queryset = queryset.filter(reduce(or_, matches))
         return queryset, False

@@ -8,7 +8,8 @@ time-zone arithmetic here. Each sum reads the narrowest rollup that still holds 
 method × day (`DailyProductSales`: a year of a 300-machine, 40-product fleet is 44 k rows),
 by machine, and for the top and bottom machines, the rows per machine × method × day
 (`DailyMachineSales`: 0.33 M rows); `DailySales` (machine × product × method × day: 6.7 M)
-holds the same sums in many more rows. Money is an integer in the currency's smallest unit in use (UZS: sums).
+holds the same sums in many more rows. Money is an integer in the currency's smallest unit
+in use (UZS: sums).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 
@@ -103,7 +105,11 @@ def grouping_sets(rows: QuerySet, columns: tuple[str, ...],
                   sets: list[tuple[str, ...]]) -> list[tuple[tuple, tuple, dict]]:
     """The sums of `rows` for each grouping set over `columns`, in one scan (PostgreSQL's
     GROUPING SETS): [((GROUPING() of each column: 1 where summed away), (values), sums)]."""
-    inner, params = rows.order_by().values(*columns, "revenue", "vends").query.sql_with_params()
+    try:
+        inner, params = (rows.order_by().values(*columns, "revenue", "vends").query
+                         .sql_with_params())
+    except EmptyResultSet:  # rows.none(): a search that matched nothing
+        return []
     qn = connection.ops.quote_name
     names = ", ".join(qn(column) for column in columns)
     groups = ", ".join("(" + ", ".join(qn(column) for column in group) + ")" for group in sets)

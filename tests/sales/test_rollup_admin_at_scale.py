@@ -60,7 +60,7 @@ def test_the_newest_days_come_first_in_the_index_order(sales_staff, personas, ro
 @pytest.mark.parametrize("query", [
     {}, {"payment_method__exact": "cash"}, {"day__gte": "2026-03-01", "day__lt": "2026-04-01"},
     {"day__year": "2026", "day__month": "4"}, {"organization__id__exact": "{acme}"},
-    {"q": "0042"}, {"q": "snickers"}, {"q": "cola"},
+    {"q": "0042"}, {"q": "snickers"}, {"q": "cola"}, {"q": "0042 nothing-matches"},
 ])
 def test_the_figures_are_the_sums_of_the_listed_rows(sales_staff, personas, rows, query):
     query = {key: value.format(acme=personas.acme.pk) for key, value in query.items()}
