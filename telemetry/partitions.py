@@ -20,10 +20,12 @@ The top of this module is pure (names and date arithmetic); the rest talks to th
 from __future__ import annotations
 
 import re
+import time as clock
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 #: The readings table (TelemetryReading._meta.db_table, spelled out: the migration that
 #: partitions it imports this module, and must not depend on the model's current state).
@@ -108,6 +110,25 @@ def create_default_partition(conn=connection) -> None:
                        f"PARTITION OF {qn(TABLE)} DEFAULT")
 
 
+#: How long creating or dropping a partition waits for the table's lock. Both need the
+#: readings table to themselves for an instant; a request queued behind a waiting DDL
+#: would wait too, so the DDL gives up early and is tried again (next sweep, next attempt).
+LOCK_WAIT = "2s"
+DROP_ATTEMPTS = 5
+
+
+@contextmanager
+def _short_lock_wait(conn):
+    """A savepoint in which lock waits end after LOCK_WAIT (the previous setting back after,
+    so a caller's transaction, such as a migration's, keeps its own)."""
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_WAIT])
+        yield cursor
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
 def create_day_partitions(days: list[date], conn=connection) -> list[str]:
     """Create the partitions of `days` that do not exist; returns the names created.
 
@@ -123,7 +144,7 @@ def create_day_partitions(days: list[date], conn=connection) -> list[str]:
             continue
         low, high = _literal(day_start(day)), _literal(day_start(day + timedelta(days=1)))
         in_day = f'"timestamp" >= {low} AND "timestamp" < {high}'
-        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        with _short_lock_wait(conn) as cursor:
             moved = 0
             if DEFAULT_PARTITION in existing:
                 cursor.execute(f"SELECT EXISTS (SELECT FROM {qn(DEFAULT_PARTITION)} "
@@ -187,8 +208,15 @@ def drop_partitions_before(cutoff: datetime, conn=connection) -> list[str]:
     dropped = []
     for day in days_to_drop(partition_days(conn), cutoff):
         name = partition_name(day)
-        with conn.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {qn(name)}")
+        for attempt in range(1, DROP_ATTEMPTS + 1):
+            try:
+                with _short_lock_wait(conn) as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {qn(name)}")
+                break
+            except OperationalError:  # lock_timeout: a long query holds the table
+                if attempt == DROP_ATTEMPTS:
+                    raise
+                clock.sleep(attempt)
         dropped.append(name)
     return dropped
 
