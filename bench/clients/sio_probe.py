@@ -83,7 +83,8 @@ class Dashboard:
 
 
 async def measure_latency(fleet, devices: dict, command: dict) -> dict:
-    """`command`: host, port (the product server), token, machines (ids), rate (readings a
+    """`command`: host, port (the product server; `post_port` for the readings when
+    another process), token, machines (ids), rate (readings a
     second, all machines together), seconds, transport (`mqtt` | `http`)."""
     machines = list(command["machines"])
     rate, seconds, transport = float(command["rate"]), float(command["seconds"]), \
@@ -111,7 +112,9 @@ async def measure_latency(fleet, devices: dict, command: dict) -> dict:
         await asyncio.sleep(0.03)  # the gateway takes 50 room requests a second per socket
     keys = {s["machine"]: s["key"] for s in fleet.specs}
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-    url = f"http://{command['host']}:{command['port']}/api/v1/telemetry/"
+    # `post_port`: the readings may go to another server process than the dashboard's
+    post_port = command.get("post_port", command["port"])
+    url = f"http://{command['host']}:{post_port}/api/v1/telemetry/"
     posts: set[asyncio.Task] = set()
 
     async def post(machine: str, body: bytes) -> None:
