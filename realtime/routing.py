@@ -7,15 +7,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import re_path
 
 from .server.conf import realtime_config
+from .server.drain import DrainOnSigterm
 from .server.engine.server import EngineServer
 from .server.routing import WebSocketPaths, endpoints, socketio_server
 
 
 def build_application(django_asgi_app, *, profile: str = "product"):
+    config = realtime_config()
     if profile == "product":
         from .namespaces import product_namespaces
 
-        gateway = socketio_server(realtime_config(), product_namespaces())
+        gateway = socketio_server(config, product_namespaces())
         http, websocket = endpoints("socket.io", gateway)
     elif profile == "conformance":
         from .server.conformance import CONFORMANCE_CONFIG, EchoHandler, conformance_namespaces
@@ -31,6 +33,8 @@ def build_application(django_asgi_app, *, profile: str = "product"):
     application = ProtocolTypeRouter({
         "http": URLRouter([*http, re_path(r"", django_asgi_app)]),
         "websocket": WebSocketPaths(websocket),
+        # Under uvicorn, SIGTERM drains the gateway before the server shuts down.
+        "lifespan": DrainOnSigterm([gateway], delay=config.drain_delay_ms / 1000),
     })
     application.gateway = gateway
     return application

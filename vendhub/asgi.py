@@ -15,6 +15,8 @@ require_secret_key()
 from django.conf import settings  # noqa: E402
 
 from realtime.routing import build_application  # noqa: E402  (needs Django set up first)
+from realtime.server.drain import on_drain  # noqa: E402
+from vendhub.health import set_draining  # noqa: E402
 
 
 def tune_garbage_collector() -> None:
@@ -32,4 +34,7 @@ def tune_garbage_collector() -> None:
 
 
 application = build_application(django_asgi_app)
+# A draining process (SIGTERM under uvicorn, realtime/server/drain.py) fails its health
+# check, so the load balancer stops sending it clients before it closes their sockets.
+on_drain(set_draining)
 tune_garbage_collector()

@@ -335,6 +335,7 @@ REALTIME = {
     "MAX_PENDING_ATTACHMENT_BYTES": int(os.environ.get("REALTIME_MAX_PENDING_ATTACHMENT_BYTES",
                                                        "32000000")),
     "SWEEP_AFTER_CLOSES": int(os.environ.get("REALTIME_SWEEP_AFTER_CLOSES", "1000")),
+    "DRAIN_DELAY_MS": int(os.environ.get("REALTIME_DRAIN_DELAY_MS", "0")),
 }
 
 #: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three

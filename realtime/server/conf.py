@@ -52,6 +52,11 @@ class RealtimeConfig:
     #: a full garbage collection and gives free memory back to the system
     #: (realtime/server/engine/memory.py); 0 never does.
     sweep_after_closes: int = 1000
+    #: A draining process (SIGTERM under uvicorn, realtime/server/drain.py) refuses new
+    #: sessions and fails its health check this long before it closes its sessions: the
+    #: load balancer's checks must see it first (HAProxy: `inter` x `fall`), or the clients
+    #: it closes may be sent back to it.
+    drain_delay_ms: int = 0
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)

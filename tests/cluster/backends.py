@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.live import ROOT, LiveServer
@@ -53,6 +54,19 @@ class Backend(LiveServer):
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout)
         return time.monotonic() - started
+
+
+@contextmanager
+def started_backends(count: int = 2):
+    """`count` started Backends, each stopped on exit."""
+    started: list[Backend] = []
+    try:
+        for _ in range(count):
+            started.append(Backend().start())
+        yield started
+    finally:
+        for backend in started:
+            backend.stop()
 
 
 class Follower:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from realtime.server.history import is_offset, parse_offset
-from tests.cluster.backends import Backend, Follower
+from tests.cluster.backends import Follower, started_backends
 from tests.realtime import test_interop_node as interop
 from tests.realtime.conftest import token_for
 from tests.realtime.product import publish
@@ -26,14 +26,8 @@ node = interop.node  # the fixture: Node.js with socket.io-client installed, or 
 
 @pytest.fixture
 def backends(redis_url, transactional_db, personas):
-    started: list[Backend] = []
-    try:
-        for _ in range(2):
-            started.append(Backend().start())
+    with started_backends(2) as started:
         yield started
-    finally:
-        for backend in started:
-            backend.stop()
 
 
 class Publisher:

@@ -157,6 +157,13 @@ class PollingConsumer(_DirectDispatch, AsyncHttpConsumer):
             await self.respond_error(RequestError.BAD_REQUEST)
 
     async def handshake(self) -> None:
+        if self.server.draining:
+            # The process is about to exit: the client retries, through the balancer, on
+            # another one.
+            await self.send_response(503, b"Server draining", headers=[
+                (b"Content-Type", b"text/plain"), (b"Retry-After", b"1"),
+                *self.cors_headers()])
+            return
         session = await self.server.open(Transport.POLLING, self.scope)
         await self.respond_text(session.open_frame())
         await session.start()
@@ -245,6 +252,9 @@ class WebSocketConsumer:
             if limit is not None and session.inbound_limit < session.config.max_payload:
                 limit.set(session.inbound_limit)  # restored by the session once trusted
             self.upgrading = session
+            return
+        if self.server.draining:
+            await self.close()  # refused (403): the client retries on another process
             return
         await self.accept()
         self.flow = attach_flow(self.base_send)

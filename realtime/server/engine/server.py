@@ -73,6 +73,8 @@ class EngineServer:
         self.attachment_budget = ByteBudget(config.max_pending_attachment_bytes)
         #: Returns the memory of closed sessions to the system after a storm.
         self.sweeper = process_sweeper(config.sweep_after_closes)
+        #: Set by a drain (realtime/server/drain.py): new sessions are refused.
+        self.draining = False
 
     def validate(self, scope: dict, params: dict[str, str],
                  expected: Transport) -> RequestError | None:
