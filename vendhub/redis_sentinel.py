@@ -1,4 +1,5 @@
-"""Redis through Sentinel: the settings' side (README "Deployment").
+"""Redis through Sentinel, and the channel layer's shards: the settings' side (README
+"Deployment").
 
 With `REDIS_SENTINELS=host:port,...` the processes never name a Redis server: they ask the
 sentinels which server is the master of `REDIS_SENTINEL_MASTER` and ask again when a
@@ -28,6 +29,47 @@ def parse_sentinels(value: str) -> list[tuple[str, int]]:
                 f"REDIS_SENTINELS: {item!r} is not host:port (e.g. 10.0.0.5:26379)")
         sentinels.append((host, int(port)))
     return sentinels
+
+
+def parse_names(value: str) -> list[str]:
+    """`"shard-a, shard-b"` -> `["shard-a", "shard-b"]`; "" -> []."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_redis_urls(value: str, *, setting: str) -> list[str]:
+    """A comma-separated list of redis://, rediss:// or unix:// URLs (`setting` names the
+    variable in the error)."""
+    urls = parse_names(value)
+    for url in urls:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise SentinelConfigError(
+                f"{setting}: {url!r} is not a redis:// URL (e.g. redis://10.0.0.7:6379/0)")
+    return urls
+
+
+def channel_layer_hosts(*, base: dict, redis_url: str, shard_urls: list[str],
+                        sentinels: list[tuple[str, int]], sentinel_master: str,
+                        shard_masters: list[str], sentinel_timeout: float) -> list[dict]:
+    """channels_redis's `hosts`: one entry per shard, each with the `base` options.
+
+    channels_redis hashes every group and every process channel to one of its hosts, so
+    each shard carries its share of the fan-out. Shards are plain servers
+    (`CHANNEL_LAYER_REDIS_URLS`) or, through the sentinels, masters by name
+    (`CHANNEL_LAYER_SENTINEL_MASTERS`); with neither, the one Redis of `REDIS_URL` (or of
+    `REDIS_SENTINEL_MASTER`) is the only shard."""
+    if sentinels:
+        if shard_urls:
+            raise SentinelConfigError(
+                "CHANNEL_LAYER_REDIS_URLS: with REDIS_SENTINELS name the shards' masters in "
+                "CHANNEL_LAYER_SENTINEL_MASTERS instead")
+        through = {**url_options(redis_url), "sentinels": sentinels,
+                   "sentinel_kwargs": sentinel_kwargs(connect_timeout=sentinel_timeout,
+                                                      socket_timeout=sentinel_timeout)}
+        return [{**base, **through, "master_name": name}
+                for name in shard_masters or [sentinel_master]]
+    if shard_masters:
+        raise SentinelConfigError("CHANNEL_LAYER_SENTINEL_MASTERS needs REDIS_SENTINELS")
+    return [{**base, "address": url} for url in shard_urls or [redis_url]]
 
 
 def url_options(url: str) -> dict:

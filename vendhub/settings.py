@@ -14,7 +14,12 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from vendhub.redis_sentinel import parse_sentinels, sentinel_kwargs, url_options
+from vendhub.redis_sentinel import (
+    channel_layer_hosts,
+    parse_names,
+    parse_redis_urls,
+    parse_sentinels,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -141,6 +146,16 @@ REDIS_SENTINELS = parse_sentinels(os.environ.get("REDIS_SENTINELS", ""))
 REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "") or "vendhub"
 if REDIS_SENTINELS and not REDIS_URL:
     REDIS_URL = "redis://sentinel/0"
+# The channel layer sharded over several Redis masters (README "Sharding the channel layer"):
+# plain servers, or masters the sentinels know by name. Only the layer shards: the recovery
+# history (one stream, one order of every event), the parked sessions and the throttles stay
+# on REDIS_URL (the first shard when unset).
+CHANNEL_LAYER_REDIS_URLS = parse_redis_urls(os.environ.get("CHANNEL_LAYER_REDIS_URLS", ""),
+                                            setting="CHANNEL_LAYER_REDIS_URLS")
+CHANNEL_LAYER_SENTINEL_MASTERS = parse_names(os.environ.get("CHANNEL_LAYER_SENTINEL_MASTERS",
+                                                            ""))
+if CHANNEL_LAYER_REDIS_URLS and not REDIS_URL:
+    REDIS_URL = CHANNEL_LAYER_REDIS_URLS[0]
 REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1"))
 REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "10"))
 if REDIS_URL:
@@ -149,23 +164,18 @@ if REDIS_URL:
     # channels_redis's 5 s blocking pop (redis-py's default of 5 s made idle receives fail).
     # One immediate retry on a connection error replaces a pooled connection that a
     # restarted Redis closed (or, through Sentinel, one to a demoted master).
-    _redis_host = {
-        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-        "socket_timeout": REDIS_SOCKET_TIMEOUT,
-        "retry_on_error": [RedisConnectionError],
-    }
-    if REDIS_SENTINELS:
-        _redis_host.update(url_options(REDIS_URL), master_name=REDIS_SENTINEL_MASTER,
-                           sentinels=REDIS_SENTINELS,
-                           sentinel_kwargs=sentinel_kwargs(connect_timeout=REDIS_CONNECT_TIMEOUT,
-                                                           socket_timeout=REDIS_CONNECT_TIMEOUT))
-    else:
-        _redis_host["address"] = REDIS_URL
+    _redis_hosts = channel_layer_hosts(
+        base={"socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+              "socket_timeout": REDIS_SOCKET_TIMEOUT,
+              "retry_on_error": [RedisConnectionError]},
+        redis_url=REDIS_URL, shard_urls=CHANNEL_LAYER_REDIS_URLS, sentinels=REDIS_SENTINELS,
+        sentinel_master=REDIS_SENTINEL_MASTER, shard_masters=CHANNEL_LAYER_SENTINEL_MASTERS,
+        sentinel_timeout=REDIS_CONNECT_TIMEOUT)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [_redis_host],
+                "hosts": _redis_hosts,
                 # Each server process listens on one channel (see realtime/server/hub.py), so the
                 # default capacity of 100 queued messages would drop events under bursts.
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "10000")),

@@ -282,6 +282,9 @@ def get_history() -> EventHistory:
     if history is None:
         for dead in [other for other in _histories if other.is_closed()]:
             del _histories[dead]
+        # REDIS_URL, never the channel layer's hosts: with the layer sharded over several
+        # Redis masters the history stays one stream in one Redis (one order of every event,
+        # readable by a reconnect on any process), and so do the parked sessions.
         url = getattr(settings, "REDIS_URL", "")
         history = (RedisEventHistory(url, prefix=channel_layer_prefix()) if url
                    else MemoryEventHistory())
