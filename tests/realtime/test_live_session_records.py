@@ -13,8 +13,8 @@ import pytest
 
 from realtime.server.conf import RealtimeConfig
 from realtime.server.history import MemoryEventHistory, RedisEventHistory, frame_with_offset
-from realtime.server.sio import recovery as sio_recovery
 from realtime.server.sio import records
+from realtime.server.sio import recovery as sio_recovery
 from tests.realtime.test_gateway_inprocess import application, recv_text
 from tests.realtime.test_recovery import (
     RoomsNamespace,
