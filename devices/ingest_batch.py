@@ -8,7 +8,12 @@ Each message is a device's document on its own topic (`vendhub/v1/{serial}/telem
 the same idempotency (reading timestamps, vend transaction ids, audit digests), the same
 rules and events.
 
-A batch is one transaction: many small messages cost one commit. Telemetry messages are
+A machine's messages of a batch are one transaction (its row locked until the commit):
+many small messages of a device cost one commit, and a worker never holds a machine that
+another worker's batch is waiting for longer than that machine's own work. (One transaction
+for the whole batch held every machine of it until the last was stored, so that two workers
+with messages of the same machines, which a shared subscription gives them, took turns
+batch by batch.) Telemetry messages are
 validated one by one (each gets its own 400), then the valid readings of one machine's
 consecutive telemetry messages are stored by ONE `ingest_telemetry` call, as an HTTP batch
 is: one insert, one rules evaluation over the readings in time order, one
@@ -20,15 +25,16 @@ already carried is a duplicate of that message's, as it would have been one afte
 A vend or audit message of the machine ends the run (its order against the readings
 matters: a reading resets the vends' level estimate) and runs in a savepoint of its own.
 
-Machines are taken in the order of their ids: two workers lock machine rows in the same
-order and never deadlock on them. A database error (the server down, a deadlock elsewhere)
-aborts the whole batch: nothing of it is acknowledged, and the worker tries it again.
+A database error (the server down) aborts the machine's transaction and the batch: the
+machines committed before it keep their answers, nothing is acknowledged yet, and the
+worker tries the rest again.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -283,32 +289,45 @@ class _MachineBatch:
 
 
 def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
+                outcomes: list[Outcome | None] | None = None,
                 pause_before_commit: float = 0.0) -> list[Outcome]:
-    """Store `messages` in one transaction; their outcomes, in the same order, once it has
-    committed. Raises DatabaseError when the batch could not be committed (nothing of it is
-    stored then, apart from what idempotency makes harmless to store again).
+    """Store `messages`, one transaction per machine; their outcomes, in the same order,
+    once every one committed. Raises DatabaseError when a machine's messages could not be
+    committed; the machines before it are stored then, and their outcomes are in
+    `outcomes` (a list of None the caller passes): called again with that list, the batch
+    stores only the messages still None in it.
 
-    `pause_before_commit` (seconds, tests only) holds the transaction open after the work,
+    `pause_before_commit` (seconds, tests only) holds each transaction open after the work,
     so that a test can kill the worker between receiving and committing.
     """
-    machines = directory.lookup({m.serial for m in messages})
-    outcomes: list[Outcome | None] = [None] * len(messages)
+    outcomes = [None] * len(messages) if outcomes is None else outcomes
+    pending = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    machines = directory.lookup({messages[index].serial for index in pending})
     by_machine: dict[str, tuple[Machine, list[int]]] = {}
-    for index, message in enumerate(messages):
-        machine = machines.get(message.serial)
+    for index in pending:
+        machine = machines.get(messages[index].serial)
         if machine is None:
             outcomes[index] = _rejected(404, {"non_field_errors": [
-                f"No machine with serial {message.serial} and an active device key."]})
+                f"No machine with serial {messages[index].serial} and an active device key."]})
         else:
             by_machine.setdefault(str(machine.pk), (machine, []))[1].append(index)
     now = timezone.now()
-    with transaction.atomic():
-        for machine_id in sorted(by_machine):
-            machine, indexes = by_machine[machine_id]
-            batch = _MachineBatch(machine, messages, now, outcomes)
+    # In an order of its own: two workers going through the same machines in the same order
+    # would queue behind each other machine after machine. A transaction locks one machine
+    # row, so no order can deadlock.
+    order = list(by_machine)
+    random.shuffle(order)
+    for machine_id in order:
+        machine, indexes = by_machine[machine_id]
+        # Answers are kept aside until the commit: a failed commit leaves them unanswered.
+        answers: list[Outcome | None] = [None] * len(messages)
+        with transaction.atomic():
+            batch = _MachineBatch(machine, messages, now, answers)
             for index in indexes:
                 batch.add(index, messages[index])
             batch.flush()
-        if pause_before_commit:
-            time.sleep(pause_before_commit)
+            if pause_before_commit:
+                time.sleep(pause_before_commit)
+        for index in indexes:
+            outcomes[index] = answers[index]
     return outcomes  # type: ignore[return-value]  (every index was answered)

@@ -5,7 +5,8 @@ expiry, a client id stable per host and `--name`), and subscribes with QoS 1 to 
 subscriptions of the device → server topics (`devices.topics.shared_subscription`): the
 broker splits the devices' messages between the running workers. Messages are stored in
 batches (`devices.ingest_batch.store_batch`: the first message, then whatever else arrives
-within `batch_window` seconds, up to `batch_size`), each batch one transaction.
+within `batch_window` seconds, up to `batch_size`), each machine's messages of a batch one
+transaction and one ingestion call.
 
 A message is acknowledged to the broker (PUBACK) only after its batch committed: a worker
 that dies before that has its messages redelivered to its session, and the services'
@@ -27,6 +28,7 @@ came in on (`Inbound.generation`), never for a reused id of another.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -38,6 +40,7 @@ from datetime import datetime
 
 import orjson
 import paho.mqtt.client as mqtt
+from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from paho.mqtt.packettypes import PacketTypes
@@ -176,6 +179,18 @@ class Ingester:
     # -- the storing thread's side -------------------------------------------------------
 
     def run(self) -> None:
+        """The storing loop, in a thread of an event loop kept for the worker's life: the
+        broadcasts each commit sends (`async_to_sync` in realtime.broadcast) then run on that
+        loop and reuse its channel-layer connections, instead of a new loop and a new Redis
+        connection per event (~6 ms an event against ~0.5 ms: with one event per machine of
+        a batch, most of a batch's time)."""
+
+        async def storing() -> None:
+            await sync_to_async(self._run, thread_sensitive=False)()
+
+        asyncio.run(storing())
+
+    def _run(self) -> None:
         a = self.address
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.options.session_expiry
@@ -246,14 +261,16 @@ class Ingester:
         the worker was asked to stop."""
         logger.info("mqtt ingest %s: batch of %d received", self.id, len(batch))
         delay = RETRY_MIN_SECONDS
+        stored: list[Outcome | None] = [None] * len(batch)
         while True:
             try:
-                outcomes = store_batch(batch, self.directory,
+                outcomes = store_batch(batch, self.directory, outcomes=stored,
                                        pause_before_commit=self.options.pause_before_commit)
                 break
             except DatabaseError as exc:
-                # Nothing of the batch is acknowledged: retried here, or redelivered to the
-                # session if the worker stops meanwhile.
+                # Nothing of the batch is acknowledged: what did not commit is retried here
+                # (what did keeps its answer), or all redelivered to the session if the
+                # worker stops meanwhile (idempotency answers the committed as duplicates).
                 self.last_error = f"database: {exc}"
                 logger.warning("mqtt ingest %s: batch of %d not stored (%s); retrying in "
                                "%.1f s", self.id, len(batch), exc, delay)

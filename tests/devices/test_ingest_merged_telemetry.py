@@ -126,3 +126,18 @@ def test_a_vend_between_readings_keeps_its_place(keyed, django_capture_on_commit
     assert [o.accepted for o in (outcomes[0], outcomes[2])] == [1, 1]
     assert outcomes[1].status == 400
     assert len(_telemetry_events(callbacks)) == 2  # one call each side of the vend message
+
+
+def test_a_retried_batch_stores_only_the_messages_not_yet_answered(keyed):
+    """After a database error the worker calls the batch again with the answers of the
+    machines that did commit: those messages are not stored (nor answered) again."""
+    machine, rival = keyed.machine, keyed.rival_machine
+    at = datetime.now(UTC) - timedelta(minutes=2)
+    messages = [_message(machine, reading_body(machine, at=at)),
+                _message(rival, reading_body(rival, at=at))]
+    first = store_batch(messages[:1], MachineDirectory())
+    outcomes = [first[0], None]
+    store_batch(messages, MachineDirectory(), outcomes=outcomes)
+    assert outcomes[0] is first[0] and outcomes[0].accepted == 1
+    assert (outcomes[1].status, outcomes[1].accepted) == (201, 1)
+    assert TelemetryReading.objects.filter(machine__in=[machine, rival]).count() == 2
