@@ -59,8 +59,10 @@ CONTROL_GROUP = "rt.control"
 #: every local room well before that.
 GROUP_REFRESH_SECONDS = 3600
 RESYNC_EVENT = "resync"
-#: Longest wait between two attempts to reach a failing channel layer.
-MAX_BACKOFF_SECONDS = 2.0
+#: Longest wait between two attempts to reach a failing channel layer. It adds to every
+#: outage's gap (after a Sentinel failover, the promoted master waits up to this long for
+#: the next attempt), and an attempt against an unreachable Redis costs one failed connect.
+MAX_BACKOFF_SECONDS = 1.0
 #: A harmless command that fails while Redis is unreachable (a group nobody joins).
 _PROBE_GROUP = "rt.hub.probe"
 
