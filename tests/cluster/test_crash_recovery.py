@@ -2,24 +2,35 @@
 the clients (the official socket.io-client) reconnect to another process and recover, with
 `recovered` true and every event published meanwhile, once and in order, because their
 sessions' recovery records were in Redis while they were alive
-(realtime/server/sio/records.py): the killed process parked nothing."""
+(realtime/server/sio/records.py): the killed process parked nothing. Once with two uvicorn
+processes the clients reach directly, once through the whole cluster (HAProxy, Sentinel)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections import Counter
 
 import pytest
 
 from realtime.server.history import is_offset, parse_offset
-from tests.cluster.backends import Follower, started_backends
+from telemetry.device_keys import issue_device_key
+from tests.cluster.backends import (
+    Device,
+    Follower,
+    assert_every_reading_once,
+    started_backends,
+    stop_both,
+    wait_for_every_reading,
+)
 from tests.realtime import test_interop_node as interop
 from tests.realtime.conftest import token_for
 from tests.realtime.product import publish
 from tests.realtime.test_recovery import wait_parked
 
-pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.redis, pytest.mark.postgres,
+              pytest.mark.timeout(240)]
 
 node = interop.node  # the fixture: Node.js with socket.io-client installed, or a skip
 
@@ -104,3 +115,40 @@ async def test_clients_of_a_killed_process_recover_every_missed_event_on_another
         assert len(follower.of("disconnect")) == 1
         assert_every_event_once_in_order(follower, total)
     assert "session recovered" in b.log()
+
+
+@pytest.fixture
+def device_key(transactional_db, personas) -> str:
+    return issue_device_key(machine=personas.machine).plaintext
+
+
+async def test_through_haproxy_a_killed_process_s_dashboard_recovers_every_reading(
+        node, cluster, personas, device_key):
+    """The whole cluster: the dashboard is on app1 (HAProxy's stickiness cookie), the machine
+    posts through HAProxy, app1 is killed; HAProxy sends the reconnect to another process,
+    which recovers the session from its live record."""
+    room = f"machine:{personas.machine.pk}"
+    follower = await Follower.start(node, {
+        "urls": [cluster.url], "rooms": [room], "token": token_for(personas.manager),
+        "extraHeaders": {"Cookie": "VENDHUB_BACKEND=app1"}, "timeoutMs": 120_000})
+    device = None
+    try:
+        await follower.wait_for("ready")
+        pid = follower.of("connect")[0]["pid"]
+        device = Device(cluster.url, personas.machine, device_key, retry_server_errors=True)
+        await follower.wait_for("event", 10)
+        await asyncio.to_thread(cluster.servers[0].signal, signal.SIGKILL)
+        before_kill = len(device.stored)
+        await follower.wait_for("connect", 2, timeout=30)
+        while len(device.stored) < before_kill + 10:  # readings after the reconnect too
+            await asyncio.sleep(0.2)
+        await device.stop()
+        await wait_for_every_reading(follower, device)
+    finally:
+        await stop_both(follower, device)
+    first, again = follower.of("connect")
+    assert again["recovered"] is True and (again["id"], again["pid"]) == (first["id"], pid)
+    assert len(follower.of("disconnect")) == 1
+    assert_every_reading_once(follower, device)
+    print(f"\nkill -9 through HAProxy: {len(device.stored)} readings, answers "
+          f"{dict(device.statuses)}")

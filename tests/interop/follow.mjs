@@ -1,6 +1,7 @@
 // The official socket.io-client following a room across server processes that die or
 // restart (tests/cluster/test_crash_recovery.py, test_rolling_restart.py). The scenario is a
-// JSON object in argv[2]: {urls: [..], token, rooms: [..], transports?, timeoutMs?}.
+// JSON object in argv[2]: {urls: [..], token, rooms: [..], transports?, extraHeaders?,
+// timeoutMs?}.
 // Connects to urls[0] and subscribes; whenever the connection is lost, the Manager
 // reconnects by itself to the next URL of the list (what a load balancer does for a client
 // whose process is gone). Stops after an event whose payload has `last: true`. One JSON line
@@ -17,6 +18,8 @@ let subscribed = false;
 const socket = io(scenario.urls[0], {
   auth: { token: scenario.token },
   transports: scenario.transports ?? ["websocket"],
+  // e.g. HAProxy's stickiness cookie, to start on a known process
+  extraHeaders: scenario.extraHeaders ?? {},
   forceNew: true,
   timeout: 5000,
   reconnectionDelay: 200,
