@@ -23,13 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..conf import RealtimeConfig
 from ..history import get_history
-
-if TYPE_CHECKING:
-    from .namespace import Namespace, Socket
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +34,19 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 1.0
 #: Commands per pipeline: a refresh of 20,000 sessions is 20 round trips, not one huge one.
 CHUNK = 1000
+
+
+class Socket(Protocol):
+    """What a record is made of (`realtime.server.sio.namespace.Socket`): typed as a
+    protocol so that this module does not import the namespace module, which imports it."""
+
+    sid: str
+    pid: str | None
+    base: Any
+
+
+class Namespace(Protocol):
+    def park_state(self, socket: Any) -> dict: ...
 
 
 class RecordKeeper:
