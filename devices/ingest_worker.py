@@ -24,6 +24,25 @@ capped backoff and sends; this module's thread stores and acknowledges.
 The broker delivers the messages of a lost connection again on the next one, with packet
 ids of that new connection: an acknowledgement is sent only on the connection a message
 came in on (`Inbound.generation`), never for a reused id of another.
+
+A dead worker's share. Mosquitto 2.0.11 keeps a disconnected member of a shared
+subscription in the group while its session lasts: its share of the devices' messages is
+queued in that session, and when the session ends (expires, or is ended) those messages and
+the ones it had been sent unacknowledged are dropped, never handed to another member
+(measured: with a session expiry of 0, a killed subscriber's 50 in-flight and queued
+messages were lost and the rest went to the live one; with 2 s, also everything routed to
+it during those 2 s). A short session expiry therefore moves the share quickly but loses
+messages the broker had already PUBACKed to the devices, which do not send them again. So
+sessions stay long (`session_expiry`), and a live worker takes a dead one's session over:
+a worker whose heartbeat is older than `adopt_after` while its last one said it was
+connected (SIGKILL, a lost host; a stopped worker says it is not) is claimed by one live
+worker (a conditional UPDATE of its IngestWorker row), which connects with the dead
+worker's client id, stores what the session held (the unacknowledged ones again, which
+idempotency answers as duplicates when they had committed), leaves the share group and ends
+the session. The price: the dead worker's share waits `adopt_after` (3 heartbeats, 15 s by
+default) plus the drain; a worker stopped on purpose without `--retire` keeps its share
+waiting for its own restart, and a worker that was only hung is pushed off its session
+(it reconnects and resumes; what it then commits again is answered as duplicates).
 """
 
 from __future__ import annotations
@@ -49,9 +68,10 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices import topics
 from devices.broker import MqttAddress
+from devices.ingest_adoption import ADOPTION_CONNECT_SECONDS, adopt_dead_workers
 from devices.ingest_batch import Inbound, MachineDirectory, Outcome, store_batch
 from devices.models import IngestWorker
-from devices.worker_health import HEARTBEAT_SECONDS
+from devices.worker_health import HEARTBEAT_SECONDS, STALE_AFTER_HEARTBEATS
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +80,9 @@ RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS = 1, 30
 #: The device → server kinds stored here (a device's command replies are the commands
 #: publisher's: devices/publisher.py).
 INGESTED = ("telemetry", "sales", "audit")
+#: Seconds without a message from the broker after which a retiring worker has been sent
+#: everything its session held.
+QUIET_SECONDS = 0.5
 #: Backoff of a batch whose transaction failed (the database down), seconds.
 RETRY_MIN_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
 
@@ -80,8 +103,18 @@ class WorkerOptions:
     #: messages for this worker. Without it a stopped worker's session (and its share of
     #: the messages, queued) waits for the next worker of the same name.
     retire: bool = False
+    #: Seconds a worker may go without a heartbeat while it said it was connected (killed,
+    #: its host lost) before a live worker takes its session over and drains it (None: as
+    #: many as the health page waits before calling it stale; 0: never).
+    adopt_after: float | None = None
     #: Tests only: seconds the batch's transaction stays open before its commit.
     pause_before_commit: float = 0.0
+
+    @property
+    def adoption_delay(self) -> float:
+        if self.adopt_after is None:
+            return STALE_AFTER_HEARTBEATS * self.heartbeat
+        return self.adopt_after
 
 
 def worker_id(name: str, hostname: str | None = None) -> str:
@@ -109,11 +142,17 @@ def _correlation(message: mqtt.MQTTMessage) -> str | None:
 class Ingester:
     """One worker: `run()` blocks until `stop()` (from a signal handler or another thread)."""
 
-    def __init__(self, options: WorkerOptions, *, hostname: str | None = None) -> None:
+    def __init__(self, options: WorkerOptions, *, hostname: str | None = None,
+                 adopting: str | None = None) -> None:
         self.options = options
         self.address = MqttAddress.parse(options.url)
         self.hostname = hostname or socket.gethostname()
-        self.id = worker_id(options.name, self.hostname)
+        #: The dead worker whose session this one drains (then ends), if it is an adopter.
+        self.adopting = adopting
+        self.id = adopting or worker_id(options.name, self.hostname)
+        self.last_received = time.monotonic()
+        #: Whether the session was ended after everything in it was stored (retire).
+        self.retired = False
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.directory = MachineDirectory()
         self.stopping = threading.Event()
@@ -126,6 +165,9 @@ class Ingester:
         self.lag_seconds = 0.0
         self.started_at = timezone.now()
         self._next_heartbeat = 0.0
+        #: `connected` as the last heartbeat recorded it.
+        self._recorded: bool | None = None
+        self._adoptions: list[threading.Thread] = []
         self.client = self._make_client()
 
     # -- the network thread's side -------------------------------------------------------
@@ -150,6 +192,8 @@ class Ingester:
             return
         self.generation += 1
         self.connected = True
+        if self.adopting:  # draining the session, not joining the share group
+            return
         # Subscribing again is harmless when the session kept the subscriptions, and needed
         # when the broker lost them (restarted without persistence).
         client.subscribe([(topics.shared_subscription(kind), SubscribeOptions(qos=1))
@@ -159,6 +203,13 @@ class Ingester:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
+        if self.adopting and not self.stopping.is_set():
+            # The dead worker came back and took its session: it is its again.
+            logger.warning("mqtt ingest %s: adoption ended by the broker (%s)", self.id,
+                           reason_code)
+            self.stop()
+            client.disconnect()  # no reconnection: that would take the session back
+            return
         if not self.stopping.is_set():
             self.last_error = f"disconnected from the broker: {reason_code}"
             logger.warning("mqtt ingest %s: %s; reconnecting", self.id, self.last_error)
@@ -168,6 +219,7 @@ class Ingester:
             serial, kind = topics.parse_topic(message.topic)
         except topics.BadTopic:
             serial, kind = "", ""
+        self.last_received = time.monotonic()
         if kind not in INGESTED:  # not ours to store: nothing to redeliver either
             logger.warning("mqtt ingest %s: ignoring a message on %r", self.id, message.topic)
             client.ack(message.mid, message.qos)
@@ -204,11 +256,16 @@ class Ingester:
         try:
             while not self.stopping.is_set():
                 batch = self._take_batch()
+                # Before the batch: a worker that dies in its first batch has said that it
+                # was connected (what a live worker looks for to take its session over).
+                self._heartbeat_if_due()
                 if batch:
                     self._process(batch)
-                self._heartbeat_if_due()
         finally:
-            ended = self.options.retire and self._retire()
+            for adoption in self._adoptions:  # each drains and ends its session first
+                adoption.join(ADOPTION_CONNECT_SECONDS)
+            ended = self.retired = bool(self.options.retire and self.connected
+                                        and self._retire())
             properties = None
             if ended:
                 properties = Properties(PacketTypes.DISCONNECT)
@@ -248,8 +305,10 @@ class Ingester:
             logger.warning("mqtt ingest %s: no answer to the unsubscribe; keeping the "
                            "session", self.id)
             return False
-        quiet_until = time.monotonic() + 0.5
-        while time.monotonic() < quiet_until or not self.inbox.empty():
+        self.last_received = time.monotonic()
+        # Until the broker has been quiet for a while: a session's backlog comes a receive
+        # maximum at a time, the next part once the previous one is acknowledged.
+        while time.monotonic() - self.last_received < QUIET_SECONDS or not self.inbox.empty():
             batch = self._take_batch()
             if batch and not self._process(batch):
                 return False
@@ -302,11 +361,15 @@ class Ingester:
             self.client.ack(message.mid, message.qos)
 
     def _heartbeat_if_due(self) -> None:
-        if time.monotonic() >= self._next_heartbeat:
+        if time.monotonic() >= self._next_heartbeat or self.connected != self._recorded:
             self._heartbeat()
+            if not self.adopting and self.options.adoption_delay > 0:
+                self._adoptions = [t for t in self._adoptions if t.is_alive()]
+                self._adoptions += adopt_dead_workers(self)
 
     def _heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + self.options.heartbeat
+        self._recorded = self.connected
         now = timezone.now()
         state = {"hostname": self.hostname[:200], "pid": os.getpid(),
                  "connected": self.connected, "started_at": self.started_at,
