@@ -79,6 +79,10 @@ class Cluster:
             "CHANNEL_LAYER_PREFIX": prefix or f"cluster{self.port}",
             # HAProxy appends the client's address to X-Forwarded-For (option forwardfor).
             "NUM_PROXIES": "1",
+            # A draining process fails its health check at once; HAProxy marks it down after
+            # two failed checks 2 s apart (deploy/haproxy.cfg), so it keeps its sessions
+            # that long before asking them to reconnect elsewhere.
+            "REALTIME_DRAIN_DELAY_MS": "4500",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -200,6 +204,10 @@ class Cluster:
             process.stop()
         if self.haproxy is not None:
             self.haproxy.stop()
+        # With the balancer gone a drain delay serves nobody: the first SIGTERM starts each
+        # server's drain, the second (in `stop`) makes it exit at once, all in parallel.
+        for process in self.servers:
+            process.signal(signal.SIGTERM)
         for process in self.servers:
             process.stop()
         self.redis.stop()
