@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench bootstrap lint migrate clean messages cluster
+.PHONY: run test test-quick bench bootstrap lint migrate clean messages cluster
 
 # Set up everything (virtualenv, packages, database, demo data) and serve on http://$(HOST):$(PORT).
 run: bootstrap
@@ -17,6 +17,10 @@ run: bootstrap
 # Run the whole test suite against PostgreSQL and Redis (see scripts/run-tests.sh).
 test: bootstrap
 	bash scripts/run-tests.sh $(ARGS)
+
+# The local loop: everything but the drills marked slow (clusters, brokers, storms); CI runs all.
+test-quick: bootstrap
+	bash scripts/run-tests.sh -m "not slow" $(ARGS)
 
 bootstrap: .stamp-python .stamp-node .stamp-chromium .stamp-gettext .stamp-mosquitto \
 	.stamp-haproxy .stamp-redis-sentinel
