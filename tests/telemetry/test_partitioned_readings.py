@@ -5,6 +5,7 @@ DEFAULT one until `create_partitions` gives it its own, and SQLite keeps a plain
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -108,10 +109,29 @@ def test_negative_days_are_refused_with_a_clear_message():
         call_command("create_partitions", "--ahead", "-1", stdout=io.StringIO())
 
 
-def test_on_sqlite_the_table_stays_plain_and_create_partitions_does_nothing():
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded SQLite's behaviour")
-    assert not partitions.is_partitioned()
-    out = io.StringIO()
-    call_command("create_partitions", stdout=out)
-    assert "is not partitioned (sqlite): nothing to do" in out.getvalue()
+def test_on_sqlite_the_table_stays_plain_and_create_partitions_does_nothing(tmp_path):
+    """The embedded default (`make run` without DATABASE_URL), whatever database the suite
+    runs on: migrate a fresh SQLite file in a subprocess and look at the table."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests import live
+
+    database = tmp_path / "embedded.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "DEBUG": "1"}
+    env.pop("REDIS_URL", None)
+
+    def manage(*args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=live.ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    manage("migrate", "--noinput")
+    assert "is not partitioned (sqlite): nothing to do" in manage("create_partitions")
+    with sqlite3.connect(database) as db:
+        tables = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name LIKE 'telemetry_telemetryreading%'")]
+    assert tables == ["telemetry_telemetryreading"]
