@@ -16,6 +16,7 @@ import pytest
 
 from tests import live
 from tests.cluster.support import TEST_ENV, alive, processes_under, require_cluster_binaries
+from tests.conftest import unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -60,7 +61,7 @@ def test_make_cluster_serves_through_haproxy_and_stops_every_process_on_ctrl_c(t
     require_cluster_binaries()
     database_url = live.test_database_url()
     if not database_url.startswith("postgres"):
-        pytest.skip("make cluster needs PostgreSQL")
+        unavailable("make cluster needs PostgreSQL")
     port = live.free_port()
     env = {**os.environ, **TEST_ENV, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     make = subprocess.Popen(

@@ -18,6 +18,7 @@ from sales.audits import import_audit
 from sales.cash import collection_texts, open_collection_task_if_due
 from sales.ingest import ingest_vends
 from sales.vends import VendIn
+from tests.conftest import require_postgresql
 from tests.factories import make_task
 from tests.sales.cashaudits import cash_audit
 from tests.sales.conftest import post_vends, vend_body
@@ -181,8 +182,7 @@ def test_the_database_refuses_a_second_open_server_task_for_a_machine(personas):
 def test_a_concurrent_batch_that_loses_the_race_opens_no_second_task(personas):
     """Batch A has inserted its task and not committed yet: batch B's check does not see it,
     tries to insert, waits on the unique index, and gets nothing once A commits."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL's row locks")
+    require_postgresql("needs PostgreSQL's row locks")
     sell(personas.machine, 4)  # 400 000: under the threshold
     Organization.objects.filter(pk=personas.acme.pk).update(cash_collection_threshold=400_000)
     machine = type(personas.machine).objects.select_related("organization").get(
