@@ -95,6 +95,14 @@ def test_batches_refresh_a_machine_at_most_every_interval(personas, settings):
     assert refresh_after_ingest(machine=personas.machine, now=now + timedelta(seconds=61)) is True
 
 
+def test_a_machine_with_nothing_to_forecast_is_not_recomputed_on_every_batch(personas):
+    bare = make_machine(personas.acme)  # no bunker, no planogram slot
+    with CaptureQueriesContext(connection) as queries:
+        assert refresh_after_ingest(machine=bare, now=current()) is False
+    assert len(queries) == 2  # its newest forecast (none), whether it has any stock (none)
+    assert not Forecast.objects.filter(machine=bare).exists()
+
+
 def test_a_refill_refreshes_at_once_whatever_the_interval(personas, settings):
     configure(settings, FORECAST_REFRESH_SECONDS=3600)
     now = current()
