@@ -237,8 +237,9 @@ def replan_route(route: Route, *, now: datetime | None = None) -> Route:
 
 def move_visit(visit: Visit, *, operator=None, date: Date | None = None, actor,
                now: datetime | None = None) -> tuple[Route, Route]:
-    """A manager moves a visit not yet done or under way to `operator`'s route (creating it) and/or to `date`,
-    pinned there; both routes are re-optimized. (source route, target route), reloaded.
+    """A manager moves a visit not yet done or under way to `operator`'s route (creating
+    it) and/or to `date`, pinned there; both routes are re-optimized. (source route, target
+    route), reloaded.
 
     Raises PlanningPermissionDenied unless `actor` manages the organization, PlanningError
     naming the field for a visit done or under way (`status`), an operator who is not an active
