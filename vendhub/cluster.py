@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl+C stops the cluster even when this process was started with SIGINT ignored (a
+    # shell without job control ignores it for background commands, and Python then never
+    # raises KeyboardInterrupt): leaving the cluster running would orphan every process.
+    signal.signal(signal.SIGINT, on_signal)
     cluster = Cluster(database_url=database_url, directory=args.dir, host=args.host,
                       port=args.port, simulate=args.simulate, watchdog=not args.no_watchdog)
     try:

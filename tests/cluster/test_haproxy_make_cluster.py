@@ -68,7 +68,11 @@ def test_make_cluster_serves_through_haproxy_and_stops_every_process_on_ctrl_c(t
         ["make", "--no-print-directory", "cluster", f"PORT={port}",
          f"CLUSTER_ARGS=--dir {tmp_path}"],
         cwd=live.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)  # its own process group: the terminal's Ctrl+C target
+        # Its own process group: the terminal's Ctrl+C target. A terminal's shell runs it
+        # with SIGINT at its default even when this suite runs with it ignored (CI started
+        # in the background): so does the test.
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen: list[str] = []
     pids: set[int] = set()
     try:
