@@ -23,7 +23,7 @@ def tune_garbage_collector() -> None:
     """Each open connection keeps ~90 objects the collector tracks. With CPython's default
     thresholds a reconnect storm of 5,000 clients ran a full collection at every 25 %
     growth of the heap: 7 to 9 full scans of up to 560k objects, ~3 s of CPU in a 9 s
-    storm (issue 6). A larger first threshold makes every collection rarer (young ones
+    storm (bench/ storm). A larger first threshold makes every collection rarer (young ones
     stay small: 10,000 objects), and freezing what startup created (Django, the URLconf,
     the apps: ~120k objects) takes it out of every later scan."""
     if settings.GC_THRESHOLDS:

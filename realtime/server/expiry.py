@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 class ExpiryClock:
     """When each socket's access token expires, for every socket of the process: sockets
     grouped by the second their token expires in, and ONE timer, armed for the earliest
-    second, instead of a timer handle per socket (issue 6, memory per connection). JWT
+    second, instead of a timer handle per socket (idle memory per connection). JWT
     expiry times are whole seconds, so a socket expires at the same time as with its own
     timer."""
 

@@ -6,7 +6,7 @@ server process listens on ONE channel-layer channel and adds it to the group of 
 that has at least one local member. A published event travels once per process (already
 encoded as an Engine.IO frame), and the hub hands the same frame to each local member.
 This replaces the textbook "one channel, one queue and one msgpack decode per consumer"
-path, which costs ~35x in fan-out (see issue 6 and README).
+path, which costs ~35x in fan-out (README, Benchmarks).
 
 The events a product declares coalesced (`CoalescedEvent`, e.g. a status per source) are
 kept per key and flushed every tick, so a flapping source cannot flood a client. At the flush
@@ -17,8 +17,8 @@ latest frame as it was published (realtime/server/coalescing.py).
 A process stays in a room's group for `REALTIME["ROOM_LINGER_MS"]` after the room's last
 local member left: the member of a reloaded page or of a reconnect storm is back within
 seconds, and rejoins without the two Redis round trips of leaving and joining the group
-again (~0.4 ms of a reconnect's ~1.8 ms of CPU, issue 6). Events of a lingering room reach
-the process and find no member: they cost a dictionary lookup.
+again (~0.4 ms of a reconnect's ~1.8 ms of CPU, measured with bench/). Events of a
+lingering room reach the process and find no member: they cost a dictionary lookup.
 
 Besides rooms, every process's channel is in one control group: a control message
 (the product's publisher sends it to CONTROL_GROUP) reaches each process once, and the hub hands
@@ -76,7 +76,7 @@ class Member(Protocol):
 class OnlyMember:
     """The local members of a room that has one: what most user and task rooms have, one
     per connected user. Reads like a set of one member (`len`, iteration, `in`) for a
-    fifth of a set's memory (issue 6, memory per connection)."""
+    fifth of a set's memory (idle memory per connection)."""
 
     __slots__ = ("member",)
 

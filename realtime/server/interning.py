@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 class SharedValues(Generic[T]):
     """One instance of each distinct value, for all the sockets of the process, instead of
-    a copy per socket (issue 6, memory per connection): `shared(value)` returns the stored
+    a copy per socket (idle memory per connection): `shared(value)` returns the stored
     instance equal to `value`, made by `make` (e.g. with interned strings) the first time.
     Few distinct values exist (organization sets, the rooms of a subscription); the cap
     only bounds a pathological mix."""

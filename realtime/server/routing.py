@@ -21,7 +21,7 @@ def socketio_server(config: RealtimeConfig, namespaces: dict[str, Namespace]) ->
 class WebSocketPaths:
     """The websocket endpoints, by exact path (`/socket.io/`...): what Channels' URLRouter
     does for these routes, without its copy of the scope and its coroutine, which every open
-    websocket keeps for its whole life (issue 6, memory per connection). An unknown path
+    websocket keeps for its whole life (idle memory per connection). An unknown path
     raises the same ValueError as URLRouter."""
 
     def __init__(self, routes: list) -> None:

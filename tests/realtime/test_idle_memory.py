@@ -1,4 +1,4 @@
-"""What keeps an idle connection small (issue 6): one expiry timer for all sockets, viewers
+"""What keeps an idle connection small: one expiry timer for all sockets, viewers
 that share their organization sets, no inbox or finished worker task kept by an idle
 connection, and websocket routing without a copy of the scope."""
 

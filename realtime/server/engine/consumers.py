@@ -175,7 +175,7 @@ class WebSocketConsumer:
     A Channels consumer costs every idle connection a pending `receive()` task, the
     futures and callbacks of `asyncio.wait`, and the instance's attribute dict; every frame
     it receives goes through a new task. This loop awaits `receive()` itself, and the
-    instance has slots only (idle memory per connection, see issue 6). Its interface is a
+    instance has slots only (idle memory per connection). Its interface is a
     consumer's: `as_asgi(**initkwargs)`, `connect`, `receive`, `disconnect`, `accept`,
     `close`. No channel-layer channel: broadcast frames arrive through the hub.
     """

@@ -92,7 +92,7 @@ class EngineSession:
     many sessions without copying.
 
     Slots, and a queue created only when a frame has to wait: an idle websocket session is
-    a small object (idle memory per connection, issue 6).
+    a small object (idle memory per connection).
     """
 
     __slots__ = ("server", "config", "sid", "scope", "transport", "state", "_queue", "handler",

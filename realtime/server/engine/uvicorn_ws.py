@@ -5,7 +5,7 @@ Run uvicorn with `--ws realtime.server.engine.uvicorn_ws:WebSocketProtocol` inst
 "writable" flag change. `asyncio.Queue` and `asyncio.Event` allocate their deques up front:
 five per connection (the queue's items, getters, putters and `join` event, and the flag's
 waiters), ~3.7 KB of an idle connection's memory that the gateway never uses while the
-connection is idle (issue 6, memory per connection). These allocate only while something
+connection is idle (idle memory per connection). These allocate only while something
 waits.
 
 The gateway's websocket transport (realtime/server/engine/consumers.py) is the only receiver of a
@@ -27,7 +27,7 @@ from websockets.protocol import State
 
 #: The last text frame serialized for the wire, and its bytes. A broadcast hands the same
 #: `str` object to each of a room's sockets in turn, so one entry, matched by identity, lets
-#: the frame be serialized once per publish instead of once per socket (issue 6: the fan-out
+#: the frame be serialized once per publish instead of once per socket (the fan-out
 #: went from ~9 to ~6-7 µs of CPU per frame). One tuple, replaced whole: a reader never sees
 #: half an update.
 _last_text_frame: tuple[str | None, bytes] = (None, b"")
@@ -138,7 +138,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         """Write one websocket data frame now, in the caller's stack, as `send` does for a
         `websocket.send` message, but with no coroutine to create and step: a broadcast
         writes one frame to each of thousands of sockets, and stepping `send` cost ~15 % of
-        the fan-out (issue 6). A text frame on a connection without extensions (no
+        the fan-out (bench/ fan-out). A text frame on a connection without extensions (no
         permessage-deflate) is written from bytes serialized once per broadcast
         (`wire_text_frame`). Returns False, having written nothing, when the frame must go
         through `send` instead: the transport pushes back, or the connection is not open.

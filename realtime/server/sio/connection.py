@@ -27,7 +27,7 @@ MAX_PENDING_PACKETS = 1000
 
 class SocketIOConnection:
     # Slots, and no inbox or worker task while no packet waits: an idle connection is one
-    # of thousands held by a process (issue 6, memory per connection).
+    # of thousands held by a process (idle memory per connection).
     __slots__ = ("engine", "namespaces", "sockets", "decoder", "pending_acks", "_next_ack_id",
                  "_connect_timer", "_inbox", "_worker")
 
