@@ -9,17 +9,11 @@ from __future__ import annotations
 from django import template
 
 from machines.selectors import is_operator_anywhere
+from vendhub.people import remembered
 
 register = template.Library()
 
 
 @register.filter
 def works_routes(user) -> bool:
-    cached = getattr(user, "_works_routes", None)
-    if cached is None:
-        cached = is_operator_anywhere(user)
-        try:
-            user._works_routes = cached
-        except AttributeError:  # AnonymousUser and other slotted stand-ins
-            pass
-    return cached
+    return remembered(user, "_works_routes", is_operator_anywhere)

@@ -9,17 +9,11 @@ from __future__ import annotations
 from django import template
 
 from machines.selectors import is_manager_anywhere
+from vendhub.people import remembered
 
 register = template.Library()
 
 
 @register.filter
 def sees_sales(user) -> bool:
-    cached = getattr(user, "_sees_sales", None)
-    if cached is None:
-        cached = is_manager_anywhere(user)
-        try:
-            user._sees_sales = cached
-        except AttributeError:  # AnonymousUser and other slotted stand-ins
-            pass
-    return cached
+    return remembered(user, "_sees_sales", is_manager_anywhere)
