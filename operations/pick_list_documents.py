@@ -16,9 +16,9 @@ import io
 from typing import TypedDict
 
 from operations.models import PackSize, Route, VisitStatus
-from sales.views_reports import _cell as spreadsheet_cell
 from telemetry.selectors import iso8601
 from vendhub.people import display_name
+from vendhub.spreadsheets import spreadsheet_cell
 
 
 class PickLine(TypedDict):

@@ -26,6 +26,7 @@ from machines.selectors import managed_organization_ids_for, time_zone_for
 from sales import reports
 from sales.ingest import sales_day
 from vendhub.pagination import DefaultPagination
+from vendhub.spreadsheets import spreadsheet_cell
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -121,14 +122,6 @@ CSV_COLUMNS = {
     "product": ["productId", "productName", "sku"],
     "machine": ["machineId", "machineName", "serialNumber", "organizationId"],
 }
-#: A cell a spreadsheet would read as a formula (`=HYPERLINK(...)` in a machine's name).
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return "" if value is None else value
 
 
 def report_csv(report: reports.Report) -> str:
@@ -138,7 +131,7 @@ def report_csv(report: reports.Report) -> str:
     writer.writerow(columns)
     for row in report.rows:
         document = row_document(report.group_by, row)
-        writer.writerow([_cell(document[column]) for column in columns])
+        writer.writerow([spreadsheet_cell(document[column]) for column in columns])
     return out.getvalue()
 
 
