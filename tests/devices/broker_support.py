@@ -13,6 +13,11 @@ WAIT = 5.0
 
 
 class Device:
+    #: Devices connected and not closed yet: the devices' conftest closes what a test left
+    #: open, whose network thread would otherwise retry a stopped broker for the rest of the
+    #: run (and sleep through `time.sleep`, which other tests may be watching).
+    still_open: set[Device] = set()
+
     def __init__(self, broker, username: str, password: str) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
                                   client_id=f"test-{username}-{uuid.uuid4().hex[:8]}")
@@ -46,6 +51,7 @@ class Device:
         """True when the broker accepted the credentials."""
         self.client.connect(self.broker.host, self.broker.port, keepalive=10)
         self.client.loop_start()
+        Device.still_open.add(self)
         assert self.connected.wait(WAIT), "no CONNACK"
         if self.connack.is_failure:
             self.close()
@@ -70,6 +76,7 @@ class Device:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        Device.still_open.discard(self)
 
 
 def service(broker, account) -> Device:

@@ -8,6 +8,7 @@ import pytest
 
 from devices.broker import BrokerUnavailable, PrivateBroker, dynsec_plugin, mosquitto_binary
 from tests.conftest import unavailable
+from tests.devices.broker_support import Device
 from tests.live import free_port
 
 
@@ -19,6 +20,13 @@ def _start_broker(data_dir) -> PrivateBroker:
         return PrivateBroker(port=free_port(), data_dir=data_dir).start()
     except BrokerUnavailable as error:
         unavailable(f"the private mosquitto did not start: {error}")
+
+
+@pytest.fixture(autouse=True)
+def close_devices_left_open():
+    yield
+    for device in list(Device.still_open):
+        device.close()
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,9 @@ def test_the_sync_removes_stale_clients_and_names_keys_that_predate_mqtt(
                             marker=key_marker("000000000000"))
 
     run_async(stale_client())
-    assert Device(own_mqtt_broker, "SN-SCRAPPED", "old").connect() is True
+    stale = Device(own_mqtt_broker, "SN-SCRAPPED", "old")
+    assert stale.connect() is True
+    stale.close()
 
     out = sync()
     assert "removed the broker client of SN-SCRAPPED" in out

@@ -72,7 +72,7 @@ def test_dropping_behind_a_long_read_retries_until_the_read_ends(long_reader, mo
         sleeps.append(seconds)
         long_reader.rollback()
 
-    monkeypatch.setattr(partitions.clock, "sleep", end_the_read_then_sleep)
+    monkeypatch.setattr(partitions, "_pause_before_retry", end_the_read_then_sleep)
     dropped = partitions.drop_partitions_before(partitions.day_start(date(2001, 1, 2)))
     assert dropped == [partitions.partition_name(old)]
     assert sleeps == [1]
