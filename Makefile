@@ -105,8 +105,9 @@ cluster: .stamp-python .stamp-haproxy .stamp-redis-sentinel
 bench: bootstrap .stamp-bench
 	$(PY) -m bench run $${BENCH_ARGS:---quick}
 
-.stamp-bench: pyproject.toml
+.stamp-bench: pyproject.toml bench/refs/node/package.json bench/refs/node/package-lock.json
 	$(PY) -m pip install --quiet -e '.[test,bench]'
+	npm ci --prefix bench/refs/node --no-audit --no-fund --loglevel=error
 	touch $@
 
 # A Mosquitto with the project's configuration on MQTT_PORT (data in var/mosquitto/); it

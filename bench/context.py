@@ -38,6 +38,7 @@ MODES = {
             "ref-socketio",
             "project-uvicorn",
             "ref-asgi-uvicorn",
+            "ref-node-socketio",
             "ref-websockets",
             "ref-channels",
         ],
@@ -51,6 +52,8 @@ MODES = {
         "storm_clients": 500,
         #: seconds: no connection starts later than this in a connect phase of the storm
         "storm_budget": 20.0,
+        "subscribe_clients": 1000,
+        "connect_subscribe_clients": 1000,
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
         "rooms_seconds": 2.0,
@@ -76,6 +79,7 @@ MODES = {
             "ref-asgi-uvicorn",
             "ref-asgi-daphne",
             "project-daphne",
+            "ref-node-socketio",
             "ref-websockets",
             "ref-channels",
         ],
@@ -86,12 +90,15 @@ MODES = {
         #: seconds: no connection starts later than this (a slow server is reported as
         #: fewer connections, and the run stays within its budget)
         "idle_budget": 75.0,
-        "idle_targets": ["project-uvicorn", "ref-websockets", "ref-socketio", "ref-channels"],
+        "idle_targets": ["project-uvicorn", "ref-node-socketio", "ref-websockets", "ref-socketio",
+                         "ref-channels"],
         "ingest_seconds": 5.0,
         "ingest_batch": 500,
         "ingest_concurrency": 4,
         "storm_clients": 5000,
         "storm_budget": 60.0,
+        "subscribe_clients": 1000,
+        "connect_subscribe_clients": 5000,
         "rooms_counts": [1000, 10000],
         "rooms_rate": 200,
         "rooms_seconds": 4.0,
@@ -229,7 +236,7 @@ def swarm_proc(
 
 
 def publisher_proc(ctx: Context, target, server: Proc) -> Proc:
-    argv = [PYTHON, "-m", "bench.clients.publisher", *target.publisher_args(ctx, server.port)]
+    argv = target.publisher_argv(ctx, server.port)
     return Proc(f"{target.name}-publisher", argv, env=ctx.publisher_env(), control=True)
 
 

@@ -141,6 +141,26 @@ def markdown(ctx, env, scenarios) -> str:
         ),
         generic_section(
             ctx,
+            "subscribe",
+            "Subscribing (the project authorizes each request and sends a snapshot; the "
+            "references do neither)",
+            [
+                "target",
+                "kind",
+                "clients",
+                "seconds",
+                "subscribed",
+                "connected",
+                "failed",
+                "ack_p50_ms",
+                "ack_p99_ms",
+                "connect_p99_ms",
+                "server_cpu",
+                "swarm_cpu",
+            ],
+        ),
+        generic_section(
+            ctx,
             "rooms",
             "Publish cost vs number of rooms",
             [

@@ -9,6 +9,7 @@ REFERENCES = [
     "ref-asgi-daphne",
     "ref-socketio",
     "ref-channels",
+    "ref-node-socketio",
 ]
 PROJECT = ["project-uvicorn", "project-daphne"]
 
@@ -253,6 +254,40 @@ def goals(ctx, best) -> list[str]:
             f"{r.get('server_errors', 0)} server errors",
             ok if r["clients"] >= 5000 else None,
             r.get("contended"),
+        )
+    node = best.get("ref-node-socketio", {})
+    if node.get("knee_fps") and k:
+        add(
+            "fan-out ≥ Node socket.io 4.8 (knee)",
+            f"{k / node['knee_fps']:.2f}× ({_fmt(k, 0)} vs {_fmt(node['knee_fps'], 0)} frames/s)",
+            k >= node["knee_fps"],
+            fan_busy("project-uvicorn", "ref-node-socketio"),
+        )
+        ours, theirs = pu.get("knee_server_us_per_frame"), node.get("knee_server_us_per_frame")
+        if ours and theirs:
+            add(
+                "server CPU per frame ≤ Node's (each at its knee)",
+                f"{ours} vs {theirs} µs",
+                ours <= theirs,
+                fan_busy("project-uvicorn", "ref-node-socketio"),
+            )
+    for row in rows_of(ctx, "subscribe"):
+        if row.get("target") != "project-uvicorn":
+            continue
+        limit = 1.0 if row["kind"] == "one machine room" else 5.0
+        count = row.get("subscribed", row.get("connected", 0))
+        add(
+            f"{row['kind']}: {row['clients']:,} clients in < {limit:.0f} s, 0 errors",
+            f"{count:,} in {row['seconds']} s, {row['failed']} failed",
+            (row["seconds"] < limit and not row["failed"] and count == row["clients"])
+            if row["clients"] >= (1000 if limit == 1.0 else 5000) else None,
+            row.get("contended"),
+        )
+    if big:
+        add(
+            f"idle ≤ 12 KB RSS/conn, Node's figure ({big['connections']} conns)",
+            f"{big['rss_per_conn_kb']} KB",
+            big["rss_per_conn_kb"] <= 12 if big["connections"] >= 10000 else None,
         )
     rooms = [r for r in rows_of(ctx, "rooms-summary") if r.get("cost_ratio") is not None]
     if rooms:

@@ -3,11 +3,22 @@ references (bench/refs/), with how load generators reach and feed each of them."
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from dataclasses import dataclass, field
 
-from .procs import PYTHON, Proc, free_port
+import orjson
+
+from .procs import PYTHON, ROOT, Proc, free_port
 
 SIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+#: The Node.js reference (socket.io 4.8, Redis adapter, Redis emitter): `make bench`
+#: installs its packages (bench/refs/node/package-lock.json).
+NODE_REFERENCE = ROOT / "bench" / "refs" / "node"
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and (NODE_REFERENCE / "node_modules").is_dir()
 
 
 @dataclass
@@ -73,6 +84,9 @@ class Target:
             ]
         elif self.server == "websockets":
             argv = [PYTHON, "-m", self.app, "--port", str(port), "--loop", ctx.server_loop]
+        elif self.server == "node":
+            argv = ["node", str(NODE_REFERENCE / self.app), "--port", str(port),
+                    "--redis", ctx.redis_url, "--prefix", self.env["BENCH_PREFIX"]]
         else:
             raise ValueError(self.server)
         return Proc(f"{self.name}{tag}-server", argv, env=env, port=port)
@@ -106,7 +120,20 @@ class Target:
             ]
         elif mode == "ws":
             args += ["--port", str(port)]
+        elif mode == "node":
+            from .clients.publisher import telemetry_payload
+
+            payload = telemetry_payload(ctx.data["machines"][0],
+                                        [str(uuid.uuid4()) for _ in range(3)])
+            args = ["--room", "machines:all", "--redis", ctx.redis_url,
+                    "--prefix", self.env["BENCH_PREFIX"],
+                    "--payload", orjson.dumps(payload).decode()]
         return args
+
+    def publisher_argv(self, ctx, port: int) -> list[str]:
+        if self.publisher_mode == "node":
+            return ["node", str(NODE_REFERENCE / "publisher.js"), *self.publisher_args(ctx, port)]
+        return [PYTHON, "-m", "bench.clients.publisher", *self.publisher_args(ctx, port)]
 
 
 def all_targets(run_id: str) -> dict[str, Target]:
@@ -184,6 +211,17 @@ def all_targets(run_id: str) -> dict[str, Target]:
             1,
             env={"BENCH_PREFIX": f"bench-ch-{run_id}"},
             connect_inflight=25,
+        ),
+        Target(
+            "ref-node-socketio",
+            "reference",
+            "node",
+            "server.js",
+            "sio",
+            SIO_PATH,
+            "node",
+            40,
+            env={"BENCH_PREFIX": f"bench-node-{run_id}"},
         ),
     ]
     return {t.name: t for t in targets}

@@ -107,6 +107,24 @@ def rooms_known_to_viewer(viewer: Viewer, room: Room) -> list[str] | None:
     raise RoomRefused("unknown room")
 
 
+def machine_organizations(machine_ids: Iterable[str]) -> dict[str, str]:
+    """`{machine id: organization id}` of the machines among `machine_ids`, in one query:
+    the gateway authorizes the machine rooms asked for together in one read."""
+    return {
+        str(pk): str(organization_id)
+        for pk, organization_id in Machine.objects.filter(pk__in=list(machine_ids))
+        .values_list("pk", "organization_id")
+    }
+
+
+def machine_rooms(viewer: Viewer, room: Room, organization_id: str | None) -> list[str]:
+    """The rooms of a `machine:{id}` subscription, given the machine's organization (None:
+    no such machine), or RoomRefused: a machine of another organization reads as missing."""
+    if organization_id is None or organization_id not in viewer.organization_ids:
+        raise RoomRefused("no such machine")
+    return [room.name]
+
+
 def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
     """The internal rooms a subscription to `room` stands for, or RoomRefused.
 
@@ -117,11 +135,7 @@ def rooms_to_join(viewer: Viewer, room: Room) -> list[str]:
     if rooms is not None:
         return rooms
     if room.kind is RoomKind.MACHINE:
-        if not Machine.objects.filter(
-            id=room.key, organization_id__in=viewer.organization_ids
-        ).exists():
-            raise RoomRefused("no such machine")
-        return [room.name]
+        return machine_rooms(viewer, room, machine_organizations([room.key]).get(room.key))
     # RoomKind.TASKS of another user, asked by a manager: that person's tasks in the
     # organizations the viewer manages and the person belongs to, never in the others.
     shared = sorted(str(org) for org in Membership.objects.filter(

@@ -10,7 +10,7 @@ reply frame each. After the handshake a sink only counts bytes (and spots the 3-
 frame); a probe parses every frame and checks sequence numbers and publish→receive latency
 (`seq` and `t` = publisher's time.monotonic(), one clock for every process on the machine).
 
-Commands (stdin JSON lines): connect, snap, reset, storm, close.
+Commands (stdin JSON lines): connect, snap, reset, storm, subscribe, close.
 """
 
 from __future__ import annotations
@@ -355,6 +355,42 @@ class Swarm:
             command.get("inflight", 1000), command.get("timeout", 30), command.get("budget")
         )
 
+    async def cmd_subscribe(self, command: dict) -> dict:
+        """Every open sio connection subscribes to `room` at once (one request each); the
+        reply comes when every ack arrived (a refusal or a closed connection is a failure)
+        or after `timeout` seconds."""
+        room = command["room"]
+        t0 = time.monotonic()
+        waiting = []
+        for conn in self.conns:
+            if conn.state != "count" or not conn.sio:
+                continue
+            conn.state = "handshake"  # parse frames again until the ack
+            conn.ready = asyncio.get_running_loop().create_future()
+            conn.t_start = t0
+            conn.spec["_todo"] = []
+            conn._send_batch([room])
+            waiting.append(conn.ready)
+        done, pending = await asyncio.wait(waiting, timeout=command.get("timeout", 30))
+        errors: dict[str, int] = {}
+        durations = []
+        for future in done:
+            if future.exception() is not None:
+                key = str(future.exception())[:120]
+                errors[key] = errors.get(key, 0) + 1
+            else:
+                durations.append(future.result())
+        if pending:
+            errors["no ack in time"] = len(pending)
+        return {
+            "subscribed": len(durations),
+            "failed": sum(errors.values()),
+            "errors": errors,
+            "seconds": round(max(durations, default=0.0), 3),
+            "ack_p50_ms": _ms(percentile(durations, 50)),
+            "ack_p99_ms": _ms(percentile(durations, 99)),
+        }
+
     async def cmd_close(self, command: dict) -> dict:
         for conn in self.conns:
             conn.state = "closing"
@@ -379,6 +415,7 @@ async def main(args) -> None:
             "snap": swarm.cmd_snap,
             "reset": swarm.cmd_reset,
             "storm": swarm.cmd_storm,
+            "subscribe": swarm.cmd_subscribe,
             "close": swarm.cmd_close,
         }
     )

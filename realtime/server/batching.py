@@ -11,6 +11,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from . import metrics
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -40,8 +42,13 @@ class BatchedLoad(Generic[K, V]):
     (and holding the GIL that the event loop needs); they batch hundreds instead."""
 
     def __init__(self, load_many: Callable[[frozenset[K]], Awaitable[dict[K, V]]], *,
-                 max_keys: int = 1000, min_interval: float = 0.05) -> None:
+                 max_keys: int = 1000, min_interval: float = 0.05, name: str = "") -> None:
         self._load_many = load_many
+        #: With a name, each read and the callers it answered are counted in the metrics
+        #: (`vendhub_realtime_batched_reads_total{read=name}`): how well reads are shared.
+        self._counted = (
+            (metrics.batched_reads.labels(read=name), metrics.batched_callers.labels(read=name))
+            if name else None)
         self.max_keys = max_keys
         self.min_interval = min_interval
         #: Per event loop: tests run several, and futures belong to one.
@@ -69,6 +76,9 @@ class BatchedLoad(Generic[K, V]):
                 reads.last_start = loop.time()
                 keys = list(itertools.islice(reads.waiting, self.max_keys))
                 batch = {key: reads.waiting.pop(key) for key in keys}
+                if self._counted is not None:
+                    self._counted[0].inc()
+                    self._counted[1].inc(sum(len(futures) for futures in batch.values()))
                 try:
                     values = await self._load_many(frozenset(batch))
                 except Exception as exc:

@@ -30,6 +30,15 @@ messages_dropped = Counter(
     "vendhub_realtime_messages_dropped_total", "Messages not delivered, by reason",
     ["reason"], registry=REGISTRY,
 )
+batched_reads = Counter(
+    "vendhub_realtime_batched_reads_total",
+    "Reads shared by concurrent callers (realtime.server.batching), by read", ["read"],
+    registry=REGISTRY,
+)
+batched_callers = Counter(
+    "vendhub_realtime_batched_callers_total",
+    "Callers answered by those shared reads, by read", ["read"], registry=REGISTRY,
+)
 recoveries = Counter(
     "vendhub_realtime_recoveries_total", "Connection state recovery attempts, by outcome",
     ["outcome"], registry=REGISTRY,
