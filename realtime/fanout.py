@@ -56,12 +56,15 @@ def map_tick_ms() -> int:
 
 
 def product_hub(layer, *, map_tick_ms: int = DEFAULT_MAP_TICK_MS,
-                room_linger_ms: int = 0) -> Hub:
-    """A hub with the product's room groups and live-map coalescing."""
+                room_linger_ms: int = 0, **options) -> Hub:
+    """A hub with the product's room groups and live-map coalescing (`options`: the hub's
+    other settings, e.g. write batching)."""
     return Hub(layer, group_name=group_name, coalesced=COALESCED_EVENTS, tick_ms=map_tick_ms,
-               room_linger_ms=room_linger_ms)
+               room_linger_ms=room_linger_ms, **options)
 
 
 def hub_from_settings(layer, config: RealtimeConfig) -> Hub:
     """The hub factory of a server process (`set_hub_factory`)."""
-    return product_hub(layer, map_tick_ms=map_tick_ms(), room_linger_ms=config.room_linger_ms)
+    return product_hub(layer, map_tick_ms=map_tick_ms(), room_linger_ms=config.room_linger_ms,
+                       write_batch_events=config.write_batch_events,
+                       write_batch_hold_ms=config.write_batch_hold_ms)

@@ -346,6 +346,8 @@ REALTIME = {
                                                        "32000000")),
     "SWEEP_AFTER_CLOSES": int(os.environ.get("REALTIME_SWEEP_AFTER_CLOSES", "1000")),
     "DRAIN_DELAY_MS": int(os.environ.get("REALTIME_DRAIN_DELAY_MS", "0")),
+    "WRITE_BATCH_EVENTS": int(os.environ.get("REALTIME_WRITE_BATCH_EVENTS", "8")),
+    "WRITE_BATCH_HOLD_MS": float(os.environ.get("REALTIME_WRITE_BATCH_HOLD_MS", "5")),
 }
 
 #: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three

@@ -57,6 +57,12 @@ class RealtimeConfig:
     #: load balancer's checks must see it first (HAProxy: `inter` x `fall`), or the clients
     #: it closes may be sent back to it.
     drain_delay_ms: int = 0
+    #: Write batching (realtime/server/engine/batch.py): when the channel layer already holds
+    #: the next event, the frames of up to this many consecutive events are written to each
+    #: websocket with one call (1: every frame written on its own) ...
+    write_batch_events: int = 8
+    #: ... and the first of them waits at most this long.
+    write_batch_hold_ms: float = 5.0
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)

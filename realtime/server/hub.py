@@ -47,6 +47,7 @@ from channels.layers import get_channel_layer
 from . import metrics
 from .coalescing import CoalescedEvent, StatusCoalescer, encode_main_event
 from .conf import RealtimeConfig, realtime_config
+from .engine.batch import Filling, WriteBatch
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,24 @@ class OnlyMember:
 class Hub:
     def __init__(self, layer, *, group_name: Callable[[str], str],
                  coalesced: Iterable[CoalescedEvent] = (), tick_ms: int = 1000,
-                 room_linger_ms: int = 0) -> None:
+                 room_linger_ms: int = 0, write_batch_events: int = 1,
+                 write_batch_hold_ms: float = 0.0) -> None:
         """`group_name`: the channel-layer group of a room name (the product's naming: it
         must be a valid Channels group name, and the publisher must use the same one).
-        `coalesced`: the events kept per key and flushed every `tick_ms` (0: never held)."""
+        `coalesced`: the events kept per key and flushed every `tick_ms` (0: never held).
+        `write_batch_events`, `write_batch_hold_ms`: write batching when the layer holds a
+        backlog (engine/batch.py; 1 event: none)."""
         self.layer = layer
+        self.write_batch_events = write_batch_events
+        self.write_batch_hold = write_batch_hold_ms / 1000
+        #: Frames held for one write per socket (engine/batch.py), on the listener's loop.
+        self._batch: WriteBatch | None = None
+        #: Events dispatched in write batches, and batches written (health page, tests).
+        self.batched_events = 0
+        self.write_batches = 0
+        #: How long the latest dispatch outside a batch took: a hub that waits less than
+        #: that for its next message is busier delivering than waiting.
+        self._last_dispatch = 0.0
         self.group_name = group_name
         #: The coalescer of each spec by its name; updates wait in them for the next tick.
         self.coalescers: dict[str, StatusCoalescer] = {
@@ -330,7 +344,7 @@ class Hub:
                 failing, backoff = False, 0.1
                 self._recovered()
             try:
-                message = await self.layer.receive(self.channel_name)
+                message, waited = await self._receive()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down: keep serving local clients, retry.
@@ -346,7 +360,7 @@ class Hub:
                 continue
             if message.get("type") == FRAME_MESSAGE_TYPE:
                 try:
-                    self.dispatch(message)
+                    self._dispatch_received(message, waited)
                 except Exception:  # never let one bad message end the process's listener
                     self.ignored_messages += 1
                     logger.exception("hub could not deliver a message to room %r",
@@ -356,6 +370,73 @@ class Hub:
             else:
                 self.ignored_messages += 1
                 logger.warning("hub ignored a message of type %r", message.get("type"))
+
+    # -- write batching (engine/batch.py) ------------------------------------------------
+
+    #: A receive that answered sooner than this found the message already waiting in the
+    #: channel layer: the hub is behind. Under load a receive of a waiting message takes
+    #: 0.5-2 ms here (a Redis round trip behind the loop's other work), hence also the
+    #: comparison with the previous dispatch's duration.
+    BACKLOG_SECONDS = 0.001
+
+    async def _receive(self) -> tuple[dict, float]:
+        """The next message of the process channel, and how long it was waited for. While
+        frames are held for a batch, the wait is bounded by what is left of the hold: the
+        batch is written first if nothing comes by then."""
+        loop = asyncio.get_running_loop()
+        batch = self._batch
+        if not batch:
+            started = loop.time()
+            message = await self.layer.receive(self.channel_name)
+            return message, loop.time() - started
+        receiving = asyncio.ensure_future(self.layer.receive(self.channel_name))
+        try:
+            left = batch.started + self.write_batch_hold - loop.time()
+            if left > 0:
+                await asyncio.wait((receiving,), timeout=left)
+            if receiving.done():
+                return receiving.result(), 0.0
+            self._write_batch()
+            written = loop.time()
+            message = await receiving
+            return message, loop.time() - written
+        except BaseException:
+            receiving.cancel()
+            self._write_batch()
+            raise
+
+    def _dispatch_received(self, message: dict, waited: float) -> None:
+        """Dispatch a frame message from the layer: into the write batch when the hub is
+        behind (it waited for this message less than it spent delivering the previous one,
+        or less than a round trip: the message was already there) or a batch is already
+        held; else at once."""
+        batch = self._batch
+        if self.write_batch_events <= 1 or (
+                waited >= max(self.BACKLOG_SECONDS, self._last_dispatch) and not batch):
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            self.dispatch(message)
+            self._last_dispatch = loop.time() - started
+            return
+        if batch is None:
+            batch = self._batch = WriteBatch(asyncio.get_running_loop())
+        with Filling(batch):
+            self.dispatch(message)
+        self.batched_events += 1
+        metrics.batched_events.inc()
+        if not batch:  # nothing held (no local member took the frame)
+            batch.events = 0
+        elif batch.events >= self.write_batch_events or (
+                batch.loop.time() - batch.started >= self.write_batch_hold):
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        if self._batch:
+            self.write_batches += 1
+            metrics.write_batches.inc()
+            self._batch.flush()
+        elif self._batch is not None:
+            self._batch.events = 0
 
     def control(self, message: dict) -> None:
         """Hand a control message to the handler of its kind."""

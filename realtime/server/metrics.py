@@ -39,6 +39,15 @@ batched_callers = Counter(
     "vendhub_realtime_batched_callers_total",
     "Callers answered by those shared reads, by read", ["read"], registry=REGISTRY,
 )
+write_batches = Counter(
+    "vendhub_realtime_write_batches_total",
+    "Write batches: the frames of consecutive events written to each socket with one call "
+    "(the hub was behind)", registry=REGISTRY,
+)
+batched_events = Counter(
+    "vendhub_realtime_batched_events_total", "Events delivered in write batches",
+    registry=REGISTRY,
+)
 recoveries = Counter(
     "vendhub_realtime_recoveries_total", "Connection state recovery attempts, by outcome",
     ["outcome"], registry=REGISTRY,

@@ -9,6 +9,7 @@ import re
 import shlex
 import sys
 
+import httpx
 import pytest
 from websockets.frames import Frame, Opcode
 
@@ -17,6 +18,7 @@ from tests.live import ROOT, LiveServer
 from tests.realtime import test_backpressure
 from tests.realtime.product import Gateway, publish, raw_client
 from tests.realtime.test_backpressure import QUEUE_BOUND
+from tests.realtime.test_metrics import scrape
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -80,6 +82,38 @@ async def test_compressed_and_uncompressed_subscribers_get_the_same_events(tight
         for client in (plain, deflated):
             assert [await client.next_event() for _ in payloads] == [
                 ["test:event", payload] for payload in payloads]
+
+
+@pytest.fixture
+def batching_gateway(gateway):
+    """The product under uvicorn with the light protocol, holding write batches long."""
+    env = {"REALTIME_WRITE_BATCH_EVENTS": "16", "REALTIME_WRITE_BATCH_HOLD_MS": "50"}
+    with LiveServer(env=env, argv=uvicorn_argv) as server:
+        yield Gateway(server, gateway.people, gateway.tokens)
+
+
+async def test_a_burst_is_written_in_batches_and_arrives_whole_and_in_order(batching_gateway):
+    """A burst of events puts the hub behind: each socket gets several frames per write
+    (one buffer of concatenated frames), or frame by frame when its connection compresses;
+    every client reads every event, in order."""
+    gateway = batching_gateway
+    room = f"machine:{gateway.people.machine.id}"
+    token = gateway.tokens["operator"]
+    count = 200
+    async with (httpx.AsyncClient(base_url=gateway.url, timeout=10) as http,
+                raw_client(gateway, token, compression=None) as plain,
+                raw_client(gateway, token, compression="deflate") as deflated):
+        for client in (plain, deflated):
+            await client.subscribe(room)
+        before = await scrape(http)
+        for n in range(count):  # back to back: faster than the hub's receive round trips
+            await publish(room, "test:event", {"n": n, "pad": "x" * (n % 300)})
+        for client in (plain, deflated):
+            received = [await client.next_event() for _ in range(count)]
+            assert [event[1]["n"] for event in received] == list(range(count))
+        after = await scrape(http)
+    batches = ("vendhub_realtime_write_batches_total", ())
+    assert after.get(batches, 0) > before.get(batches, 0)
 
 
 async def test_the_readme_uvicorn_command_serves_the_gateway_without_permessage_deflate(

@@ -25,6 +25,7 @@ from typing import Protocol
 from .. import metrics
 from ..conf import RealtimeConfig
 from ..protocol.engineio import Packet, PacketType, ProtocolError, decode_payload, open_packet
+from . import batch as write_batch
 from .limits import MessageLimit
 
 logger = logging.getLogger(__name__)
@@ -258,6 +259,14 @@ class EngineSession:
         if writer is not None and not self._writing and not queue:
             write_now = self._ws_write_now
             if write_now is not None:
+                batch = write_batch._filling
+                if batch is not None and batch.loop is self._loop:
+                    # Held for the batch (write_batch): what is queued for this session until
+                    # the batch is written waits behind it (`_writing`), in order.
+                    self._writing = True
+                    self.queue.append(item)
+                    batch.sessions.append(self)
+                    return True
                 try:
                     if write_now(item):
                         return True
@@ -273,6 +282,27 @@ class EngineSession:
         elif self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(None)
         return True
+
+    def write_held(self) -> None:
+        """Write what was held for a write batch, and what was queued behind it, with one
+        call when the server's direct writer takes a list (uvicorn_ws), else frame by frame
+        through the writer coroutine."""
+        queue = self._queue
+        if queue is None or self.state is SessionState.CLOSED:
+            self._writing = False
+            return
+        write_now = self._ws_write_now
+        try:
+            if write_now is not None and write_now(list(queue)):
+                self._queue = None
+                self._writing = False
+                self._notify_drained()
+                return
+        except Exception:
+            self._writing = False
+            self._write_failed()
+            return
+        self._loop.create_task(self._drain_to_websocket())
 
     def _write_eagerly(self, writer: WebSocketWriter, item: str | bytes) -> bool:
         """Write `item` now, in the caller's stack: step the writer coroutine once instead

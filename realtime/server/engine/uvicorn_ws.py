@@ -25,23 +25,26 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-#: The last text frame serialized for the wire, and its bytes. A broadcast hands the same
-#: `str` object to each of a room's sockets in turn, so one entry, matched by identity, lets
-#: the frame be serialized once per publish instead of once per socket (the fan-out
-#: went from ~9 to ~6-7 µs of CPU per frame). One tuple, replaced whole: a reader never sees
-#: half an update.
-_last_text_frame: tuple[str | None, bytes] = (None, b"")
+#: The text frames serialized for the wire lately, and their bytes, by the identity of the
+#: `str`. A broadcast hands the same `str` object to each of a room's sockets in turn, so a
+#: frame is serialized once per publish instead of once per socket (the fan-out went from
+#: ~9 to ~6-7 µs of CPU per frame); a write batch (engine/batch.py) hands each socket the
+#: frames of several publishes, hence a few entries. An entry keeps its `str` alive, so its
+#: id cannot be reused while it is here.
+_recent_text_frames: dict[int, tuple[str, bytes]] = {}
+_RECENT_TEXT_FRAMES = 64
 
 
 def wire_text_frame(text: str) -> bytes:
     """The bytes of a server-to-client websocket text frame carrying `text`: unmasked,
     uncompressed, unfragmented (websockets' own serializer, RFC 6455 section 5.2)."""
-    global _last_text_frame
-    last_text, last_wire = _last_text_frame
-    if last_text is text:
-        return last_wire
+    found = _recent_text_frames.get(id(text))
+    if found is not None and found[0] is text:
+        return found[1]
     wire = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
-    _last_text_frame = (text, wire)
+    if len(_recent_text_frames) >= _RECENT_TEXT_FRAMES:
+        _recent_text_frames.clear()  # atomic, whatever other threads' loops do meanwhile
+    _recent_text_frames[id(text)] = (text, wire)
     return wire
 
 
@@ -134,30 +137,44 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         writable.set()
         self.writable = writable
 
-    def send_frame_now(self, frame: str | bytes) -> bool:
+    def send_frame_now(self, frame: str | bytes | list) -> bool:
         """Write one websocket data frame now, in the caller's stack, as `send` does for a
         `websocket.send` message, but with no coroutine to create and step: a broadcast
         writes one frame to each of thousands of sockets, and stepping `send` cost ~15 % of
         the fan-out (bench/ fan-out). A text frame on a connection without extensions (no
         permessage-deflate) is written from bytes serialized once per broadcast
-        (`wire_text_frame`). Returns False, having written nothing, when the frame must go
-        through `send` instead: the transport pushes back, or the connection is not open.
-        Raises what the websockets protocol raises for a connection it considers closed."""
+        (`wire_text_frame`). A list of frames (a write batch, engine/batch.py) is written
+        with one call to the transport. Returns False, having written nothing, when the
+        frame must go through `send` instead: the transport pushes back, or the connection
+        is not open. Raises what the websockets protocol raises for a connection it
+        considers closed."""
         if (not self.writable.is_set() or self.disconnected or not self.handshake_complete
                 or self.close_sent or self.initial_response is not None):
             return False
         conn = self.conn
+        plain = (not conn.extensions and not conn.writes and conn.state is State.OPEN
+                 and not conn.expect_continuation_frame and not conn.debug)
         if isinstance(frame, str):
-            if (not conn.extensions and not conn.writes and conn.state is State.OPEN
-                    and not conn.expect_continuation_frame and not conn.debug):
+            if plain:
                 # What `conn.send_text` would append to `conn.writes`, byte for byte.
                 self.transport.write(wire_text_frame(frame))
                 return True
             conn.send_text(frame.encode())
+        elif isinstance(frame, list):
+            if not plain:
+                return False
+            self.transport.write(b"".join([
+                wire_text_frame(item) if isinstance(item, str) else self._binary_wire(item)
+                for item in frame]))
+            return True
         else:
             conn.send_binary(frame)
         self.transport.write(b"".join(conn.data_to_send()))
         return True
+
+    def _binary_wire(self, data: bytes) -> bytes:
+        self.conn.send_binary(data)
+        return b"".join(self.conn.data_to_send())
 
 
 def direct_frame_writer(send) -> Callable[[str | bytes], bool] | None:
