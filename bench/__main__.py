@@ -21,7 +21,7 @@ from .context import MODES, RESULTS, Context, git_sha
 from .procs import PYTHON, ROOT, Proc, raise_nofile
 from .report import environment, write_reports
 
-SCENARIOS = ["fanout", "idle", "ingest", "storm", "subscribe", "rooms"]
+SCENARIOS = ["fanout", "idle", "ingest", "storm", "subscribe", "e2e", "rooms"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/vendhub_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
 TIME_BUDGET = {"quick": 180, "full": 600}

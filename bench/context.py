@@ -54,6 +54,11 @@ MODES = {
         "storm_budget": 20.0,
         "subscribe_clients": 1000,
         "connect_subscribe_clients": 1000,
+        "e2e_clients": 1000,
+        #: readings/s of the first step of the ladder (doubled each step)
+        "e2e_start_rate": 5,
+        "e2e_max_steps": 5,
+        "e2e_seconds": 3.0,
         "rooms_counts": [1000, 5000],
         "rooms_rate": 200,
         "rooms_seconds": 2.0,
@@ -99,6 +104,10 @@ MODES = {
         "storm_budget": 60.0,
         "subscribe_clients": 1000,
         "connect_subscribe_clients": 5000,
+        "e2e_clients": 1000,
+        "e2e_start_rate": 5,
+        "e2e_max_steps": 6,
+        "e2e_seconds": 8.0,
         "rooms_counts": [1000, 10000],
         "rooms_rate": 200,
         "rooms_seconds": 4.0,
@@ -212,6 +221,7 @@ def swarm_proc(
     probes: int = 0,
     offset: int = 0,
     count: int = 10**9,
+    wall_latency: bool = False,
 ) -> Proc:
     argv = [
         PYTHON,
@@ -231,6 +241,7 @@ def swarm_proc(
         str(offset),
         "--count",
         str(count),
+        *(["--wall-latency"] if wall_latency else []),
     ]
     return Proc(name, argv, control=True)
 

@@ -161,6 +161,27 @@ def markdown(ctx, env, scenarios) -> str:
         ),
         generic_section(
             ctx,
+            "e2e",
+            "End to end: a device's reading (HTTP, one per request) → `machine:telemetry` at "
+            "every subscriber",
+            [
+                "target",
+                "kind",
+                "subscribers",
+                "rate",
+                "readings",
+                "accepted",
+                "events_per_probe",
+                "missing",
+                "lat_p50_ms",
+                "lat_p99_ms",
+                "http_p50_ms",
+                "http_p99_ms",
+                "server_cpu",
+            ],
+        ),
+        generic_section(
+            ctx,
             "rooms",
             "Publish cost vs number of rooms",
             [

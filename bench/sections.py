@@ -283,6 +283,19 @@ def goals(ctx, best) -> list[str]:
             if row["clients"] >= (1000 if limit == 1.0 else 5000) else None,
             row.get("contended"),
         )
+    e2e = [r for r in rows_of(ctx, "e2e")
+           if r.get("lat_p99_ms") is not None and r.get("kind") == "half-knee"]
+    if e2e:
+        r = e2e[-1]
+        whole = r["accepted"] == r["readings"] and not r.get("missing")
+        add(
+            f"reading → {r['subscribers']:,} dashboards p99 < 50 ms at ½ knee "
+            f"({r['rate']:g} readings/s)",
+            f"p50 {_fmt(r['lat_p50_ms'])} / p99 {_fmt(r['lat_p99_ms'])} ms, "
+            f"{r['accepted']}/{r['readings']} accepted, {_fmt(r.get('missing'))} missing",
+            r["lat_p99_ms"] < 50 and whole,
+            r.get("contended"),
+        )
     if big:
         add(
             f"idle ≤ 12 KB RSS/conn, Node's figure ({big['connections']} conns)",

@@ -104,10 +104,62 @@ class Ingest:
         }
 
 
+    async def cmd_paced(self, command: dict) -> dict:
+        """One device (the first key) POSTs one reading every 1/`rate` s for `duration` s,
+        open loop, each stamped with the wall clock at sending (microseconds): a dashboard's
+        probe subtracts it from its own wall clock when the reading's `machine:telemetry`
+        arrives (one clock for every process on the machine)."""
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        key = self.keys[0]
+        headers = {"Authorization": f"Device {key['key']}", "Content-Type": "application/json"}
+        rate, duration = float(command["rate"]), float(command["duration"])
+        count = max(1, int(rate * duration))
+        statuses: dict[str, int] = {}
+        latencies: list[float] = []
+        in_flight: set[asyncio.Task] = set()
+
+        async def post(number: int) -> None:
+            body = orjson.dumps({
+                "machineId": key["machine"],
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "status": "online", "temperature": 21.5, "humidity": 40.0,
+                "bunkers": [], "errors": [], "uptime": 3600 + number,
+            })
+            r0 = time.monotonic()
+            try:
+                async with self.session.post(self.url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    code = str(resp.status)
+            except aiohttp.ClientError as exc:
+                code = type(exc).__name__
+            latencies.append(time.monotonic() - r0)
+            statuses[code] = statuses.get(code, 0) + 1
+
+        t0 = time.monotonic() + 0.02
+        for number in range(count):
+            due = t0 + number / rate
+            now = time.monotonic()
+            if due > now:
+                await asyncio.sleep(due - now)
+            task = asyncio.create_task(post(number))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=30)
+        return {
+            "sent": count,
+            "statuses": statuses,
+            "seconds": round(time.monotonic() - t0, 3),
+            "http_p50_ms": round((percentile(latencies, 50) or 0) * 1000, 2),
+            "http_p99_ms": round((percentile(latencies, 99) or 0) * 1000, 2),
+        }
+
+
 async def main(args) -> None:
     ingest = Ingest(args)
     try:
-        await serve({"run": ingest.cmd_run})
+        await serve({"run": ingest.cmd_run, "paced": ingest.cmd_paced})
     finally:
         if ingest.session is not None:
             await ingest.session.close()

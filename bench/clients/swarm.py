@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from datetime import datetime
 
 import orjson
 
@@ -209,6 +210,9 @@ class Conn(asyncio.Protocol):
         """A data frame: only the publisher's events (with `seq`) count; other events the
         server may send (snapshots, `resync`, ...) are ignored."""
         if not isinstance(payload, dict) or "seq" not in payload:
+            if self.swarm.wall_latency and isinstance(payload, dict) and payload.get("timestamp"):
+                self.on_stamped(payload["timestamp"])
+                return
             self.stats.other_events += 1
             return
         stats = self.stats
@@ -224,6 +228,17 @@ class Conn(asyncio.Protocol):
             stats.latencies.append(now - float(payload["t"]))
 
 
+    def on_stamped(self, stamp: str) -> None:
+        """`--wall-latency`: an event stamped with the wall clock when its cause was sent
+        (a device's reading, `timestamp`): latency from that stamp."""
+        stats = self.stats
+        self.received += 1
+        stats.frames += 1
+        if len(stats.latencies) < MAX_LATENCIES:
+            sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            stats.latencies.append(time.time() - sent)
+
+
 class Swarm:
     def __init__(self, args) -> None:
         self.host = "127.0.0.1"
@@ -234,6 +249,7 @@ class Swarm:
             plan = orjson.loads(f.read())
         self.specs: list[dict] = plan[args.offset : args.offset + args.count]
         self.nprobes = args.probes
+        self.wall_latency = args.wall_latency
         self.stats = Stats()
         self.conns: list[Conn] = []
         self._ack = 0
@@ -430,6 +446,8 @@ if __name__ == "__main__":
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--count", type=int, default=10**9)
     parser.add_argument("--probes", type=int, default=0, help="the first N are probes")
+    parser.add_argument("--wall-latency", action="store_true",
+                        help="probes: latency of events from their wall-clock `timestamp`")
     args = parser.parse_args()
     install_fast_loop()
     asyncio.run(main(args))
