@@ -24,7 +24,7 @@ from .report import environment, write_reports
 SCENARIOS = ["fanout", "idle", "ingest", "storm", "subscribe", "e2e", "rooms"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/vendhub_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
-TIME_BUDGET = {"quick": 180, "full": 600}
+TIME_BUDGET = {"quick": 240, "full": 900}
 #: a scenario still running after this many seconds is cancelled (its processes stopped)
 SCENARIO_CAP = {"quick": 150, "full": 420}
 
@@ -133,8 +133,8 @@ def cli() -> int:
     again.add_argument("jsonl", help="e.g. bench/results/quick-latest.jsonl")
     run = sub.add_parser("run", help="run scenarios")
     speed = run.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="under 3 minutes (default)")
-    speed.add_argument("--full", action="store_true", help="under 10 minutes")
+    speed.add_argument("--quick", action="store_true", help="under 4 minutes (default)")
+    speed.add_argument("--full", action="store_true", help="under 15 minutes")
     run.add_argument("--scenario", action="append", choices=SCENARIOS)
     run.add_argument("--target", action="append", help="only these targets (fanout/idle)")
     run.add_argument(

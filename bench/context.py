@@ -81,6 +81,7 @@ MODES = {
         "fanout_targets": [
             "ref-socketio",
             "project-uvicorn",
+            "project-uvicorn-2proc",
             "ref-asgi-uvicorn",
             "ref-asgi-daphne",
             "project-daphne",

@@ -35,7 +35,32 @@ def raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (a server started with `--workers N` runs its workers
+    as children: their CPU and memory are the server's)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/children") as f:
+                    todo.extend(int(child) for child in f.read().split())
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, ValueError):
+            continue
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (`process_tree`), in seconds."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += _own_cpu_seconds(member)
+    return total
+
+
+def _own_cpu_seconds(pid: int) -> float:
     """CPU time of one process (all its threads), in seconds: the nanosecond run time of
     /proc/<pid>/task/*/schedstat (a thread that ended is lost), else utime + stime from
     /proc/<pid>/stat (10 ms ticks: too coarse for an idle server over a few seconds)."""
@@ -54,8 +79,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/statm", "rb") as f:
-        return int(f.read().split()[1]) * PAGE
+    """Resident memory of a process and its live descendants."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            with open(f"/proc/{member}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE
+    return total
 
 
 class CpuMeter:

@@ -11,7 +11,7 @@ REFERENCES = [
     "ref-channels",
     "ref-node-socketio",
 ]
-PROJECT = ["project-uvicorn", "project-daphne"]
+PROJECT = ["project-uvicorn", "project-uvicorn-2proc", "project-daphne"]
 
 
 def rows_of(ctx, scenario):
@@ -271,6 +271,14 @@ def goals(ctx, best) -> list[str]:
                 ours <= theirs,
                 fan_busy("project-uvicorn", "ref-node-socketio"),
             )
+    two = best.get("project-uvicorn-2proc", {}).get("knee_fps")
+    if two and k:
+        add(
+            "2 processes on 2 cores (uvicorn --workers 2) ≥ 1.8× one process",
+            f"{two / k:.2f}× ({_fmt(two, 0)} vs {_fmt(k, 0)} frames/s)",
+            two / k >= 1.8,
+            fan_busy("project-uvicorn", "project-uvicorn-2proc"),
+        )
     for row in rows_of(ctx, "subscribe"):
         if row.get("target") != "project-uvicorn":
             continue

@@ -39,6 +39,9 @@ class Target:
     #: uvicorn's --ws: the project runs with its own light variant of websockets-sansio
     #: (realtime/server/engine/uvicorn_ws.py, as README's uvicorn command does); references stock.
     ws_protocol: str = "websockets-sansio"
+    #: uvicorn worker processes on the one port (the kernel spreads the connections):
+    #: every core of a host for websocket-only clients, without a load balancer
+    workers: int = 1
 
     def server_proc(self, ctx, *, tag: str = "") -> Proc:
         port = free_port()
@@ -67,6 +70,8 @@ class Target:
                 "--ws-ping-interval",
                 "0",
             ]
+            if self.workers > 1:
+                argv += ["--workers", str(self.workers)]
         elif self.server == "daphne":
             argv = [
                 PYTHON,
@@ -148,6 +153,18 @@ def all_targets(run_id: str) -> dict[str, Target]:
             "project",
             20,
             ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
+        ),
+        Target(
+            "project-uvicorn-2proc",
+            "project",
+            "uvicorn",
+            "vendhub.asgi:application",
+            "sio",
+            SIO_PATH,
+            "project",
+            40,
+            ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
+            workers=2,
         ),
         Target(
             "project-daphne",
