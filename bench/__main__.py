@@ -17,14 +17,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from . import machine
-from .context import MODES, RESULTS, Context, git_sha
+from .context import MODES, RESULTS, TIME_BUDGET, Context, git_sha
 from .procs import PYTHON, ROOT, Proc, raise_nofile
 from .report import environment, write_reports
 
 SCENARIOS = ["fanout", "idle", "ingest", "storm", "subscribe", "e2e", "rooms"]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/vendhub_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
-TIME_BUDGET = {"quick": 240, "full": 900}
 #: a scenario still running after this many seconds is cancelled (its processes stopped)
 SCENARIO_CAP = {"quick": 150, "full": 420}
 

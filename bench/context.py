@@ -13,6 +13,8 @@ import orjson
 from .procs import PYTHON, ROOT, Proc, Procs
 
 RESULTS = ROOT / "bench" / "results"
+#: Seconds a complete run of each mode should stay under (the results say how long it took).
+TIME_BUDGET = {"quick": 240, "full": 900}
 
 #: Parameters of each mode. Quick: the whole run in under 3 minutes; full: under 10.
 MODES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from .context import RESULTS, Context, git_sha
+from .context import RESULTS, TIME_BUDGET, Context, git_sha
 from .sections import (
     fanout_section,
     generic_section,
@@ -74,7 +74,7 @@ def environment(ctx: Context, elapsed: float) -> dict:
         "server_loop": ctx.server_loop,
         "versions": versions,
         "elapsed_s": round(elapsed, 1),
-        "budget_s": {"quick": 180, "full": 600}[ctx.mode],
+        "budget_s": TIME_BUDGET[ctx.mode],
         "timings_s": ctx.timings,
         "server_env": ctx.project_env,
         "partial": ctx.partial,
