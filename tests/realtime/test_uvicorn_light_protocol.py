@@ -198,3 +198,40 @@ def test_only_the_light_protocols_send_offers_a_direct_frame_writer():
         return None
 
     assert direct_frame_writer(daphne_send) is None
+
+
+async def test_the_handshake_is_forgotten_once_the_websocket_is_accepted():
+    """An idle connection keeps no handshake headers: the light protocol drops the 101
+    response and uvicorn's reference to the request once the accept is sent."""
+    import uvicorn
+    import websockets
+
+    from realtime.server.engine.uvicorn_ws import WebSocketProtocol
+    from tests.live import free_port
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        protocol = send.__self__
+        seen["before"] = (protocol.request is not None, protocol.response is not None)
+        await send({"type": "websocket.accept"})
+        seen["after"] = (protocol.request, protocol.response)
+        await send({"type": "websocket.send", "text": "hello"})  # the socket still works
+        await receive()
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           ws=WebSocketProtocol, log_level="warning"))
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+            assert await client.recv() == "hello"
+        assert seen == {"before": (True, True), "after": (None, None)}
+    finally:
+        server.should_exit = True
+        await serving

@@ -137,6 +137,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         writable.set()
         self.writable = writable
 
+    async def send(self, message) -> None:
+        await super().send(message)
+        if self.handshake_complete and self.response is not None:
+            # The handshake's response (and uvicorn's reference to its request) are not
+            # read again once it is sent: ~0.5 KB of headers per idle connection.
+            self.response = self.request = None
+
     def send_frame_now(self, frame: str | bytes | list) -> bool:
         """Write one websocket data frame now, in the caller's stack, as `send` does for a
         `websocket.send` message, but with no coroutine to create and step: a broadcast
