@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -142,30 +142,20 @@ class Target:
 
 
 def all_targets(run_id: str) -> dict[str, Target]:
+    project = Target(
+        "project-uvicorn",
+        "project",
+        "uvicorn",
+        "vendhub.asgi:application",
+        "sio",
+        SIO_PATH,
+        "project",
+        20,
+        ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
+    )
     targets = [
-        Target(
-            "project-uvicorn",
-            "project",
-            "uvicorn",
-            "vendhub.asgi:application",
-            "sio",
-            SIO_PATH,
-            "project",
-            20,
-            ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
-        ),
-        Target(
-            "project-uvicorn-2proc",
-            "project",
-            "uvicorn",
-            "vendhub.asgi:application",
-            "sio",
-            SIO_PATH,
-            "project",
-            40,
-            ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
-            workers=2,
-        ),
+        project,
+        replace(project, name="project-uvicorn-2proc", start_rate=40, workers=2),
         Target(
             "project-daphne",
             "project",
