@@ -106,3 +106,17 @@ def short_window_gateway(gateway):
 
     with LiveServer(env={"REALTIME_RECOVERY_WINDOW_MS": "1500"}) as server:
         yield Gateway(server, gateway.people, gateway.tokens)
+
+
+@pytest.fixture
+def memory_history(monkeypatch):
+    """An in-memory recovery history in place of Redis's, for the recovery path and the
+    live-session records alike."""
+    from realtime.server.history import MemoryEventHistory
+    from realtime.server.sio import records
+    from realtime.server.sio import recovery as sio_recovery
+
+    history = MemoryEventHistory(max_entries=50)
+    monkeypatch.setattr(sio_recovery, "get_history", lambda: history)
+    monkeypatch.setattr(records, "get_history", lambda: history)
+    return history

@@ -15,23 +15,12 @@ from channels.testing import HttpCommunicator, WebsocketCommunicator
 from realtime.server import drain as drain_module
 from realtime.server.conf import RealtimeConfig
 from realtime.server.drain import DrainOnSigterm, drain, install_sigterm_drain, on_drain
-from realtime.server.history import MemoryEventHistory
 from realtime.server.routing import endpoints, socketio_server
-from realtime.server.sio import records
-from realtime.server.sio import recovery as sio_recovery
 from tests.realtime.test_gateway_inprocess import WS_PATH, recv_text
 from tests.realtime.test_recovery import RoomsNamespace, open_socket
 from tests.realtime.wire import RECOVERY_CONNECT_REPLY
 
 CONFIG = RealtimeConfig(ping_interval_ms=60_000)
-
-
-@pytest.fixture
-def memory_history(monkeypatch):
-    history = MemoryEventHistory(max_entries=50)
-    monkeypatch.setattr(sio_recovery, "get_history", lambda: history)
-    monkeypatch.setattr(records, "get_history", lambda: history)
-    return history
 
 
 @pytest.fixture

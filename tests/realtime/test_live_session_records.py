@@ -14,7 +14,6 @@ import pytest
 from realtime.server.conf import RealtimeConfig
 from realtime.server.history import MemoryEventHistory, RedisEventHistory, frame_with_offset
 from realtime.server.sio import records
-from realtime.server.sio import recovery as sio_recovery
 from tests.realtime.test_gateway_inprocess import application, recv_text
 from tests.realtime.test_recovery import (
     RoomsNamespace,
@@ -25,14 +24,6 @@ from tests.realtime.test_recovery import (
 from tests.realtime.wire import RECOVERY_CONNECT_REPLY
 
 CONFIG = RealtimeConfig(ping_interval_ms=60_000, recovery_window_ms=8_000)
-
-
-@pytest.fixture
-def memory_history(monkeypatch):
-    history = MemoryEventHistory(max_entries=50)
-    monkeypatch.setattr(sio_recovery, "get_history", lambda: history)
-    monkeypatch.setattr(records, "get_history", lambda: history)
-    return history
 
 
 def keeper() -> records.RecordKeeper:

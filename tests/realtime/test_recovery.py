@@ -32,7 +32,6 @@ from realtime.server.history import (
 )
 from realtime.server.hub import get_hub
 from realtime.server.sio import Namespace, Socket
-from realtime.server.sio import recovery as sio_recovery
 from tests.realtime.product import publish, raw_client
 from tests.realtime.test_gateway_inprocess import WS_PATH, application, recv_text
 from tests.realtime.wire import (
@@ -214,13 +213,6 @@ class RoomsNamespace(Namespace):
         for room in state["rooms"]:
             await socket.join(room)
         return True
-
-
-@pytest.fixture
-def memory_history(monkeypatch):
-    history = MemoryEventHistory(max_entries=50)
-    monkeypatch.setattr(sio_recovery, "get_history", lambda: history)
-    return history
 
 
 async def open_socket(app, auth: dict) -> tuple[WebsocketCommunicator, str]:
