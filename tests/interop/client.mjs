@@ -4,10 +4,9 @@
 // Every step prints one JSON line on stdout: open, connect, connect_error, upgrade, ack, ready,
 // event, done / timeout. The pytest side reads the lines and publishes after "ready".
 import { io } from "socket.io-client";
+import { ending, print } from "./ending.mjs";
 
 const scenario = JSON.parse(process.argv[2]);
-const print = (record) => process.stdout.write(JSON.stringify(record) + "\n");
-let finished = false;
 
 const socket = io(scenario.url, {
   auth: scenario.token ? { token: scenario.token } : undefined,
@@ -17,15 +16,7 @@ const socket = io(scenario.url, {
   timeout: 5000,
 });
 
-function finish(type, code) {
-  if (finished) return;
-  finished = true;
-  print({ type });
-  socket.disconnect();
-  setTimeout(() => process.exit(code), 50);
-}
-
-const timer = setTimeout(() => finish("timeout", 2), scenario.timeoutMs ?? 10000);
+const { finish, finished } = ending(socket, scenario.timeoutMs ?? 10000);
 let received = 0;
 
 socket.io.on("open", () => {
@@ -35,7 +26,6 @@ socket.io.on("open", () => {
 
 socket.on("connect_error", (err) => {
   print({ type: "connect_error", message: err.message, data: err.data ?? null });
-  clearTimeout(timer);
   finish("done", 0);
 });
 
@@ -51,7 +41,6 @@ socket.on("connect", async () => {
   }
   print({ type: "ready", transport: socket.io.engine.transport.name });
   if ((scenario.expectEvents ?? 0) === 0) {
-    clearTimeout(timer);
     finish("done", 0);
   }
 });
@@ -60,11 +49,10 @@ socket.onAny((name, ...args) => {
   print({ type: "event", name, args, transport: socket.io.engine.transport.name });
   received += 1;
   if (received >= (scenario.expectEvents ?? 0)) {
-    clearTimeout(timer);
     finish("done", 0);
   }
 });
 
 socket.on("disconnect", (reason) => {
-  if (!finished) print({ type: "disconnect", reason });
+  if (!finished()) print({ type: "disconnect", reason });
 });

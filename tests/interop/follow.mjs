@@ -8,11 +8,10 @@
 // per step on stdout: connect (recovered, pid, url), ready, event (raw args: the offset is
 // the last), disconnect (reason), connect_error, done / timeout.
 import { io } from "socket.io-client";
+import { ending, print } from "./ending.mjs";
 
 const scenario = JSON.parse(process.argv[2]);
-const print = (record) => process.stdout.write(JSON.stringify(record) + "\n");
 let current = 0;
-let finished = false;
 let subscribed = false;
 
 const socket = io(scenario.urls[0], {
@@ -27,16 +26,7 @@ const socket = io(scenario.urls[0], {
   randomizationFactor: 0,
 });
 
-function finish(type, code) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(timer);
-  print({ type });
-  socket.disconnect();
-  setTimeout(() => process.exit(code), 50);
-}
-
-const timer = setTimeout(() => finish("timeout", 2), scenario.timeoutMs ?? 60000);
+const { finish, finished } = ending(socket, scenario.timeoutMs ?? 60000);
 
 socket.on("connect", async () => {
   print({ type: "connect", recovered: socket.recovered, id: socket.id, pid: socket._pid ?? null,
@@ -63,7 +53,7 @@ socket.on("connect_error", (err) => {
 });
 
 socket.on("disconnect", (reason) => {
-  if (finished) return;
+  if (finished()) return;
   print({ type: "disconnect", reason, url: scenario.urls[current] });
   rotate();
 });

@@ -9,13 +9,12 @@
 // connect (with `recovered` and the pid), ready, event (raw args: the offset is the last),
 // dropped, disconnect, done / timeout. The pytest side publishes after "disconnect".
 import { io } from "socket.io-client";
+import { ending, print } from "./ending.mjs";
 
 const scenario = JSON.parse(process.argv[2]);
-const print = (record) => process.stdout.write(JSON.stringify(record) + "\n");
 const rounds = scenario.rounds ?? 1;
 let round = 0; // drops done so far
 let received = 0; // events since the last (re)connect
-let finished = false;
 
 const socket = io(scenario.url, {
   auth: { token: scenario.token },
@@ -26,16 +25,7 @@ const socket = io(scenario.url, {
   randomizationFactor: 0,
 });
 
-function finish(type, code) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(timer);
-  print({ type });
-  socket.disconnect();
-  setTimeout(() => process.exit(code), 50);
-}
-
-const timer = setTimeout(() => finish("timeout", 2), scenario.timeoutMs ?? 20000);
+const { finish, finished } = ending(socket, scenario.timeoutMs ?? 20000);
 
 function drop() {
   round += 1;
@@ -85,5 +75,5 @@ socket.onAny((name, ...args) => {
 });
 
 socket.on("disconnect", (reason) => {
-  if (!finished) print({ type: "disconnect", round, reason });
+  if (!finished()) print({ type: "disconnect", round, reason });
 });

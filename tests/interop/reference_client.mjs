@@ -4,9 +4,9 @@
 // live map. argv[2] is {url, token, rooms, expectStatuses, timeoutMs}. Every step prints a
 // JSON line: connect, subscribed, unsubscribed, error, ready, machine:status, done/timeout.
 import { io } from "socket.io-client";
+import { ending, print } from "./ending.mjs";
 
 const scenario = JSON.parse(process.argv[2]);
-const print = (record) => process.stdout.write(JSON.stringify(record) + "\n");
 
 const socket = io(scenario.url, {
   auth: { token: scenario.token },
@@ -16,14 +16,7 @@ const socket = io(scenario.url, {
 
 let statuses = 0;
 const pending = new Set(scenario.rooms);
-const timer = setTimeout(() => finish("timeout", 2), scenario.timeoutMs ?? 10000);
-
-function finish(type, code) {
-  clearTimeout(timer);
-  print({ type });
-  socket.disconnect();
-  setTimeout(() => process.exit(code), 50);
-}
+const { finish } = ending(socket, scenario.timeoutMs ?? 10000);
 
 socket.on("connect", () => {
   print({ type: "connect" });
