@@ -117,10 +117,15 @@ def machine_organizations(machine_ids: Iterable[str]) -> dict[str, str]:
     }
 
 
+def sees_machine_of(viewer: Viewer, organization_id: str | None) -> bool:
+    """Whether `viewer` may see a machine of this organization (None: no such machine)."""
+    return organization_id is not None and organization_id in viewer.organization_ids
+
+
 def machine_rooms(viewer: Viewer, room: Room, organization_id: str | None) -> list[str]:
     """The rooms of a `machine:{id}` subscription, given the machine's organization (None:
     no such machine), or RoomRefused: a machine of another organization reads as missing."""
-    if organization_id is None or organization_id not in viewer.organization_ids:
+    if not sees_machine_of(viewer, organization_id):
         raise RoomRefused("no such machine")
     return [room.name]
 

@@ -45,6 +45,7 @@ from .authorization import (
     machine_rooms,
     rooms_known_to_viewer,
     rooms_to_join,
+    sees_machine_of,
 )
 from .events import (
     AUTH_EXPIRED,
@@ -122,7 +123,7 @@ async def _snapshot(viewer: Viewer, room: Room) -> tuple[str, Any] | None:
     """(event, payload) that brings a new subscriber of `room` up to date, or None."""
     if room.kind is RoomKind.MACHINE:
         found = await _machine_snapshot.load(room.key)
-        if found is None or found[0] not in viewer.organization_ids:
+        if found is None or not sees_machine_of(viewer, found[0]):
             return None  # deleted, or moved to another organization since the join
         return MACHINE_TELEMETRY, found[1]
     if room.kind is RoomKind.LIVE_MAP:
