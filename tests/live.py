@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from vendhub.cluster_processes import free_port as cluster_free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,9 +28,8 @@ UNTHROTTLED_LOGINS = {name: "1000000/min" for name in (
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port outside the kernel's ephemeral range (vendhub.cluster_processes)."""
+    return cluster_free_port("127.0.0.1")
 
 
 def test_database_url() -> str:

@@ -8,6 +8,7 @@ could reach it.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,8 +18,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port free now, for a server started next, taken below the kernel's ephemeral
+    range: a port the kernel hands out (`bind(0)`) is also what it gives the outgoing
+    connections of every other process, and one of those took such a port between this
+    check and the server's bind (a cluster test failed with "address already in use")."""
+    low, _ = _ephemeral_ports()
+    start = max(1024, low - 12_000)
+    for _ in range(200):
+        port = random.randrange(start, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the range is crowded: let the kernel choose
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
