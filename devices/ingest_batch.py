@@ -8,22 +8,21 @@ Each message is a device's document on its own topic (`vendhub/v1/{serial}/telem
 the same idempotency (reading timestamps, vend transaction ids, audit digests), the same
 rules and events.
 
-A machine's messages of a batch are one transaction (its row locked until the commit):
-many small messages of a device cost one commit, and a worker never holds a machine that
-another worker's batch is waiting for longer than that machine's own work. (One transaction
-for the whole batch held every machine of it until the last was stored, so that two workers
-with messages of the same machines, which a shared subscription gives them, took turns
-batch by batch.) Telemetry messages are
-validated one by one (each gets its own 400), then the valid readings of one machine's
-consecutive telemetry messages are stored by ONE `ingest_telemetry` call, as an HTTP batch
-is: one insert, one rules evaluation over the readings in time order, one
-`machine:telemetry` event with the state after them, the after-commit hooks (the forecast
-refresh) once. Per-message devices would otherwise cost a lock, a dozen queries, an event and
-a forecast check each. Each message is still answered for its own readings: the call tells
-which timestamps it stored, and a reading whose timestamp an earlier message of the batch
-already carried is a duplicate of that message's, as it would have been one after the other.
-A vend or audit message of the machine ends the run (its order against the readings
-matters: a reading resets the vends' level estimate) and runs in a savepoint of its own.
+The machines whose messages in the batch are all telemetry (the usual case) are stored in
+ONE transaction (`services.ingest_telemetry_many`: a fixed number of queries for any number
+of machines; a dozen per machine was most of the worker's time with one reading a message).
+It locks their rows with SKIP LOCKED: a machine that another worker's transaction holds is
+left for afterwards instead of holding every other machine of the batch while it waits. A
+machine with a vend or audit message, or one left over, is one transaction of its own (its
+row locked until the commit). Telemetry messages are validated one by one (each gets its
+own 400), then the valid readings of one machine's messages are stored as ONE batch, as an
+HTTP batch is: one rules evaluation over the readings in time order, one
+`machine:telemetry` event with the state after them. Each message is still answered for its
+own readings: the call tells which timestamps it stored, and a reading whose timestamp an
+earlier message of the batch already carried is a duplicate of that message's, as it would
+have been one after the other. A vend or audit message of the machine ends the run (its
+order against the readings matters: a reading resets the vends' level estimate) and runs in
+a savepoint of its own. The broadcasts of the batch leave together once it is stored.
 
 A database error (the server down) aborts the machine's transaction and the batch: the
 machines committed before it keep their answers, nothing is acknowledged yet, and the
@@ -46,6 +45,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ParseError
 
 from machines.models import Machine
+from realtime import broadcast
 from sales import audits, ingest
 from sales.models import AuditSource
 from sales.vends import ForeignMachine as ForeignVend
@@ -215,10 +215,11 @@ class _MachineBatch:
     """The messages of one machine in a batch, in arrival order."""
 
     def __init__(self, machine: Machine, messages: Sequence[Inbound], now: datetime,
-                 outcomes: list[Outcome | None]) -> None:
+                 outcomes: list[Outcome | None],
+                 capacities: dict[str, int] | None = None) -> None:
         self.machine, self.messages, self.now, self.outcomes = machine, messages, now, outcomes
         self.run: list[_Readings] = []
-        self._capacities: dict[str, int] | None = None
+        self._capacities = capacities
 
     def add(self, index: int, message: Inbound) -> None:
         if message.kind != "telemetry":
@@ -248,36 +249,49 @@ class _MachineBatch:
         self.run.append(_Readings(index, readings, _newest_time(data)))
         return None
 
-    def flush(self) -> None:
-        """Store the queued telemetry messages in one call and answer each."""
-        run, self.run = self.run, []
-        if not run:
-            return
+    def merged(self) -> list[Reading]:
+        """The queued messages' readings as one batch: a timestamp an earlier message of
+        the run carried is that message's (each message is answered for the readings
+        it sent first)."""
         seen: set[datetime] = set()
         merged = []
-        for item in run:
+        for item in self.run:
+            item.sent = []
             for reading in item.readings:
                 if reading.timestamp not in seen:
                     seen.add(reading.timestamp)
                     merged.append(reading)
                     item.sent.append(reading.timestamp)
+        return merged
+
+    def answer(self, result: services.IngestResult) -> None:
+        """Answer each queued message from the stored batch's result."""
+        run, self.run = self.run, []
+        for item in run:
+            accepted = sum(1 for stamp in item.sent if stamp in result.stored)
+            self.outcomes[item.index] = _stored(accepted, len(item.readings) - accepted,
+                                                item.data_time)
+
+    def flush(self) -> None:
+        """Store the queued telemetry messages in one call and answer each."""
+        if not self.run:
+            return
+        readings = self.merged()
         try:
-            result = services.ingest_telemetry(machine=self.machine, readings=merged,
+            result = services.ingest_telemetry(machine=self.machine, readings=readings,
                                                now=self.now)
         except DatabaseError:
             raise
         except Exception:
             # Rolled back (its own savepoint): each message again alone, so that the one
             # that trips a bug is the only one answered with it.
+            run, self.run = self.run, []
             logger.exception("mqtt ingest: merged telemetry of %s failed; storing its %d "
                              "messages one by one", self.machine.serial_number, len(run))
             for item in run:
                 self._store_alone(item)
             return
-        for item in run:
-            accepted = sum(1 for stamp in item.sent if stamp in result.stored)
-            self.outcomes[item.index] = _stored(accepted, len(item.readings) - accepted,
-                                                item.data_time)
+        self.answer(result)
 
     def _store_alone(self, item: _Readings) -> None:
         def work() -> Outcome:
@@ -291,11 +305,15 @@ class _MachineBatch:
 def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
                 outcomes: list[Outcome | None] | None = None,
                 pause_before_commit: float = 0.0) -> list[Outcome]:
-    """Store `messages`, one transaction per machine; their outcomes, in the same order,
-    once every one committed. Raises DatabaseError when a machine's messages could not be
-    committed; the machines before it are stored then, and their outcomes are in
-    `outcomes` (a list of None the caller passes): called again with that list, the batch
-    stores only the messages still None in it.
+    """Store `messages`; their outcomes, in the same order, once every one committed.
+    Raises DatabaseError when some could not be committed; what was stored before is
+    answered in `outcomes` then (a list of None the caller passes): called again with that
+    list, the batch stores only the messages still None in it.
+
+    The machines with only telemetry messages in the batch (the usual case) are stored
+    together in one transaction (`services.ingest_telemetry_many`); a machine with a vend or
+    an audit message, or one whose row another transaction holds, in a transaction of its
+    own. The broadcasts of the whole batch leave together at the end.
 
     `pause_before_commit` (seconds, tests only) holds each transaction open after the work,
     so that a test can kill the worker between receiving and committing.
@@ -303,31 +321,84 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
     outcomes = [None] * len(messages) if outcomes is None else outcomes
     pending = [index for index, outcome in enumerate(outcomes) if outcome is None]
     machines = directory.lookup({messages[index].serial for index in pending})
-    by_machine: dict[str, tuple[Machine, list[int]]] = {}
+    by_machine: dict[object, tuple[Machine, list[int]]] = {}
     for index in pending:
         machine = machines.get(messages[index].serial)
         if machine is None:
             outcomes[index] = _rejected(404, {"non_field_errors": [
                 f"No machine with serial {messages[index].serial} and an active device key."]})
         else:
-            by_machine.setdefault(str(machine.pk), (machine, []))[1].append(index)
+            by_machine.setdefault(machine.pk, (machine, []))[1].append(index)
     now = timezone.now()
-    # In an order of its own: two workers going through the same machines in the same order
-    # would queue behind each other machine after machine. A transaction locks one machine
-    # row, so no order can deadlock.
-    order = list(by_machine)
-    random.shuffle(order)
-    for machine_id in order:
-        machine, indexes = by_machine[machine_id]
-        # Answers are kept aside until the commit: a failed commit leaves them unanswered.
-        answers: list[Outcome | None] = [None] * len(messages)
-        with transaction.atomic():
-            batch = _MachineBatch(machine, messages, now, answers)
-            for index in indexes:
-                batch.add(index, messages[index])
-            batch.flush()
-            if pause_before_commit:
-                time.sleep(pause_before_commit)
-        for index in indexes:
-            outcomes[index] = answers[index]
+    with broadcast.publishing_together():
+        telemetry_only = {pk: entry for pk, entry in by_machine.items()
+                          if all(messages[index].kind == "telemetry" for index in entry[1])}
+        alone = [pk for pk in by_machine if pk not in telemetry_only]
+        if telemetry_only:
+            alone += _store_together(telemetry_only, messages, now, outcomes,
+                                     pause_before_commit)
+        # In an order of its own: two workers going through the same machines in the same
+        # order would queue behind each other machine after machine. A transaction locks
+        # one machine row, so no order can deadlock.
+        random.shuffle(alone)
+        for machine_id in alone:
+            machine, indexes = by_machine[machine_id]
+            _store_alone(machine, indexes, messages, now, outcomes, pause_before_commit)
     return outcomes  # type: ignore[return-value]  (every index was answered)
+
+
+def _store_together(entries: dict[object, tuple[Machine, list[int]]],
+                    messages: Sequence[Inbound], now: datetime,
+                    outcomes: list[Outcome | None], pause_before_commit: float) -> list:
+    """Validate the telemetry messages of these machines and store the valid ones in one
+    transaction, answering them in `outcomes` once it committed. Returns the ids of the
+    machines left to store one by one: those another transaction holds, or all of them if
+    the shared transaction failed on something else than the database."""
+    answers: list[Outcome | None] = [None] * len(messages)
+    capacities = services.bunker_capacities_of(entries)
+    batches: dict[object, _MachineBatch] = {}
+    for machine_id, (machine, indexes) in entries.items():
+        batch = _MachineBatch(machine, messages, now, answers,
+                              capacities=capacities.get(machine_id, {}))
+        for index in indexes:
+            batch.add(index, messages[index])
+        batches[machine_id] = batch
+    queued = {pk: (batch.machine, batch.merged()) for pk, batch in batches.items() if batch.run}
+    skipped: set = set()
+    if queued:
+        try:
+            with transaction.atomic():
+                results, skipped = services.ingest_telemetry_many(queued, now=now)
+                if pause_before_commit:
+                    time.sleep(pause_before_commit)
+        except DatabaseError:
+            raise
+        except Exception:
+            # A bug, rolled back: each machine again on its own, where each message is
+            # answered alone if the machine's merged readings trip it again.
+            logger.exception("mqtt ingest: telemetry of %d machines failed together; "
+                             "storing them one by one", len(queued))
+            return list(entries)
+        for pk, result in results.items():
+            batches[pk].answer(result)
+    for pk, (_machine, indexes) in entries.items():
+        if pk not in skipped:
+            for index in indexes:
+                outcomes[index] = answers[index]
+    return list(skipped)
+
+
+def _store_alone(machine: Machine, indexes: list[int], messages: Sequence[Inbound],
+                 now: datetime, outcomes: list[Outcome | None],
+                 pause_before_commit: float) -> None:
+    """The messages of one machine in one transaction; answered once it committed."""
+    answers: list[Outcome | None] = [None] * len(messages)
+    with transaction.atomic():
+        batch = _MachineBatch(machine, messages, now, answers)
+        for index in indexes:
+            batch.add(index, messages[index])
+        batch.flush()
+        if pause_before_commit:
+            time.sleep(pause_before_commit)
+    for index in indexes:
+        outcomes[index] = answers[index]

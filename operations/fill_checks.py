@@ -5,13 +5,14 @@ reading of a bunker after a fill recorded at a visit is compared with what was p
 (`Notification.dedup_key`), however many readings and processes see it.
 
 Registered as a telemetry after-commit hook in operations' AppConfig.ready: telemetry does
-not import the apps built on it. One query per batch when no fill of the machine is
-recent; the readings are read only for a fill in its window.
+not import the apps built on it. One query per batch (of any number of machines) when no
+fill of its machines is recent; the readings are read only for a fill in its window.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -35,24 +36,35 @@ def dedup_key(line_id) -> str:
     return f"fill_contradicted:{line_id}"
 
 
-def check_fill_contradictions(*, machine: Machine, now: datetime, **_ignored) -> list:
-    """The after-ingest hook: a database failure is logged, not raised (the readings are
-    stored and acknowledged; the next batch looks again)."""
+def check_fill_contradictions(*, machines: Sequence[Machine], now: datetime,
+                              **_ignored) -> list:
+    """The after-ingest hook, for the machines that got new readings: one light query finds
+    those with a fill recorded lately (usually none), then each of them is looked at. A
+    database failure is logged, not raised (the readings are stored and acknowledged; the
+    next batch looks again)."""
     try:
-        return contradicted_fills(machine=machine, now=now)
+        filled = set(_recent_fills(now=now, machine_id__in=[m.pk for m in machines])
+                     .values_list("visit__machine_id", flat=True))
+        return [line for machine in machines if machine.pk in filled
+                for line in contradicted_fills(machine=machine, now=now)]
     except DatabaseError:
-        logger.exception("fill check failed for machine %s", machine.pk)
+        logger.exception("fill check failed for machines %s", [m.pk for m in machines])
         return []
+
+
+def _recent_fills(*, now: datetime, **machine):
+    """Fill lines recorded lately of the machine(s) (`machine_id=` or `machine_id__in=`)."""
+    lookups = {f"visit__{key}": value for key, value in machine.items()}
+    # A line's updated_at is when its fill was recorded: only the fill action writes a
+    # line once its visit is under way (a re-plan keeps checked-in and done visits).
+    return VisitLine.objects.filter(
+        **lookups, bunker__isnull=False, filled_quantity__gte=rules.CONTRADICTION_MIN_FILL,
+        updated_at__gte=now - rules.CONTRADICTION_WINDOW)
 
 
 def contradicted_fills(*, machine: Machine, now: datetime) -> list[VisitLine]:
     """Notify the contradicted fills of `machine` not notified yet; returns their lines."""
-    # A line's updated_at is when its fill was recorded: only the fill action writes a
-    # line once its visit is under way (a re-plan keeps checked-in and done visits).
-    recent = list(VisitLine.objects.filter(
-        visit__machine_id=machine.pk, bunker__isnull=False,
-        filled_quantity__gte=rules.CONTRADICTION_MIN_FILL,
-        updated_at__gte=now - rules.CONTRADICTION_WINDOW).values_list("pk", flat=True))
+    recent = list(_recent_fills(now=now, machine_id=machine.pk).values_list("pk", flat=True))
     if not recent:  # the usual batch: one light query, no rows
         return []
     lines = list(VisitLine.objects.filter(pk__in=recent)

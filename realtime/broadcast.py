@@ -3,6 +3,9 @@
 `publish()` runs after the current transaction commits, so clients never see data that
 rolls back (and runs at once outside a transaction). `publish_rollback_unsafe()` sends
 immediately; its name is meant to stand out in review. `apublish()` is the async variant.
+Inside `publishing_together()` the sync calls are held and sent together when the block
+ends, in one hop to the event loop (a batch of many machines' readings sends an event or
+two per machine: one hop each cost ~0.3 ms of the ingest worker's CPU per event).
 
 The event is encoded once here, as a complete Engine.IO frame; each receiving process hands
 that same string to its local sockets (realtime/server/hub.py). With connection state recovery on,
@@ -12,7 +15,11 @@ offset as the last argument, as Socket.IO >= 4.6 does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -84,9 +91,57 @@ async def apublish(room: str, event: str, payload: Any) -> None:
         metrics.events_emitted.labels(event=event).inc()
 
 
+#: The events held by the innermost `publishing_together()` block (None: send at once).
+_held: ContextVar[list[tuple[str, str, Any]] | None] = ContextVar("broadcast_held",
+                                                                    default=None)
+
+
 def publish_rollback_unsafe(room: str, event: str, payload: Any) -> None:
-    """Send `event` to `room` immediately, from sync code, even inside a transaction."""
+    """Send `event` to `room` immediately, from sync code, even inside a transaction (at the
+    end of the enclosing `publishing_together()` block, if any)."""
+    held = _held.get()
+    if held is not None:
+        held.append((room, event, payload))
+        return
     async_to_sync(apublish)(room, event, payload)
+
+
+@contextmanager
+def publishing_together() -> Iterator[None]:
+    """Hold the events published from sync code in this block and send them when it ends
+    (even by an exception: what was published was committed), in one hop to the event loop.
+    Events of one room keep their order; rooms are sent concurrently. A block inside
+    another adds to the outer one's."""
+    if _held.get() is not None:
+        yield
+        return
+    held: list[tuple[str, str, Any]] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if held:
+            async_to_sync(_apublish_all)(held)
+
+
+#: Rooms sent at once by `publishing_together`: a few round trips in flight hide Redis's
+#: latency; hundreds would exhaust the channel layer's connection pool (MaxConnectionsError).
+_ROOMS_AT_ONCE = 8
+
+
+async def _apublish_all(items: list[tuple[str, str, Any]]) -> None:
+    by_room: dict[str, list[tuple[str, Any]]] = {}
+    for room, event, payload in items:
+        by_room.setdefault(room, []).append((event, payload))
+    turns = asyncio.Semaphore(_ROOMS_AT_ONCE)
+
+    async def in_order(room: str, room_items: list[tuple[str, Any]]) -> None:
+        async with turns:
+            for event, payload in room_items:
+                await apublish(room, event, payload)
+
+    await asyncio.gather(*(in_order(room, room_items) for room, room_items in by_room.items()))
 
 
 def publish(room: str, event: str, payload: Any) -> None:

@@ -41,9 +41,9 @@ from sales.models import (
 )
 from sales.selectors import planogram_versions, sales_day, sales_today_of
 from sales.vends import VendIn, parse_vends
+from telemetry.applying import binding_cursor  # server-side binding on PostgreSQL
 from telemetry.conf import telemetry_settings
 from telemetry.selectors import iso8601
-from telemetry.services import _cursor  # server-side binding on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def _insert_new(machine: Machine, chosen: list[tuple[VendIn, Selection | None]],
     qn = connection.ops.quote_name
     sql = (f"{insert} ON CONFLICT ({qn('machine_id')}, {qn('transaction_id')}) DO NOTHING "
            f"RETURNING {qn('transaction_id')}")
-    with _cursor() as cursor:
+    with binding_cursor() as cursor:
         cursor.execute(sql, params)
         inserted = {value for (value,) in cursor.fetchall()}
     return [item for key, item in by_transaction.items() if key in inserted]
@@ -323,7 +323,7 @@ def _execute_together(statements: list[tuple[str, list]]) -> None:
     """Run the upserts: on PostgreSQL as one statement, each but the last a data-modifying
     WITH (they write different tables or rows, so none needs another's result); a round
     trip each cost as much as the rollups' writes themselves. Elsewhere one by one."""
-    with _cursor() as cursor:
+    with binding_cursor() as cursor:
         if connection.vendor != "postgresql":
             for sql, params in statements:
                 cursor.execute(sql, params)

@@ -12,7 +12,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from operations.forecasting import refresh_after_ingest, refresh_forecasts, refresh_stale_forecasts
+from operations.forecasting import (
+    refresh_after_ingest,
+    refresh_after_ingest_of,
+    refresh_forecasts,
+    refresh_stale_forecasts,
+)
 from operations.models import Forecast, ForecastMethod, SlotStock
 from realtime.events import EVENT_SCHEMAS
 from realtime.rooms import machine_room, map_room
@@ -101,6 +106,28 @@ def test_a_machine_with_nothing_to_forecast_is_not_recomputed_on_every_batch(per
         assert refresh_after_ingest(machine=bare, now=current()) is False
     assert len(queries) == 2  # its newest forecast (none), whether it has any stock (none)
     assert not Forecast.objects.filter(machine=bare).exists()
+
+
+def test_a_batch_of_many_machines_is_decided_in_three_queries(personas, settings):
+    """The MQTT worker stores many machines' readings in one transaction and calls the hook
+    once with all of them: deciding which to refresh does not cost queries per machine."""
+    configure(settings, FORECAST_REFRESH_SECONDS=3600)
+    now = current()
+    stocked = [make_machine(personas.acme) for _ in range(6)]
+    for machine in stocked:
+        make_bunker(machine, "Coffee", capacity=1000, level=500)
+        refresh_forecasts(machine, now=now)
+    bare = make_machine(personas.acme)
+    later = now + timedelta(minutes=1)
+    with CaptureQueriesContext(connection) as queries:
+        assert refresh_after_ingest_of(machines=[*stocked, bare], now=later) == []
+    # newest forecast per machine, which of those without one have stock, which were refilled
+    assert len(queries) == 3
+
+    refilled = stocked[2]
+    refilled.bunkers.update(current_level_grams=1000)
+    assert refresh_after_ingest_of(machines=[*stocked, bare], now=later) == [refilled]
+    assert Forecast.objects.get(machine=refilled).level == 1000
 
 
 def test_a_refill_refreshes_at_once_whatever_the_interval(personas, settings):

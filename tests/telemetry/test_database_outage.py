@@ -17,7 +17,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, connection
 
-from telemetry import services
+from telemetry import applying
 from telemetry.device_keys import issue_device_key
 from telemetry.models import TelemetryReading
 from tests import live
@@ -37,7 +37,7 @@ def test_a_database_failure_inside_the_ingest_transaction_rolls_back_and_answers
     def lose_the_database(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "_apply", lose_the_database)  # after the readings' INSERT
+    monkeypatch.setattr(applying, "judge", lose_the_database)  # after the readings' INSERT
     response = device.post("/api/v1/telemetry/", reading_body(personas.machine), format="json")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
