@@ -69,6 +69,11 @@ def test_an_operator_walks_a_route_offline_in_the_middle_and_the_manager_follows
     expect(live_map.locator("#map")).to_have_attribute("data-routes", "1")
 
     phone = browser.signed_in(people.operator, "/route/", viewport=PHONE)
+    # What the phone sent and was answered, for the failure message below.
+    sent: list[str] = []
+    phone.on("response", lambda r: sent.append(f"{r.request.post_data} -> {r.status}")
+             if "/actions/" in r.url else None)
+    phone.on("console", lambda m: sent.append(f"console {m.type}: {m.text}"))
     phone.context.grant_permissions(["geolocation"])
     phone.context.set_geolocation({"latitude": 41.2995, "longitude": 69.2401})
     phone.wait_for_selector("#route-page[data-loaded=true]")
