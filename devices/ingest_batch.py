@@ -12,9 +12,10 @@ The machines whose messages in the batch are all telemetry (the usual case) are 
 ONE transaction (`services.ingest_telemetry_many`: a fixed number of queries for any number
 of machines; a dozen per machine was most of the worker's time with one reading a message).
 It locks their rows with SKIP LOCKED: a machine that another worker's transaction holds is
-left for afterwards instead of holding every other machine of the batch while it waits. A
-machine with a vend or audit message, or one left over, is one transaction of its own (its
-row locked until the commit). Telemetry messages are validated one by one (each gets its
+left for a second such transaction, which waits for the rows (in key order: two waiting
+workers cannot deadlock), instead of holding every other machine of the batch while it
+waits. A machine with a vend or audit message is one transaction of its own (its row locked
+until the commit). Telemetry messages are validated one by one (each gets its
 own 400), then the valid readings of one machine's messages are stored as ONE batch, as an
 HTTP batch is: one rules evaluation over the readings in time order, one
 `machine:telemetry` event with the state after them. Each message is still answered for its
@@ -334,9 +335,16 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
         telemetry_only = {pk: entry for pk, entry in by_machine.items()
                           if all(messages[index].kind == "telemetry" for index in entry[1])}
         alone = [pk for pk in by_machine if pk not in telemetry_only]
-        if telemetry_only:
-            alone += _store_together(telemetry_only, messages, now, outcomes,
-                                     pause_before_commit)
+        # Machines another worker's batch holds (a device's messages go to both workers of
+        # the shared subscription) are skipped, then stored together once that batch ends:
+        # one by one they took half of the worker's time in the ingest bench.
+        held, failed = _store_together(telemetry_only, messages, now, outcomes,
+                                       pause_before_commit)
+        alone += failed
+        if held:
+            _held, failed = _store_together({pk: telemetry_only[pk] for pk in held}, messages,
+                                            now, outcomes, pause_before_commit, wait=True)
+            alone += failed
         # In an order of its own: two workers going through the same machines in the same
         # order would queue behind each other machine after machine. A transaction locks
         # one machine row, so no order can deadlock.
@@ -349,11 +357,15 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
 
 def _store_together(entries: dict[object, tuple[Machine, list[int]]],
                     messages: Sequence[Inbound], now: datetime,
-                    outcomes: list[Outcome | None], pause_before_commit: float) -> list:
+                    outcomes: list[Outcome | None], pause_before_commit: float,
+                    wait: bool = False) -> tuple[list, list]:
     """Validate the telemetry messages of these machines and store the valid ones in one
     transaction, answering them in `outcomes` once it committed. Returns the ids of the
-    machines left to store one by one: those another transaction holds, or all of them if
-    the shared transaction failed on something else than the database."""
+    machines left: those another transaction holds (none if `wait`), and all of them if the
+    shared transaction failed on something else than the database (to be stored one by
+    one then)."""
+    if not entries:
+        return [], []
     answers: list[Outcome | None] = [None] * len(messages)
     capacities = services.bunker_capacities_of(entries)
     batches: dict[object, _MachineBatch] = {}
@@ -368,7 +380,7 @@ def _store_together(entries: dict[object, tuple[Machine, list[int]]],
     if queued:
         try:
             with transaction.atomic():
-                results, skipped = services.ingest_telemetry_many(queued, now=now)
+                results, skipped = services.ingest_telemetry_many(queued, now=now, wait=wait)
                 if pause_before_commit:
                     time.sleep(pause_before_commit)
         except DatabaseError:
@@ -378,14 +390,14 @@ def _store_together(entries: dict[object, tuple[Machine, list[int]]],
             # answered alone if the machine's merged readings trip it again.
             logger.exception("mqtt ingest: telemetry of %d machines failed together; "
                              "storing them one by one", len(queued))
-            return list(entries)
+            return [], list(entries)
         for pk, result in results.items():
             batches[pk].answer(result)
     for pk, (_machine, indexes) in entries.items():
         if pk not in skipped:
             for index in indexes:
                 outcomes[index] = answers[index]
-    return list(skipped)
+    return list(skipped), []
 
 
 def _store_alone(machine: Machine, indexes: list[int], messages: Sequence[Inbound],

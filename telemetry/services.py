@@ -119,12 +119,17 @@ def ingest_telemetry(*, machine: Machine, readings: Sequence[Reading],
 
 
 def ingest_telemetry_many(batches: dict[object, tuple[Machine, Sequence[Reading]]], *,
-                          now: datetime | None = None) -> tuple[dict[object, IngestResult],
-                                                                set[object]]:
+                          now: datetime | None = None, wait: bool = False,
+                          ) -> tuple[dict[object, IngestResult], set[object]]:
     """`ingest_telemetry` for many machines in ONE transaction (`batches`: machine id ->
     (machine, its validated readings)): the results of the machines stored, and the ids of
-    those left alone because another transaction holds their row (the caller stores them
-    one by one: waiting here would hold every other machine of the batch meanwhile).
+    those left alone because another transaction holds their row.
+
+    Without `wait` the rows are locked with SKIP LOCKED: never waiting, two workers whose
+    batches share machines neither deadlock nor queue behind each other; the caller stores
+    the machines left alone afterwards. With `wait` every row is waited for, in primary key
+    order (so that two callers waiting for each other's rows cannot deadlock), and none is
+    left alone.
 
     A fixed number of queries whatever the number of machines (telemetry.applying); one
     call of each after-commit hook with all of them. Raises what the database raises; then
@@ -132,10 +137,8 @@ def ingest_telemetry_many(batches: dict[object, tuple[Machine, Sequence[Reading]
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # SKIP LOCKED: never waits, so two workers locking overlapping machines in one
-        # statement each can neither deadlock nor queue behind each other.
         locked = {m.pk: m for m in (
-            Machine.objects.select_for_update(of=("self",), skip_locked=True)
+            Machine.objects.select_for_update(of=("self",), skip_locked=not wait)
             .select_related("organization", "health")
             .filter(pk__in=list(batches)).order_by("pk"))}
         new = _store(now, locked, {pk: batches[pk][1] for pk in locked})
