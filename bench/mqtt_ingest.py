@@ -360,6 +360,8 @@ async def run_steps(seeded: dict, args) -> dict:
             http_file.write_text(json.dumps(keys[-HTTP_MACHINES:]))
             port = free_port()
             url = f"http://127.0.0.1:{port}"
+            worker_options = ([] if args.batch_window is None
+                              else ["--batch-window", str(args.batch_window)])
             argv = [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host",
                     "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
                     "--ws-per-message-deflate", "false", "--no-server-header",
@@ -369,7 +371,8 @@ async def run_steps(seeded: dict, args) -> dict:
                 async with Procs() as procs:
                     workers = [await procs.start(Proc(
                         f"mqtt-ingest-{n}", [PYTHON, "manage.py", "mqtt_ingest", "--url",
-                                             broker.worker_url, "--name", f"bench-{n}"],
+                                             broker.worker_url, "--name", f"bench-{n}",
+                                             *worker_options],
                         env=server_env())) for n in (1, 2)]
                     devices = await procs.start(Proc("mqtt-devices", [
                         PYTHON, "-m", "bench.clients.mqtt_devices", "--port", str(broker.port),
@@ -410,6 +413,8 @@ def main() -> None:
     parser.add_argument("--latency-machines", type=int, default=20)
     parser.add_argument("--latency-rate", type=float, default=20.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--batch-window", type=float, default=None,
+                        help="the workers' --batch-window (default: theirs)")
     parser.add_argument("--hold-devices", type=int, default=5000)
     parser.add_argument("--hold-rate", type=float, default=100.0,
                         help="messages a second from all the held devices together")
@@ -444,6 +449,7 @@ def main() -> None:
     steps = asyncio.run(asyncio.wait_for(run_steps(seeded, args), 6 * STEP_TIMEOUT_S))
     result = {"started": started, "git": git_head(), "machines": machines,
               "ingest_devices": args.ingest_devices, "window": args.window,
+              "batch_window": args.batch_window,
               "seconds": args.seconds, "latency_rate": args.latency_rate,
               "latency_machines": args.latency_machines, "hold_devices": args.hold_devices,
               "hold_rate": args.hold_rate, "hold_seconds": args.hold_seconds,

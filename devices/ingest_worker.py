@@ -4,9 +4,9 @@ It connects to `MQTT_URL` with MQTT 5 and a persistent session (clean start off,
 expiry, a client id stable per host and `--name`), and subscribes with QoS 1 to the shared
 subscriptions of the device → server topics (`devices.topics.shared_subscription`): the
 broker splits the devices' messages between the running workers. Messages are stored in
-batches (`devices.ingest_batch.store_batch`: the first message, then whatever else arrives
-within `batch_window` seconds, up to `batch_size`), each machine's messages of a batch one
-transaction and one ingestion call.
+batches (`devices.ingest_batch.store_batch`: the first message and whatever else has
+arrived, up to `batch_size`; batches grow by themselves under load, while the previous one
+is stored), the telemetry of many machines in one transaction.
 
 A message is acknowledged to the broker (PUBACK) only after its batch committed: a worker
 that dies before that has its messages redelivered to its session, and the services'
@@ -92,7 +92,11 @@ class WorkerOptions:
     url: str
     name: str = "ingest"
     batch_size: int = 500
-    batch_window: float = 0.05
+    #: Seconds a batch waits for more messages after its first. 0: none. Waiting 50 ms
+    #: added 48 ms to a reading's way to the dashboards (p50 65 -> 17 ms in the MQTT bench)
+    #: and no throughput (1,545 and 1,305 readings/s, with HTTP 15,142 and 12,309 in the
+    #: same runs): storing a batch takes long enough for the next one to gather.
+    batch_window: float = 0.0
     heartbeat: float = HEARTBEAT_SECONDS
     #: How long the broker keeps the worker's session (subscriptions and unacknowledged
     #: messages) after a disconnect; a restarted worker of the same name takes it over.

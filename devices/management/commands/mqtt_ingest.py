@@ -29,9 +29,9 @@ class Command(BaseCommand):
                                  "name on this host")
         parser.add_argument("--batch-size", type=int, default=500,
                             help="most messages stored in one transaction (default 500)")
-        parser.add_argument("--batch-window", type=float, default=0.05,
+        parser.add_argument("--batch-window", type=float, default=0.0,
                             help="seconds a batch waits for more messages after its first "
-                                 "(default 0.05)")
+                                 "(default 0: it takes what has arrived)")
         parser.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS,
                             help=f"seconds between heartbeats (default {HEARTBEAT_SECONDS:g})")
         parser.add_argument("--session-expiry", type=int, default=3600,
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--pause-before-commit", type=float, default=0.0,
                             help="(tests) seconds to wait before each commit")
 
-    def handle(self, *args, url=None, name="ingest", batch_size=500, batch_window=0.05,
+    def handle(self, *args, url=None, name="ingest", batch_size=500, batch_window=0.0,
                heartbeat=HEARTBEAT_SECONDS, session_expiry=3600, retire=False,
                pause_before_commit=0.0, **options):
         url = url or getattr(settings, "MQTT_URL", "")
