@@ -69,7 +69,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from devices import topics
 from devices.broker import MqttAddress
 from devices.ingest_adoption import ADOPTION_CONNECT_SECONDS, adopt_dead_workers
-from devices.ingest_batch import Inbound, MachineDirectory, Outcome, store_batch
+from devices.ingest_batch import store_batch
+from devices.ingest_messages import Inbound, MachineDirectory, Outcome
 from devices.models import IngestWorker
 from devices.worker_health import HEARTBEAT_SECONDS, STALE_AFTER_HEARTBEATS
 

@@ -13,7 +13,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from devices.ingest_batch import Inbound, MachineDirectory, store_batch
+from devices.ingest_batch import store_batch
+from devices.ingest_messages import Inbound, MachineDirectory
 from machines.models import Machine
 from telemetry import applying
 from telemetry.device_keys import issue_device_key

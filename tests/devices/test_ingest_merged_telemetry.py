@@ -13,7 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from devices.ingest_batch import Inbound, MachineDirectory, store_batch
+from devices.ingest_batch import store_batch
+from devices.ingest_messages import Inbound, MachineDirectory
 from realtime.events import MACHINE_TELEMETRY
 from telemetry.device_keys import issue_device_key
 from telemetry.models import TelemetryReading
