@@ -299,6 +299,11 @@ def test_operator_board_shows_own_cards_in_their_columns(people, tasks, browser)
 def test_moving_a_card_changes_the_task_status_over_rest(people, tasks, browser):
     page = browser.signed_in(people.operator, "/tasks/")
     page.wait_for_selector("#board[data-loaded=true]")
+    # What the board sent and was answered, for the failure message below.
+    sent: list[str] = []
+    page.on("response", lambda r: sent.append(f"{r.request.method} {r.url} "
+                                              f"{r.request.post_data} -> {r.status}")
+            if r.request.method != "GET" else None)
 
     card(page, tasks["refill"]).locator('[data-move-to="in_progress"]').click()
     expect(page.locator(f'[data-cards-for="in_progress"] [data-task-id="{tasks["refill"].id}"]')
@@ -312,7 +317,7 @@ def test_moving_a_card_changes_the_task_status_over_rest(people, tasks, browser)
            ).to_be_visible()
     wait_task_status(page, tasks["collect"], "done")
     collected = in_thread(lambda: Task.objects.get(pk=tasks["collect"].pk))
-    assert collected.status == TaskStatus.DONE and collected.completed_at is not None
+    assert collected.status == TaskStatus.DONE and collected.completed_at is not None, sent
 
 
 def test_a_card_moves_column_when_a_manager_changes_the_task(people, tasks, api_as, browser):
