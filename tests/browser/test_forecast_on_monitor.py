@@ -4,6 +4,7 @@ fleet list has a "Runs out" column that sorts the machines that run out first on
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.postgres]
 ZONE = "America/New_York"  # not the server's Asia/Tashkent: the page must use the org's
 
 
-def hhmm(at) -> str:
-    return at.astimezone(ZoneInfo(ZONE)).strftime("%H:%M")
+def clock(at) -> str:
+    """A regular expression of `at` as the page shows it: in the organization's zone, on the
+    English page's 12-hour clock ("01:08 PM"; the browser puts a narrow no-break space before
+    PM). A 24-hour "13:08" matched only until noon in New York."""
+    local = at.astimezone(ZoneInfo(ZONE))
+    return rf"{local:%I:%M}\s{local:%p}"
+
+
+def containing(*parts: str) -> re.Pattern:
+    """Literal text and `clock` expressions, one after the other."""
+    return re.compile("".join(parts))
 
 
 def _forecast(machine, bunker, at, *, level=400):
@@ -51,12 +61,11 @@ def test_the_monitor_says_when_the_coffee_runs_out_and_follows_it_live(people, f
     card = page.locator("#forecasts-card")
     expect(card).to_have_attribute("data-loaded", "true")
     coffee = card.locator(f'.forecast[data-key="{people.coffee.pk}"]')
-    expect(coffee).to_contain_text(f"Coffee empty at ~{hhmm(forecasts)}")
+    expect(coffee).to_contain_text(containing("Coffee empty at ~", clock(forecasts)))
     # The interval, in the page's language's clock ("05:19 AM" in English).
-    expect(coffee.locator(".forecast-range")).to_contain_text(
-        f"({hhmm(forecasts - timedelta(minutes=20))}")
-    expect(coffee.locator(".forecast-range")).to_contain_text(
-        f"–{hhmm(forecasts + timedelta(minutes=35))}")
+    expect(coffee.locator(".forecast-range")).to_have_text(containing(
+        r"\(", clock(forecasts - timedelta(minutes=20)), "–",
+        clock(forecasts + timedelta(minutes=35)), r"\)"))
     expect(card.locator(f'.forecast[data-key="{people.milk.pk}"]')).to_have_count(0)
     # The viewer's pages are in their organization's time zone already: the footer says so,
     # the card needs no note of its own.
@@ -72,7 +81,7 @@ def test_the_monitor_says_when_the_coffee_runs_out_and_follows_it_live(people, f
                                   computed_at=timezone.now(), slot_names={})
 
     in_thread(refreshed)
-    expect(coffee).to_contain_text(f"Coffee empty at ~{hhmm(sooner)}")
+    expect(coffee).to_contain_text(containing("Coffee empty at ~", clock(sooner)))
     screenshot(page, "monitor-forecasts")
     assert browser.page_errors == []
 
