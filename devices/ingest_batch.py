@@ -72,16 +72,18 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
         telemetry_only = {pk: entry for pk, entry in by_machine.items()
                           if all(messages[index].kind == "telemetry" for index in entry[1])}
         alone = [pk for pk in by_machine if pk not in telemetry_only]
+        answers: list[Outcome | None] = [None] * len(messages)
+        batches = _validated(telemetry_only, messages, now, answers)
         # Machines another worker's batch holds (a device's messages go to both workers of
-        # the shared subscription) are skipped, then stored together once that batch ends:
-        # one by one they took half of the worker's time in the ingest bench.
-        held, failed = _store_together(telemetry_only, messages, now, outcomes,
-                                       pause_before_commit)
-        alone += failed
-        if held:
-            _held, failed = _store_together({pk: telemetry_only[pk] for pk in held}, messages,
-                                            now, outcomes, pause_before_commit, wait=True)
-            alone += failed
+        # the shared subscription) are skipped, then stored together once that batch ends,
+        # their messages as validated already: one by one they took half of the worker's
+        # time in the ingest bench.
+        held = _store_together(batches, outcomes, answers, now, pause_before_commit)
+        if held is None:
+            alone += list(batches)
+        elif held and _store_together({pk: batches[pk] for pk in held}, outcomes, answers,
+                                      now, pause_before_commit, wait=True) is None:
+            alone += held
         # In an order of its own: two workers going through the same machines in the same
         # order would queue behind each other machine after machine. A transaction locks
         # one machine row, so no order can deadlock.
@@ -92,26 +94,28 @@ def store_batch(messages: Sequence[Inbound], directory: MachineDirectory, *,
     return outcomes  # type: ignore[return-value]  (every index was answered)
 
 
-def _store_together(entries: dict[object, tuple[Machine, list[int]]],
-                    messages: Sequence[Inbound], now: datetime,
-                    outcomes: list[Outcome | None], pause_before_commit: float,
-                    wait: bool = False) -> tuple[list, list]:
-    """Validate the telemetry messages of these machines and store the valid ones in one
-    transaction, answering them in `outcomes` once it committed. Returns the ids of the
-    machines left: those another transaction holds (none if `wait`), and all of them if the
-    shared transaction failed on something else than the database (to be stored one by
-    one then)."""
-    if not entries:
-        return [], []
-    answers: list[Outcome | None] = [None] * len(messages)
+def _validated(entries: dict[object, tuple[Machine, list[int]]], messages: Sequence[Inbound],
+               now: datetime, answers: list[Outcome | None]) -> dict[object, MachineMessages]:
+    """The telemetry messages of these machines, validated (a rejection is answered in
+    `answers`), with one query for all of their bunkers."""
     capacities = services.bunker_capacities_of(entries)
-    batches: dict[object, MachineMessages] = {}
+    batches = {}
     for machine_id, (machine, indexes) in entries.items():
         batch = MachineMessages(machine, messages, now, answers,
-                              capacities=capacities.get(machine_id, {}))
+                                capacities=capacities.get(machine_id, {}))
         for index in indexes:
             batch.add(index, messages[index])
         batches[machine_id] = batch
+    return batches
+
+
+def _store_together(batches: dict[object, MachineMessages], outcomes: list[Outcome | None],
+                    answers: list[Outcome | None], now: datetime, pause_before_commit: float,
+                    wait: bool = False) -> list | None:
+    """Store the valid readings of these machines in one transaction and, once it
+    committed, move their answers to `outcomes`. Returns the ids of the machines another
+    transaction holds (none if `wait`), or None if the transaction failed on something else
+    than the database (each machine is then to be stored alone)."""
     queued = {pk: (batch.machine, batch.merged()) for pk, batch in batches.items() if batch.run}
     skipped: set = set()
     if queued:
@@ -127,14 +131,14 @@ def _store_together(entries: dict[object, tuple[Machine, list[int]]],
             # answered alone if the machine's merged readings trip it again.
             logger.exception("mqtt ingest: telemetry of %d machines failed together; "
                              "storing them one by one", len(queued))
-            return [], list(entries)
+            return None
         for pk, result in results.items():
             batches[pk].answer(result)
-    for pk, (_machine, indexes) in entries.items():
+    for pk, batch in batches.items():
         if pk not in skipped:
-            for index in indexes:
+            for index in batch.indexes:
                 outcomes[index] = answers[index]
-    return list(skipped), []
+    return list(skipped)
 
 
 def _store_alone(machine: Machine, indexes: list[int], messages: Sequence[Inbound],

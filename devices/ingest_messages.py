@@ -208,8 +208,11 @@ class MachineMessages:
         self.machine, self.messages, self.now, self.outcomes = machine, messages, now, outcomes
         self.run: list[_Readings] = []
         self._capacities = capacities
+        #: The indexes (in `messages`) of the messages added, answered or queued.
+        self.indexes: list[int] = []
 
     def add(self, index: int, message: Inbound) -> None:
+        self.indexes.append(index)
         if message.kind != "telemetry":
             self.flush()
             self.outcomes[index] = _guarded(message, lambda: _handle(message, self.machine,

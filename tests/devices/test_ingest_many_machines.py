@@ -92,3 +92,22 @@ def test_a_machine_held_elsewhere_waits_alone_while_the_others_commit(personas):
     assert [(o.status, o.accepted) for o in outcomes] == [(201, 1)] * 4
     assert seen_while_held and held.pk not in seen_while_held[0]
     assert stored_machines() == {m.pk for m in (held, *others)}
+
+
+@pytest.mark.django_db
+def test_bad_messages_among_many_machines_are_answered_alone_and_store_nothing(personas):
+    good, broken_json, bad_field, foreign = keyed_fleet(personas, 4)
+    messages = messages_of([good]) + [
+        Inbound(serial=broken_json.serial_number, kind="telemetry", payload=b"{not json",
+                received_at=timezone.now()),
+        Inbound(serial=bad_field.serial_number, kind="telemetry", received_at=timezone.now(),
+                payload=json.dumps(reading_body(bad_field, at=AT, temperature="hot")).encode()),
+        # A device posting another machine's reading on its own topic.
+        Inbound(serial=foreign.serial_number, kind="telemetry", received_at=timezone.now(),
+                payload=json.dumps(reading_body(good, at=AT - timedelta(seconds=1))).encode()),
+    ]
+    outcomes = store_batch(messages, MachineDirectory())
+    assert [o.status for o in outcomes] == [201, 400, 400, 403]
+    assert "temperature" in outcomes[2].errors and "machineId" in outcomes[3].errors
+    assert stored_machines() == {good.pk}
+    assert TelemetryReading.objects.count() == 1
