@@ -122,11 +122,14 @@ class Judged:
 
     machine: Machine
     bunkers: list[Bunker]
-    by_id: dict[str, Bunker]
     open_rows: dict[str, MachineError]
     health: MachineHealth | None
     outcome: Outcome
     created: list[MachineError] = field(default_factory=list)
+
+    @property
+    def by_id(self) -> dict[str, Bunker]:
+        return {str(bunker.pk): bunker for bunker in self.bunkers}
 
 
 def _health(machine: Machine) -> MachineHealth | None:
@@ -175,7 +178,7 @@ def judge(new: dict[object, list[Reading]], machines: dict[object, Machine]) -> 
         specs = {key: BunkerSpec(b.capacity_grams, b.low_level_threshold_percent)
                  for key, b in by_id.items()}
         outcome = evaluate_batch(state, readings, specs, limits)
-        judged.append(Judged(machine, bunkers[machine_id], by_id, rows, health, outcome))
+        judged.append(Judged(machine, bunkers[machine_id], rows, health, outcome))
     return judged
 
 
@@ -265,15 +268,17 @@ def announce(judged: Sequence[Judged]) -> None:
     """The events and alerts of the written outcomes (broadcasts leave on commit)."""
     for item in judged:
         machine, outcome = item.machine, item.outcome
-        if not outcome.applied:
-            # Only late readings (older than the machine's latest): history, nothing to judge.
-            events.emit_machine_telemetry(machine, machine_telemetry(machine))
-            continue
+        # The document's bunkers and open errors as judge() loaded and write() left them.
         open_now = [*item.open_rows.values(), *(e for e in item.created if e.resolved_at is None)]
-        setattr(machine, LATEST_READINGS_ATTR, [_reading_row(machine, outcome.applied[-1])])
         setattr(machine, BUNKERS_ATTR, item.bunkers)
         setattr(machine, OPEN_ERRORS_ATTR,
                 sorted(open_now, key=lambda e: e.occurred_at, reverse=True))
+        if not outcome.applied:
+            # Only late readings (older than the machine's latest): history, nothing judged;
+            # the document's latest reading is read from the table.
+            events.emit_machine_telemetry(machine, machine_telemetry(machine))
+            continue
+        setattr(machine, LATEST_READINGS_ATTR, [_reading_row(machine, outcome.applied[-1])])
         if outcome.status_change is not None:
             events.emit_machine_status(machine, at=outcome.status_change.at)
         events.emit_machine_telemetry(machine, machine_telemetry(machine))

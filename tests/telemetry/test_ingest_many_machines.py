@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from machines.models import Machine, MachineStatus
 from realtime.events import INVENTORY_LOW, MACHINE_STATUS, MACHINE_TELEMETRY
 from telemetry import services
-from telemetry.models import MachineError, TelemetryReading
+from telemetry.models import MachineError, MachineHealth, TelemetryReading
 from tests.factories import make_bunker, make_machine, make_reading
 from tests.telemetry.conftest import reading_body
 
@@ -91,6 +91,13 @@ def test_each_machine_is_judged_as_if_alone(personas, sent):
             if event == MACHINE_STATUS} == {str(broken.pk)}
     for machine in (broken, low, late):
         assert rooms.count((f"machine:{machine.pk}", MACHINE_TELEMETRY)) == 1
+    # The late machine's document: its stored latest reading, its bunkers as loaded.
+    [late_document] = [payload for room, event, payload in sent.records
+                       if event == MACHINE_TELEMETRY and room == f"machine:{late.pk}"]
+    assert late_document["timestamp"].startswith(
+        (NOW - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"))
+    assert [b["bunkerId"] for b in late_document["bunkers"]] == [
+        str(b.pk) for b in late.bunkers.all()]
     low_events = [payload for _room, event, payload in sent.records if event == INVENTORY_LOW]
     assert low_events and {e["machineId"] for e in low_events} == {str(low.pk)}
 
@@ -109,3 +116,26 @@ def test_a_machine_with_only_duplicates_fires_nothing(personas, sent):
     rooms = [room for room, _event, _payload in sent.records]
     assert f"machine:{other.pk}" in rooms
     assert not any(str(machine.pk) in room for room in rooms)
+
+
+def test_two_organizations_in_one_batch_keep_their_own_limits_and_rooms(personas, sent):
+    personas.acme.temperature_alert_celsius = 30
+    personas.acme.save(update_fields=["temperature_alert_celsius"])
+    personas.rival.temperature_alert_celsius = 50
+    personas.rival.save(update_fields=["temperature_alert_celsius"])
+    ours, theirs = make_machine(personas.acme), personas.rival_machine
+    at = NOW - timedelta(seconds=20)
+    with sent.capture():
+        services.ingest_telemetry_many(batches([
+            (ours, readings_of(ours, at=at, temperature=40.0)),
+            (theirs, readings_of(theirs, at=at, temperature=40.0)),
+        ]))
+    assert MachineHealth.objects.get(machine=ours).temperature_alert_active
+    assert not MachineHealth.objects.filter(machine=theirs, temperature_alert_active=True).exists()
+    about_theirs = [room for room, _event, payload in sent.records
+                    if isinstance(payload, dict) and payload.get("machineId") == str(theirs.pk)]
+    assert about_theirs and not any(str(personas.acme.pk) in room or str(ours.pk) in room
+                                    for room in about_theirs)
+    about_ours = [room for room, _event, payload in sent.records
+                  if isinstance(payload, dict) and payload.get("machineId") == str(ours.pk)]
+    assert not any(str(personas.rival.pk) in room for room in about_ours)
