@@ -10,11 +10,7 @@ class OperationsConfig(AppConfig):
         # Registers route:updated with the other event schemas.
         from operations import events  # noqa: F401
         from operations.fill_checks import check_fill_contradictions
-        from operations.forecasting import (
-            refresh_after_ingest,
-            refresh_after_ingest_of,
-            refresh_stale_forecasts,
-        )
+        from operations.forecasting import refresh_after_ingest_of, refresh_stale_forecasts
         from operations.slot_stocks import stock_new_slots, take_sold
         from sales import ingest as vend_ingest
         from sales import services as sales_services
@@ -24,7 +20,7 @@ class OperationsConfig(AppConfig):
         # Sales and telemetry call what operations keeps up to date through their hooks:
         # they do not import the apps built on them.
         _register(vend_ingest.IN_BATCH_HOOKS, take_sold)
-        _register(vend_ingest.AFTER_COMMIT_HOOKS, refresh_after_ingest)
+        _register(vend_ingest.AFTER_COMMIT_HOOKS, refresh_after_ingest_of)
         _register(telemetry_services.AFTER_COMMIT_HOOKS, refresh_after_ingest_of)
         _register(sales_services.PLANOGRAM_HOOKS, stock_new_slots)
         register_sweep_check(refresh_stale_forecasts)

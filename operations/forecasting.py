@@ -9,7 +9,7 @@ counted per selection and hour, the selections' names, its forecasts, one bulk u
 one bulk insert), over at most `HISTORY_DAYS` of one machine's history: at most
 HISTORY_DAYS × 24 × 60 / SAMPLE_MINUTES readings and one row per (selection, hour).
 
-Called after a telemetry batch and a vend batch commit (`refresh_after_ingest`, at most
+Called after a telemetry batch and a vend batch commit (`refresh_after_ingest_of`, at most
 every `OPERATIONS["FORECAST_REFRESH_SECONDS"]` per machine unless something was refilled,
 so that a backlog uploaded in many batches does not recompute the same history each time),
 by the watchdog's sweep for machines whose forecasts grew stale (`refresh_stale_forecasts`),
@@ -258,17 +258,13 @@ def _moved(old: datetime | None, new: datetime | None) -> bool:
 # -- when to refresh ------------------------------------------------------------------------
 
 
-def refresh_after_ingest(*, machine: Machine, now: datetime | None = None) -> bool:
-    """After a committed batch of readings or vends: refresh unless this machine's forecasts
-    were computed less than `refresh_interval()` ago and nothing of it was refilled since
-    (a refill makes every run-out of it wrong at once). Returns whether it refreshed."""
-    return bool(refresh_after_ingest_of(machines=[machine], now=now))
-
-
 def refresh_after_ingest_of(*, machines: Sequence[Machine],
                             now: datetime | None = None) -> list[Machine]:
-    """`refresh_after_ingest` of several machines (a batch of many machines' readings),
-    deciding for all of them in at most three queries; the machines it refreshed."""
+    """After committed readings or vends of `machines` (a batch of one machine, or of many
+    over MQTT): refresh each unless its forecasts were computed less than
+    `refresh_interval()` ago and nothing of it was refilled since (a refill makes every
+    run-out of it wrong at once). Decides for all of them in at most three queries;
+    returns the machines it refreshed."""
     now = now or timezone.now()
     ids = [machine.pk for machine in machines]
     last = dict(Forecast.objects.filter(machine_id__in=ids).order_by().values("machine_id")

@@ -73,7 +73,8 @@ class _Planograms:
 #: What apps built on sales do with a batch's new vends, registered in their
 #: AppConfig.ready (sales does not import them): `hook(machine=, sold={code: count}, now=)`
 #: in the batch's transaction, under the machine lock (operations' slot stocks: one UPDATE
-#: per batch), and `hook(machine=, now=)` once the batch committed (its forecasts).
+#: per batch), and `hook(machines=[machine], now=)` once the batch committed (its forecasts),
+#: as telemetry's after-commit hooks are called.
 IN_BATCH_HOOKS: list[Callable[..., object]] = []
 AFTER_COMMIT_HOOKS: list[Callable[..., object]] = []
 
@@ -112,7 +113,7 @@ def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
             for hook in IN_BATCH_HOOKS:
                 hook(machine=locked, sold=sold, now=now)
             for hook in AFTER_COMMIT_HOOKS:
-                transaction.on_commit(partial(hook, machine=locked, now=now), robust=True)
+                transaction.on_commit(partial(hook, machines=[locked], now=now), robust=True)
     if any(vend.payment_method == PaymentMethod.CASH for vend, _selection in new):
         # Committed: the check takes no lock of the batch and sees the new cash.
         cash.check_collection_due(machine=locked)

@@ -13,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from operations.forecasting import (
-    refresh_after_ingest,
     refresh_after_ingest_of,
     refresh_forecasts,
     refresh_stale_forecasts,
@@ -38,6 +37,11 @@ from tests.realtime.test_events import assert_matches
 from tests.telemetry.conftest import sent  # noqa: F401  (records the published events)
 
 pytestmark = pytest.mark.django_db
+
+
+def refresh_after_ingest(*, machine, now) -> bool:
+    """Whether the after-ingest hook refreshed `machine` alone."""
+    return refresh_after_ingest_of(machines=[machine], now=now) == [machine]
 
 
 def configure(settings, **options) -> None:
