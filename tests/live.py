@@ -16,7 +16,8 @@ from pathlib import Path
 
 from django.db import connection
 
-from vendhub.cluster_processes import free_port as cluster_free_port
+# Test servers take their ports as the cluster's processes do: below the ephemeral range.
+from vendhub.cluster_processes import free_port  # noqa: F401  (tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 #: their throttle counters in Redis: no login throttle unless a test sets its rates.
 UNTHROTTLED_LOGINS = {name: "1000000/min" for name in (
     "LOGIN_RATE_PER_ADDRESS", "LOGIN_RATE_PER_USERNAME", "TOKEN_REFRESH_RATE_PER_ADDRESS")}
-
-
-def free_port() -> int:
-    """A free port outside the kernel's ephemeral range (vendhub.cluster_processes)."""
-    return cluster_free_port("127.0.0.1")
 
 
 def test_database_url() -> str:
