@@ -62,7 +62,8 @@ def load(machines: int, days: int) -> dict:
     from django.db import connection
 
     from machines.models import Machine, Organization
-    from telemetry import partitions
+    from telemetry.partitions import READINGS
+    from vendhub import partitioning
 
     org = Organization.objects.create(name="Bench partitions", slug="bench-partitions")
     Machine.objects.bulk_create([
@@ -70,12 +71,12 @@ def load(machines: int, days: int) -> dict:
                 latitude="41.3", longitude="69.24") for n in range(machines)])
     today = datetime.now(UTC).date()
     first = today - timedelta(days=days - 1)
-    partitions.create_day_partitions(partitions.days_between(first, today))
+    READINGS.create_day_partitions(partitioning.days_between(first, today))
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for n, day in enumerate(partitions.days_between(first, today)):
+        for n, day in enumerate(partitioning.days_between(first, today)):
             cursor.execute(f"""
-                INSERT INTO {partitions.TABLE} (id, created_at, updated_at, machine_id,
+                INSERT INTO {READINGS.table} (id, created_at, updated_at, machine_id,
                     "timestamp", status, temperature, humidity, uptime_seconds, last_sale_at,
                     bunker_levels)
                 SELECT gen_random_uuid(), now(), now(), m.id, %s + make_interval(mins => t),
@@ -83,22 +84,22 @@ def load(machines: int, days: int) -> dict:
                        jsonb_build_array(jsonb_build_object('bunkerId', 'b1',
                                                             'currentLevel', 1000 - t / 2))
                 FROM machines_machine m, generate_series(0, 1439) t
-                WHERE m.organization_id = %s""", [partitions.day_start(day), org.pk])
+                WHERE m.organization_id = %s""", [partitioning.day_start(day), org.pk])
             if n % 10 == 0:
                 progress(f"loaded day {n + 1}/{days}")
         loaded = time.perf_counter() - started
-        cursor.execute(f"CREATE TABLE {PLAIN} (LIKE {partitions.TABLE} INCLUDING DEFAULTS)")
-        cursor.execute(f"INSERT INTO {PLAIN} SELECT * FROM {partitions.TABLE}")
+        cursor.execute(f"CREATE TABLE {PLAIN} (LIKE {READINGS.table} INCLUDING DEFAULTS)")
+        cursor.execute(f"INSERT INTO {PLAIN} SELECT * FROM {READINGS.table}")
         cursor.execute(f"ALTER TABLE {PLAIN} ADD PRIMARY KEY (id)")
         cursor.execute(f'ALTER TABLE {PLAIN} ADD UNIQUE (machine_id, "timestamp")')
-        cursor.execute(f"SELECT count(*) FROM {partitions.TABLE}")
+        cursor.execute(f"SELECT count(*) FROM {READINGS.table}")
         rows = cursor.fetchone()[0]
     progress(f"{rows} rows in {loaded:.0f} s; plain copy made")
     connection.close()
     import psycopg
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f"VACUUM ANALYZE {partitions.TABLE}")
+        conn.execute(f"VACUUM ANALYZE {READINGS.table}")
         conn.execute(f"VACUUM ANALYZE {PLAIN}")
     return {"rows": rows, "machines": machines, "days": days, "first": first, "today": today,
             "load_s": round(loaded, 1), "rows_per_s": round(rows / loaded)}
@@ -128,8 +129,9 @@ def measure_history(seeded: dict, runs: int) -> list[dict]:
     from django.test.utils import CaptureQueriesContext
 
     from machines.models import Machine
-    from telemetry import partitions
     from telemetry.history import telemetry_history
+    from telemetry.partitions import READINGS
+    from vendhub import partitioning
 
     machines = list(Machine.objects.order_by("serial_number"))
     results = []
@@ -138,15 +140,15 @@ def measure_history(seeded: dict, runs: int) -> list[dict]:
         for run in range(runs):
             machine = machines[(run * 7919) % len(machines)]
             day = seeded["today"] - timedelta(days=2 + run % 20)
-            start = partitions.day_start(day) - timedelta(days=span - 1)
-            end = partitions.day_start(day + timedelta(days=1))
+            start = partitioning.day_start(day) - timedelta(days=span - 1)
+            end = partitioning.day_start(day + timedelta(days=1))
             with CaptureQueriesContext(connection) as queries:
                 began = time.perf_counter()
                 telemetry_history(machine=machine, start=start, end=end,
                                   bucket=600 * span, bunkers=[])
                 samples["product"].append(time.perf_counter() - began)
-            sqls = [q["sql"] for q in queries.captured_queries if partitions.TABLE in q["sql"]]
-            plain = [sql.replace(f'"{partitions.TABLE}"', PLAIN) for sql in sqls]
+            sqls = [q["sql"] for q in queries.captured_queries if READINGS.table in q["sql"]]
+            plain = [sql.replace(f'"{READINGS.table}"', PLAIN) for sql in sqls]
             # Alternate which table goes first: neither gets the other's warm caches.
             order = [("partitioned", sqls), ("plain", plain)][::1 if run % 2 else -1]
             for table, statements in order:
@@ -161,10 +163,11 @@ def measure_history(seeded: dict, runs: int) -> list[dict]:
 def measure_retention(seeded: dict) -> list[dict]:
     import psycopg
 
-    from telemetry import partitions
+    from telemetry.partitions import READINGS
+    from vendhub import partitioning
 
     drop_days = int(seeded["days"] * 0.3)
-    cutoff = partitions.day_start(seeded["first"] + timedelta(days=drop_days))
+    cutoff = partitioning.day_start(seeded["first"] + timedelta(days=drop_days))
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
         def size(table: str) -> int:
             return conn.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) "
@@ -172,7 +175,7 @@ def measure_retention(seeded: dict) -> list[dict]:
                                 "inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%s))",
                                 [table, table]).fetchone()[0]
 
-        sizes = {"plain_before": size(PLAIN), "partitioned_before": size(partitions.TABLE)}
+        sizes = {"plain_before": size(PLAIN), "partitioned_before": size(READINGS.table)}
         doomed = conn.execute(f'SELECT count(*) FROM {PLAIN} WHERE "timestamp" < %s',
                               [cutoff]).fetchone()[0]
         began = time.perf_counter()
@@ -190,9 +193,9 @@ def measure_retention(seeded: dict) -> list[dict]:
         delete_s = time.perf_counter() - began
         progress(f"batched DELETE of {doomed} rows: {delete_s:.1f} s")
         began = time.perf_counter()
-        for day in partitions.days_to_drop(partitions.days_between(
+        for day in partitioning.days_to_drop(partitioning.days_between(
                 seeded["first"], seeded["today"]), cutoff):
-            conn.execute(f'DROP TABLE "{partitions.partition_name(day)}"')
+            conn.execute(f'DROP TABLE "{READINGS.partition_name(day)}"')
         drop_s = time.perf_counter() - began
         progress(f"DROP of {drop_days} day partitions: {drop_s:.2f} s")
         # What the DELETE leaves behind: dead tuples for VACUUM to visit, and a table no
@@ -200,7 +203,7 @@ def measure_retention(seeded: dict) -> list[dict]:
         began = time.perf_counter()
         conn.execute(f"VACUUM {PLAIN}")
         vacuum_s = time.perf_counter() - began
-        sizes |= {"plain_after": size(PLAIN), "partitioned_after": size(partitions.TABLE)}
+        sizes |= {"plain_after": size(PLAIN), "partitioned_after": size(READINGS.table)}
     mb = {key: round(value / 2**20) for key, value in sizes.items()}
     return [{"kind": "retention", "rows": doomed, "days": drop_days,
              "delete_s": round(delete_s, 2), "delete_rows_per_s": round(doomed / delete_s),

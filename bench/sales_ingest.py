@@ -51,7 +51,7 @@ def seed(machines: int) -> dict:
 
     from machines.models import Bunker, Ingredient, Machine, Organization
     from sales import rollups
-    from sales.models import AuditRecord, DailySales, Product, Vend
+    from sales.models import AuditRecord, DailySales, Product, Vend, VendKey
     from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
     from telemetry.device_keys import issue_device_key
     from telemetry.models import DeviceKey
@@ -85,6 +85,7 @@ def seed(machines: int) -> dict:
                 for code in SELECTIONS])
             print(f"seed: planogram {n + 1}/{machines}", flush=True) if n % 100 == 99 else None
     Vend.objects.filter(machine__organization=org).delete()
+    VendKey.objects.filter(machine__organization=org).delete()
     DailySales.objects.filter(organization=org).delete()
     rollups.rebuild_narrow_rollups(organization_ids=[org.pk])  # none left either
     AuditRecord.objects.filter(machine__organization=org).delete()

@@ -20,7 +20,7 @@ from machines.models import Bunker, Machine, Organization
 from machines.seeding import Tally, ensure
 from sales import rollups
 from sales.ingest import sales_day
-from sales.models import DailySales, Planogram, Product, Vend
+from sales.models import DailySales, Planogram, Product, Vend, VendKey
 from sales.services import RecipeSpec, SelectionSpec, create_planogram_version
 from telemetry.simulated_sales import SimulatedSales, SimulatedSelection
 
@@ -186,6 +186,9 @@ def store_history(machines: list[Machine], vends: list[Vend]) -> None:
     ingestion would have kept (`sales.ingest` adds one batch at a time: thousands of
     queries for a fleet's days) and each machine's last sale."""
     Vend.objects.bulk_create(vends, batch_size=2000)
+    VendKey.objects.bulk_create(  # what ingestion would have claimed for them
+        [VendKey(machine_id=v.machine_id, transaction_id=v.transaction_id,
+                 timestamp=v.timestamp) for v in vends], batch_size=2000)
     zones = {m.pk: m.organization.time_zone for m in machines}
     organizations = {m.pk: m.organization_id for m in machines}
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])

@@ -3,8 +3,9 @@
 
 In order: lock the machine row (batches of one machine queue up, so the rollup updates
 below never race), resolve each vend's product with the planogram in force at its time,
-`INSERT ... ON CONFLICT DO NOTHING RETURNING` (a retried vend is not stored again and
-fires nothing), then for the new vends only: subtract coffee recipes from the bunkers'
+claim the vends' keys with `INSERT ... ON CONFLICT DO NOTHING RETURNING` (sales.models.
+VendKey: a retried vend is not stored again and fires nothing), store the vends whose key
+was claimed, then for the new vends only: subtract coffee recipes from the bunkers'
 expected levels, add to the daily rollups with F() increments, move the machine's
 `last_sale_at`, and leave `machine:sale`, `sales:today` and the live map's
 `machine:revenue` to `transaction.on_commit`. After the commit, new cash vends check the
@@ -30,6 +31,7 @@ from django.utils import timezone
 from machines.models import Bunker, Machine
 from realtime import events
 from sales import cash
+from sales.conf import vend_retention_days
 from sales.models import (
     DailyMachineSales,
     DailyProductSales,
@@ -38,6 +40,7 @@ from sales.models import (
     Planogram,
     Selection,
     Vend,
+    VendKey,
 )
 from sales.selectors import planogram_versions, sales_day, sales_today_of
 from sales.vends import VendIn, parse_vends
@@ -90,7 +93,8 @@ def ingest_vends_document(*, machine: Machine, data: Any,
     now = now or timezone.now()
     config = telemetry_settings()
     vends = parse_vends(data, machine_id=machine.pk, now=now, max_batch=config.max_batch,
-                        max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds))
+                        max_clock_skew=timedelta(seconds=config.max_clock_skew_seconds),
+                        retention_days=vend_retention_days())
     return ingest_vends(machine=machine, vends=vends, now=now)
 
 
@@ -122,23 +126,30 @@ def ingest_vends(*, machine: Machine, vends: Sequence[VendIn],
 
 _COLUMNS = ("id", "created_at", "updated_at", "machine", "transaction_id", "selection",
             "product", "price", "payment_method", "provider", "timestamp")
+_KEY_COLUMNS = ("machine", "transaction_id", "timestamp")
 
 
 def _insert_new(machine: Machine, chosen: list[tuple[VendIn, Selection | None]],
-                now: datetime) -> list[tuple[VendIn, Selection | None]]:
-    """One INSERT ... ON CONFLICT (machine, transaction id) DO NOTHING RETURNING: the new."""
+                 now: datetime) -> list[tuple[VendIn, Selection | None]]:
+    """Claim the vends' keys (`INSERT ... ON CONFLICT (machine, transaction id) DO NOTHING
+    RETURNING`), then store the vends whose key was claimed: the new ones, returned."""
     by_transaction = {vend.transaction_id: (vend, selection) for vend, selection in chosen}
-    insert, params = _insert_values(Vend, _COLUMNS, [
-        (uuid.uuid4(), now, now, machine.pk, vend.transaction_id, vend.selection,
-         selection.product_id if selection else None, vend.price, vend.payment_method,
-         vend.provider, vend.timestamp) for vend, selection in chosen])
+    claim, params = _insert_values(VendKey, _KEY_COLUMNS, [
+        (machine.pk, vend.transaction_id, vend.timestamp) for vend, _selection in chosen])
     qn = connection.ops.quote_name
-    sql = (f"{insert} ON CONFLICT ({qn('machine_id')}, {qn('transaction_id')}) DO NOTHING "
-           f"RETURNING {qn('transaction_id')}")
+    claim += (f" ON CONFLICT ({qn('machine_id')}, {qn('transaction_id')}) DO NOTHING "
+              f"RETURNING {qn('transaction_id')}")
     with binding_cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = {value for (value,) in cursor.fetchall()}
-    return [item for key, item in by_transaction.items() if key in inserted]
+        cursor.execute(claim, params)
+        claimed = {value for (value,) in cursor.fetchall()}
+        new = [item for key, item in by_transaction.items() if key in claimed]
+        if new:
+            cursor.execute(*_insert_values(Vend, _COLUMNS, [
+                (uuid.uuid4(), now, now, machine.pk, vend.transaction_id, vend.selection,
+                 selection.product_id if selection else None, vend.price,
+                 vend.payment_method, vend.provider, vend.timestamp)
+                for vend, selection in new]))
+    return new
 
 
 def _apply(machine: Machine, new: list[tuple[VendIn, Selection | None]], now: datetime) -> None:

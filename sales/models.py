@@ -145,7 +145,12 @@ class PaymentMethod(models.TextChoices):
 
 
 class Vend(BaseModel):
-    """One sale a device reported. Idempotent per (machine, transaction id)."""
+    """One sale a device reported. Idempotent per (machine, transaction id): ingestion
+    stores a vend only once it has claimed its `VendKey`.
+
+    On PostgreSQL the table is range-partitioned by UTC day of `timestamp`
+    (sales.partitions), so its primary key is (id, timestamp) there, and it can hold no
+    unique constraint without the time: the key table holds that one."""
 
     machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="vends")
     transaction_id = models.CharField(_("transaction id"), max_length=64)
@@ -162,13 +167,31 @@ class Vend(BaseModel):
 
     class Meta:
         ordering = ["-timestamp"]
-        constraints = [
-            models.UniqueConstraint(fields=["machine", "transaction_id"],
-                                    name="unique_vend_transaction_per_machine"),
-        ]
         indexes = [models.Index(fields=["machine", "timestamp"])]
         verbose_name = _("vend")
         verbose_name_plural = _("vends")
+
+    def __str__(self) -> str:
+        return f"{self.machine_id} #{self.transaction_id}"
+
+
+class VendKey(models.Model):
+    """A vend's (machine, transaction id), claimed by ingestion with `INSERT ... ON
+    CONFLICT DO NOTHING` before the vend is stored: the idempotency the partitioned vends
+    table cannot enforce itself. Narrow (no id, no audit columns): one row per vend ever
+    kept. `manage.py prune_vends` deletes the keys of the vends it drops; ingestion refuses
+    vends that old (SALES_VEND_RETENTION_DAYS), so a pruned vend cannot come back and be
+    counted twice in the rollups."""
+
+    pk = models.CompositePrimaryKey("machine", "transaction_id")
+    machine = models.ForeignKey(Machine, on_delete=models.CASCADE, related_name="+")
+    transaction_id = models.CharField(_("transaction id"), max_length=64)
+    #: The vend's time: what retention prunes the keys by.
+    timestamp = models.DateTimeField(_("time"), db_index=True)
+
+    class Meta:
+        verbose_name = _("vend key")
+        verbose_name_plural = _("vend keys")
 
     def __str__(self) -> str:
         return f"{self.machine_id} #{self.transaction_id}"

@@ -71,7 +71,8 @@ def _text(value: Any, path: str, limit: int, out: Collector, *, numbers: bool) -
 
 
 def _parse_vend(item: Any, path: str, *, machine_id: str, latest: datetime,
-                skew_seconds: int, out: Collector) -> VendIn | None:
+                skew_seconds: int, oldest: datetime, retention_days: int,
+                out: Collector) -> VendIn | None:
     if not isinstance(item, dict):
         out.add(path, "Expected a vend object.")
         return None
@@ -114,6 +115,11 @@ def _parse_vend(item: Any, path: str, *, machine_id: str, latest: datetime,
         if timestamp is not None and timestamp > latest:
             out.add(join(path, "timestamp"),
                     f"More than {skew_seconds} s in the future: check the device clock.")
+        elif timestamp is not None and timestamp < oldest:
+            # Its key may be pruned already: taken again, it would count twice.
+            out.add(join(path, "timestamp"),
+                    f"Older than the {retention_days} days vends are kept: check the "
+                    "device clock.")
     if len(out.errors) + out.more != before:
         return None
     return VendIn(transaction_id=transaction_id, selection=selection, price=price,
@@ -121,7 +127,7 @@ def _parse_vend(item: Any, path: str, *, machine_id: str, latest: datetime,
 
 
 def parse_vends(data: Any, *, machine_id, now: datetime, max_batch: int,
-                max_clock_skew: timedelta) -> list[VendIn]:
+                max_clock_skew: timedelta, retention_days: int) -> list[VendIn]:
     """Validate a body holding one vend (an object) or a batch (a list of 1..max_batch).
 
     Raises ForeignMachine when a vend names another machine than `machine_id`, VendsRejected
@@ -141,9 +147,10 @@ def parse_vends(data: Any, *, machine_id, now: datetime, max_batch: int,
         raise VendsRejected({"non_field_errors": ["Expected a vend object or a list of vends."]})
     latest = now + max_clock_skew
     skew = int(max_clock_skew.total_seconds())
+    oldest = now - timedelta(days=retention_days)
     vends = [_parse_vend(item, path, machine_id=str(machine_id), latest=latest,
-                         skew_seconds=skew, out=out) for item, path in zip(items, paths,
-                                                                           strict=True)]
+                         skew_seconds=skew, oldest=oldest, retention_days=retention_days,
+                         out=out) for item, path in zip(items, paths, strict=True)]
     if out:
         raise VendsRejected(out.report())
     return vends  # type: ignore[return-value]  (no None left without errors)

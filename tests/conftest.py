@@ -48,6 +48,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
+def vends_of_the_fixed_test_dates_are_accepted(settings):
+    from tests.live import VEND_RETENTION_DAYS
+
+    settings.SALES_VEND_RETENTION_DAYS = VEND_RETENTION_DAYS
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Tests create many users; PBKDF2 would dominate the run. Live servers started by the
     tests accept MD5 hashes too (DEBUG + FAST_PASSWORD_HASHING, see vendhub/settings.py)."""

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from django.db import connection
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: their throttle counters in Redis: no login throttle unless a test sets its rates.
 UNTHROTTLED_LOGINS = {name: "1000000/min" for name in (
     "LOGIN_RATE_PER_ADDRESS", "LOGIN_RATE_PER_USERNAME", "TOKEN_REFRESH_RATE_PER_ADDRESS")}
+#: The tests date vends on fixed days (tests/sales/conftest.py EPOCH is 2026-01-01), and
+#: ingestion refuses vends older than the retention counted from today: widened by the
+#: days since 2025-01-01, it keeps those dates accepted as the calendar moves on.
+VEND_RETENTION_DAYS = 400 + (date.today() - date(2025, 1, 1)).days
 
 
 def test_database_url() -> str:
@@ -58,6 +63,7 @@ class LiveServer:
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1",
                     "FAST_PASSWORD_HASHING": "1", **UNTHROTTLED_LOGINS,
+                    "SALES_VEND_RETENTION_DAYS": str(VEND_RETENTION_DAYS),
                     "PYTHONUNBUFFERED": "1", **(env or {})}
         if callable(argv):
             argv = argv(self.port)

@@ -361,6 +361,9 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Telemetry: readings older than this are removed by `manage.py prune_telemetry`.
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "90"))
+# Sales: single vends older than this are removed by `manage.py prune_vends` (the daily
+# rollups the reports read are kept); ingestion refuses vends that old.
+SALES_VEND_RETENTION_DAYS = int(os.environ.get("SALES_VEND_RETENTION_DAYS", "400"))
 #: Readings accepted in one POST /api/v1/telemetry/ batch.
 TELEMETRY_MAX_BATCH = int(os.environ.get("TELEMETRY_MAX_BATCH", "500"))
 #: A machine silent for longer than its telemetry interval times this factor is offline.

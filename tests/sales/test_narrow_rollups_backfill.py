@@ -6,21 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from sales.models import DailyMachineSales, DailyProductSales
 from tests.factories import make_machine, make_organization
+from tests.migrating import latest, migrate
 
 BEFORE = [("sales", "0003_cash_collection")]
 AFTER = [("sales", "0004_narrow_daily_rollups")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,5 +39,4 @@ def test_the_migration_sums_the_existing_daily_sales():
                                           (product.pk, "card", 2, 2000),
                                           (None, "cash", 6, 6000)], key=str)
     finally:  # every app at its latest again, whatever unapplying 0004 took with it
-        executor = MigrationExecutor(connection)
-        migrate(executor.loader.graph.leaf_nodes())
+        migrate(latest())

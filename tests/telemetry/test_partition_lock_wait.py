@@ -11,9 +11,11 @@ import psycopg
 import pytest
 from django.db import OperationalError, connection
 
-from telemetry import partitions
+from sales.partitions import VENDS
+from telemetry.partitions import READINGS
 from tests import live
 from tests.conftest import require_postgresql
+from vendhub import partitioning
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +33,7 @@ def long_reader():
 
 
 def start(other) -> None:
-    other.execute(f"LOCK TABLE {partitions.TABLE} IN ACCESS SHARE MODE")
+    other.execute(f"LOCK TABLE {READINGS.table} IN ACCESS SHARE MODE")
 
 
 def lock_timeout() -> str:
@@ -42,8 +44,8 @@ def lock_timeout() -> str:
 
 def test_creating_a_partition_behind_a_long_read_gives_up_and_the_sweep_retries(
         long_reader, monkeypatch):
-    monkeypatch.setattr(partitions, "LOCK_WAIT", "200ms")
-    check = partitions._DailyEnsure()
+    monkeypatch.setattr(partitioning, "LOCK_WAIT", "200ms")
+    check = partitioning.DailyEnsure()
     start(long_reader)
     began = time.monotonic()
     with pytest.raises(OperationalError, match="lock timeout"):
@@ -54,26 +56,28 @@ def test_creating_a_partition_behind_a_long_read_gives_up_and_the_sweep_retries(
     long_reader.rollback()
     check(now=datetime.combine(FAR, datetime.min.time(), tzinfo=UTC))
     assert check.done_for == FAR
-    assert FAR + timedelta(days=partitions.AHEAD_DAYS) in partitions.partition_days()
+    ahead = FAR + timedelta(days=partitioning.AHEAD_DAYS)
+    assert ahead in READINGS.partition_days() and ahead in VENDS.partition_days()
     with connection.cursor() as cursor:  # this test's days only (the database outlives it)
-        for day in partitions.partition_days():
-            if day >= FAR - timedelta(days=partitions.BEHIND_DAYS):
-                cursor.execute(f"DROP TABLE {partitions.partition_name(day)}")
+        for table in (READINGS, VENDS):
+            for day in table.partition_days():
+                if day >= FAR - timedelta(days=partitioning.BEHIND_DAYS):
+                    cursor.execute(f"DROP TABLE {table.partition_name(day)}")
 
 
 def test_dropping_behind_a_long_read_retries_until_the_read_ends(long_reader, monkeypatch):
     old = date(2001, 1, 1)
-    partitions.create_day_partitions([old])
+    READINGS.create_day_partitions([old])
     start(long_reader)
-    monkeypatch.setattr(partitions, "LOCK_WAIT", "200ms")
+    monkeypatch.setattr(partitioning, "LOCK_WAIT", "200ms")
     sleeps = []
 
     def end_the_read_then_sleep(seconds):
         sleeps.append(seconds)
         long_reader.rollback()
 
-    monkeypatch.setattr(partitions, "_pause_before_retry", end_the_read_then_sleep)
-    dropped = partitions.drop_partitions_before(partitions.day_start(date(2001, 1, 2)))
-    assert dropped == [partitions.partition_name(old)]
+    monkeypatch.setattr(partitioning, "_pause_before_retry", end_the_read_then_sleep)
+    dropped = READINGS.drop_partitions_before(partitioning.day_start(date(2001, 1, 2)))
+    assert dropped == [READINGS.partition_name(old)]
     assert sleeps == [1]
-    assert partitions.partition_name(old) not in partitions.partitions()
+    assert READINGS.partition_name(old) not in READINGS.partitions()

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from telemetry import partitions
+from telemetry.partitions import READINGS
 from tests.conftest import require_postgresql
 from tests.factories import make_personas
+from tests.migrating import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,15 +23,9 @@ COLUMNS = ('id, created_at, updated_at, machine_id, "timestamp", status, tempera
            "humidity, uptime_seconds, last_sale_at, bunker_levels::text")
 
 
-def migrate(target) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-
-
 def all_rows() -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {COLUMNS} FROM {partitions.TABLE} ORDER BY id")
+        cursor.execute(f"SELECT {COLUMNS} FROM {READINGS.table} ORDER BY id")
         return cursor.fetchall()
 
 
@@ -48,7 +42,7 @@ def insert_rows(machine_ids) -> None:
                      f'[{{"bunkerId": "b{n}", "currentLevel": {n}}}]'))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {partitions.TABLE} (id, created_at, updated_at, machine_id, "
+            f"INSERT INTO {READINGS.table} (id, created_at, updated_at, machine_id, "
             '"timestamp", status, temperature, humidity, uptime_seconds, last_sale_at, '
             "bunker_levels) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)", rows)
 
@@ -59,29 +53,29 @@ def test_converting_a_populated_table_keeps_every_row_and_goes_back(monkeypatch)
     monkeypatch.setattr(module, "CHUNK", 7)  # many chunks, and a last partial one
     personas = make_personas()
     try:
-        migrate(BEFORE)
-        assert not partitions.is_partitioned()
+        migrate([BEFORE])
+        assert not READINGS.is_partitioned()
         insert_rows([personas.machine.pk, personas.rival_machine.pk])
         before = all_rows()
 
-        migrate(PARTITIONED)
-        assert partitions.is_partitioned()
+        migrate([PARTITIONED])
+        assert READINGS.is_partitioned()
         assert all_rows() == before
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {partitions.DEFAULT_PARTITION}")
+            cursor.execute(f"SELECT count(*) FROM {READINGS.default_partition}")
             assert cursor.fetchone()[0] == 0  # every day of the old rows has its partition
-        days = partitions.partition_days()
+        days = READINGS.partition_days()
         assert days[0] <= min(r[4] for r in before).date()
         assert max(r[4] for r in before).date() <= days[-1]
 
-        migrate(BEFORE)
-        assert not partitions.is_partitioned()
+        migrate([BEFORE])
+        assert not READINGS.is_partitioned()
         assert all_rows() == before
     finally:
-        migrate(PARTITIONED)
-    assert partitions.is_partitioned()
+        migrate([PARTITIONED])
+    assert READINGS.is_partitioned()
     assert all_rows() == before
     with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, partitions.TABLE)
+        constraints = connection.introspection.get_constraints(cursor, READINGS.table)
     assert constraints["unique_reading_per_instant"]["columns"] == ["machine_id", "timestamp"]
     assert any(c["foreign_key"] == ("machines_machine", "id") for c in constraints.values())

@@ -1,25 +1,29 @@
-"""The pure side of the readings' day partitions: names, days to create, days to drop."""
+"""The pure side of day partitions (vendhub.partitioning): names, days to create, days to
+drop, the same for every partitioned table."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from telemetry.partitions import (
-    DEFAULT_PARTITION,
-    day_of,
+from sales.partitions import VENDS
+from telemetry.partitions import READINGS
+from vendhub.partitioning import (
     day_start,
     days_between,
     days_to_create,
     days_to_drop,
-    partition_name,
 )
 
 
 def test_a_partition_is_named_after_its_utc_day_and_the_name_gives_the_day_back():
-    assert partition_name(date(2026, 12, 7)) == "telemetry_telemetryreading_p20261207"
-    assert day_of("telemetry_telemetryreading_p20261207") == date(2026, 12, 7)
-    assert day_of(DEFAULT_PARTITION) is None
-    assert day_of("telemetry_telemetryreading_p2026120") is None
+    assert READINGS.partition_name(date(2026, 12, 7)) == "telemetry_telemetryreading_p20261207"
+    assert READINGS.day_of("telemetry_telemetryreading_p20261207") == date(2026, 12, 7)
+    assert READINGS.day_of(READINGS.default_partition) is None
+    assert READINGS.day_of("telemetry_telemetryreading_p2026120") is None
+    assert VENDS.partition_name(date(2026, 12, 7)) == "sales_vend_p20261207"
+    # Each table knows only its own partitions.
+    assert VENDS.day_of("telemetry_telemetryreading_p20261207") is None
+    assert READINGS.day_of("sales_vend_p20261207") is None
     assert day_start(date(2026, 12, 7)) == datetime(2026, 12, 7, tzinfo=UTC)
 
 
