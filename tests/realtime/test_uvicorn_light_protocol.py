@@ -219,7 +219,10 @@ async def test_the_handshake_is_forgotten_once_the_websocket_is_accepted():
         seen["before"] = (protocol.request is not None, protocol.response is not None)
         await send({"type": "websocket.accept"})
         seen["after"] = (protocol.request, protocol.response)
+        seen["parser holds"] = set(protocol.conn.parser.gi_frame.f_locals)
+        seen["dict"] = dict(vars(protocol))  # every attribute in a slot
         await send({"type": "websocket.send", "text": "hello"})  # the socket still works
+        seen["received"] = [(await receive())["text"] for _ in range(2)]
         await receive()
 
     port = free_port()
@@ -231,7 +234,11 @@ async def test_the_handshake_is_forgotten_once_the_websocket_is_accepted():
             await asyncio.sleep(0.01)
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
             assert await client.recv() == "hello"
-        assert seen == {"before": (True, True), "after": (None, None)}
+            await client.send("after the handshake")  # the restarted frame parser reads it
+            await client.send("x" * 70_000)  # a frame read in several chunks
+        assert seen.pop("received") == ["after the handshake", "x" * 70_000]
+        assert "request" not in seen.pop("parser holds")
+        assert seen == {"before": (True, True), "after": (None, None), "dict": {}}
     finally:
         server.should_exit = True
         await serving

@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
+from websockets.streams import StreamReader
 
 #: The text frames serialized for the wire lately, and their bytes, by the identity of the
 #: `str`. A broadcast hands the same `str` object to each of a room's sockets in turn, so a
@@ -129,6 +130,21 @@ class WritableFlag:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    # Every attribute uvicorn's protocol sets (uvicorn 0.54) lives in a slot instead of the
+    # instance's dict. It sets 37: past CPython's 30 shared keys per class, each instance
+    # had a dict table of its own, ~1.5 KB of an idle connection (tracemalloc, bench/
+    # experiments/idle_memory.py), against 8 bytes a slot. An attribute a later uvicorn
+    # adds still works: it goes to the dict.
+    __slots__ = (
+        "app", "app_state", "asgi_version", "client", "close_sent", "close_timeout",
+        "close_timer", "config", "conn", "connections", "curr_msg_data_type",
+        "default_headers", "disconnected", "frames", "handshake_complete",
+        "handshake_initiated", "initial_response", "last_ping_rtt", "logger", "loop",
+        "pending_ping_payload", "ping_interval", "ping_sent_at", "ping_timeout", "ping_timer",
+        "pong_timer", "queue", "read_paused", "request", "response", "root_path", "scheme",
+        "scope", "server", "tasks", "transport", "writable",
+    )
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Replaced before the connection is made: nothing has used uvicorn's yet.
@@ -143,6 +159,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             # The handshake's response (and uvicorn's reference to its request) are not
             # read again once it is sent: ~0.5 KB of headers per idle connection.
             self.response = self.request = None
+            self._forget_handshake_parser()
+
+    def _forget_handshake_parser(self) -> None:
+        """Restart websockets' frame parser without the handshake's frame. Its parser is a
+        generator that parsed the HTTP request, then delegates to the frame loop for the
+        rest of the connection, so the request (and its parsed headers) stayed alive as a
+        local of the suspended generator: ~1.6 KB of an idle connection (tracemalloc).
+        Swapped only while the parser waits between frames with nothing buffered
+        (innermost delegate: `StreamReader.at_eof`), where a fresh frame loop waits in
+        the same place; mid-frame, it is left as it is. websockets swaps its own parser
+        the same way when a connection closes (`discard`)."""
+        conn = self.conn
+        waiting = conn.parser
+        while waiting.gi_yieldfrom is not None:
+            waiting = waiting.gi_yieldfrom
+        if conn.state is not State.OPEN or waiting.gi_code is not _AT_EOF:
+            return
+        handshake_parser, conn.parser = conn.parser, Protocol.parse(conn)
+        next(conn.parser)  # to its first wait for data, as websockets starts it
+        handshake_parser.close()
 
     def send_frame_now(self, frame: str | bytes | list) -> bool:
         """Write one websocket data frame now, in the caller's stack, as `send` does for a
@@ -182,6 +218,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def _binary_wire(self, data: bytes) -> bytes:
         self.conn.send_binary(data)
         return b"".join(self.conn.data_to_send())
+
+
+_AT_EOF = StreamReader.at_eof.__code__
 
 
 def direct_frame_writer(send) -> Callable[[str | bytes], bool] | None:
