@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
+from vendhub.cluster import UVICORN_OPTIONS
+
 from .procs import PYTHON, ROOT, Proc, free_port
 
 SIO_PATH = "/socket.io/?EIO=4&transport=websocket"
@@ -36,8 +38,9 @@ class Target:
     #: connections opened at once by the swarm (the textbook Channels consumer exhausts
     #: redis-py's pool of 100 connections above ~30: MaxConnectionsError)
     connect_inflight: int = 200
-    #: uvicorn's --ws: the project runs with its own light variant of websockets-sansio
-    #: (realtime/server/engine/uvicorn_ws.py, as README's uvicorn command does); references stock.
+    #: uvicorn's --ws of the references: the project runs with README's options instead
+    #: (vendhub.cluster.UVICORN_OPTIONS: its light websocket protocol, realtime/server/
+    #: engine/uvicorn_ws.py, without permessage-deflate).
     ws_protocol: str = "websockets-sansio"
     #: uvicorn worker processes on the one port (the kernel spreads the connections):
     #: every core of a host for websocket-only clients, without a load balancer
@@ -56,8 +59,7 @@ class Target:
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--ws",
-                self.ws_protocol,
+                *(UVICORN_OPTIONS if self.kind == "project" else ["--ws", self.ws_protocol]),
                 "--loop",
                 ctx.server_loop,
                 "--lifespan",
@@ -151,7 +153,6 @@ def all_targets(run_id: str) -> dict[str, Target]:
         SIO_PATH,
         "project",
         20,
-        ws_protocol="realtime.server.engine.uvicorn_ws:WebSocketProtocol",
     )
     targets = [
         project,

@@ -3,13 +3,13 @@ product's namespaces (or the conformance profile's)."""
 
 from __future__ import annotations
 
-from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.routing import URLRouter
 from django.urls import re_path
 
 from .server.conf import realtime_config
 from .server.drain import DrainOnSigterm
 from .server.engine.server import EngineServer
-from .server.routing import WebSocketPaths, endpoints, socketio_server
+from .server.routing import ProtocolRouter, WebSocketPaths, endpoints, socketio_server
 
 
 def build_application(django_asgi_app, *, profile: str = "product"):
@@ -30,7 +30,7 @@ def build_application(django_asgi_app, *, profile: str = "product"):
         websocket += echo_websocket
     else:
         raise ValueError(f"unknown realtime profile {profile!r}")
-    application = ProtocolTypeRouter({
+    application = ProtocolRouter({
         "http": URLRouter([*http, re_path(r"", django_asgi_app)]),
         "websocket": WebSocketPaths(websocket),
         # Under uvicorn, SIGTERM drains the gateway before the server shuts down.

@@ -34,12 +34,17 @@ HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
 SERVERS = 3
 
 
+#: README "Serving": the production uvicorn command's options but its host and port (the
+#: cluster, its tests and the benchmarks run it; a test checks README says the same).
+UVICORN_OPTIONS = ("--ws", "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
+                   "--ws-per-message-deflate", "false", "--ws-max-size", "1048576",
+                   "--no-server-header", "--no-date-header")
+
+
 def uvicorn_argv(host: str, port: int) -> list[str]:
     """README "Serving": the production command, on `host:port`."""
     return [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host", host,
-            "--port", str(port), "--ws", "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
-            "--ws-per-message-deflate", "false", "--ws-max-size", "1048576",
-            "--no-server-header", "--no-date-header"]
+            "--port", str(port), *UVICORN_OPTIONS]
 
 
 def haproxy_binary() -> str:

@@ -63,6 +63,13 @@ class RealtimeConfig:
     write_batch_events: int = 8
     #: ... and the first of them waits at most this long.
     write_batch_hold_ms: float = 5.0
+    #: The request headers a session keeps in its scope once it is open (lower case): what
+    #: the server checks at the handshake and what namespaces read when a client connects
+    #: to one, possibly long after (a token, a session cookie, the language). The others
+    #: (user agent, websocket keys, proxies' headers...) go: ~0.7 KB of every idle
+    #: connection otherwise.
+    session_headers: tuple[str, ...] = ("host", "origin", "authorization", "cookie",
+                                        "accept-language")
 
     def with_overrides(self, **changes) -> RealtimeConfig:
         return replace(self, **changes)
@@ -71,7 +78,8 @@ class RealtimeConfig:
 def realtime_config() -> RealtimeConfig:
     raw = dict(getattr(settings, "REALTIME", {}))
     known = {f.lower(): v for f, v in raw.items()}
-    if "allowed_origins" in known:
-        known["allowed_origins"] = tuple(known["allowed_origins"])
+    for name in ("allowed_origins", "session_headers"):
+        if name in known:
+            known[name] = tuple(known[name])
     fields = RealtimeConfig.__dataclass_fields__
     return RealtimeConfig(**{k: v for k, v in known.items() if k in fields})

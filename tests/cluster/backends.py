@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import time
 from collections import Counter
 from contextlib import contextmanager, suppress
@@ -24,16 +23,14 @@ import httpx
 
 from tests.live import ROOT, LiveServer
 from tests.telemetry.conftest import reading_body
+from vendhub import cluster
 
 FOLLOW = ROOT / "tests" / "interop" / "follow.mjs"
 
 
 def uvicorn_argv(port: int) -> list[str]:
     """README "Serving": the production command, on loopback."""
-    return [sys.executable, "-m", "uvicorn", "vendhub.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--ws", "realtime.server.engine.uvicorn_ws:WebSocketProtocol",
-            "--ws-per-message-deflate", "false", "--ws-max-size", "1048576",
-            "--no-server-header", "--no-date-header"]
+    return cluster.uvicorn_argv("127.0.0.1", port)
 
 
 class Backend(LiveServer):

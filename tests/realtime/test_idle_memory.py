@@ -1,6 +1,7 @@
 """What keeps an idle connection small: one expiry timer for all sockets, viewers
 that share their organization sets, no inbox or finished worker task kept by an idle
-connection, and websocket routing without a copy of the scope."""
+connection, and websocket routing without a copy of the scope nor a coroutine frame of
+its own."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import asyncio
 import time
 
 import pytest
-from channels.routing import ProtocolTypeRouter
 
 from realtime.authorization import load_viewers
 from realtime.namespaces import ExpiryClock, _shared
-from realtime.server.routing import WebSocketPaths
+from realtime.server.routing import ProtocolRouter, WebSocketPaths
 from realtime.server.sio.connection import SocketIOConnection
 
 
@@ -137,7 +137,7 @@ async def test_websocket_paths_route_by_exact_path_without_copying_the_scope():
         pattern = "socket.io/"
         callback = staticmethod(endpoint)
 
-    router = ProtocolTypeRouter({"websocket": WebSocketPaths([Route()])})
+    router = ProtocolRouter({"websocket": WebSocketPaths([Route()])})
     scope = {"type": "websocket", "path": "/socket.io/"}
     await router(scope, None, None)
     assert seen == [scope] and seen[0] is scope
@@ -191,3 +191,20 @@ async def test_a_room_of_one_local_member_keeps_no_set_until_a_second_joins():
         assert frames == [("first", "42[]")]
     finally:
         await hub.stop()
+
+
+async def test_the_protocol_router_hands_over_the_routed_awaitable_and_is_an_asgi3_app():
+    from asgiref.compatibility import is_double_callable
+    from uvicorn._compat import iscoroutinefunction
+
+    async def websocket(scope, receive, send):
+        return "routed"
+
+    router = ProtocolRouter({"websocket": websocket})
+    awaitable = router({"type": "websocket"}, None, None)
+    assert awaitable.cr_code is websocket.__code__  # no frame of the router's own
+    assert await awaitable == "routed"
+    # What uvicorn and daphne (asgiref) look at to call it as ASGI 3, not ASGI 2.
+    assert iscoroutinefunction(router.__call__) and not is_double_callable(router)
+    with pytest.raises(ValueError, match="No application configured for scope type 'http'"):
+        router({"type": "http"}, None, None)

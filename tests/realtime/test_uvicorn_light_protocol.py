@@ -116,6 +116,12 @@ async def test_a_burst_is_written_in_batches_and_arrives_whole_and_in_order(batc
     assert after.get(batches, 0) > before.get(batches, 0)
 
 
+def test_the_readme_uvicorn_command_is_the_one_the_cluster_and_the_benchmarks_run():
+    from vendhub.cluster import uvicorn_argv as cluster_argv
+
+    assert readme_uvicorn_argv(8123) == cluster_argv("127.0.0.1", 8123)
+
+
 async def test_the_readme_uvicorn_command_serves_the_gateway_without_permessage_deflate(
         gateway):
     with LiveServer(argv=readme_uvicorn_argv) as server:

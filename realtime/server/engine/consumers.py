@@ -216,6 +216,9 @@ class WebSocketConsumer:
             elif kind == "websocket.disconnect":
                 await self.disconnect(message.get("code"))
                 return
+            # Not kept alive while the next message is awaited, which for an idle
+            # connection is most of its life (idle memory per connection).
+            message = text = None
 
     async def accept(self) -> None:
         await self.base_send({"type": "websocket.accept"})

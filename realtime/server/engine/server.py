@@ -75,6 +75,8 @@ class EngineServer:
         self.sweeper = process_sweeper(config.sweep_after_closes)
         #: Set by a drain (realtime/server/drain.py): new sessions are refused.
         self.draining = False
+        self._session_headers = frozenset(name.lower().encode("latin-1")
+                                          for name in config.session_headers)
 
     def validate(self, scope: dict, params: dict[str, str],
                  expected: Transport) -> RequestError | None:
@@ -104,6 +106,10 @@ class EngineServer:
         return bool(domain) and validate_host(domain, allowed_hosts)
 
     async def open(self, transport: Transport, scope: dict) -> EngineSession:
+        headers = scope.get("headers")
+        if headers:
+            # In place: the ASGI server and the middleware hold this same list.
+            headers[:] = [item for item in headers if item[0] in self._session_headers]
         session = EngineSession(self, transport, scope)
         self.sessions[session.sid] = session
         metrics.connections.labels(transport=transport.value).inc()

@@ -52,6 +52,10 @@ class Connection(Protocol):
     def drop_socket(self, namespace: str, reason: str) -> None: ...
 
 
+def _without(rooms: tuple[str, ...], room: str) -> tuple[str, ...]:
+    return tuple(name for name in rooms if name != room)
+
+
 class Socket:
     """One client's connection to one namespace."""
 
@@ -62,7 +66,10 @@ class Socket:
         self.connection = connection
         self.namespace = namespace
         self.sid = secrets.token_urlsafe(15)
-        self.rooms: set[str] = set()
+        #: A tuple, not a set: a socket is in a few rooms (a dashboard in three), which a
+        #: tuple holds in ~64 bytes against 216 for the smallest set (idle memory per
+        #: connection); joins and leaves make a new one.
+        self.rooms: tuple[str, ...] = ()
         self.data: dict[str, Any] = {}
         #: Set once the socket has left its namespace; it joins no room after that.
         self.disconnected = False
@@ -180,11 +187,11 @@ class Socket:
         (realtime/server/coalescing.py)."""
         if self.disconnected or room in self.rooms:
             return
-        self.rooms.add(room)
+        self.rooms = (*self.rooms, room)
         try:
             await get_hub().join(self, room, batched=batched)
         except BaseException:
-            self.rooms.discard(room)  # not joined: a retry must join for real
+            self.rooms = _without(self.rooms, room)  # not joined: a retry must join for real
             raise
         self.state_changed()
         if self.disconnected:
@@ -194,15 +201,15 @@ class Socket:
 
     async def leave(self, room: str) -> None:
         if room in self.rooms:
-            self.rooms.discard(room)
+            self.rooms = _without(self.rooms, room)
             self.state_changed()
             await get_hub().leave(self, room)
 
     async def leave_all(self) -> None:
         hub = get_hub()
-        for room in tuple(self.rooms):
+        for room in self.rooms:
             await hub.leave(self, room)
-        self.rooms.clear()
+        self.rooms = ()
 
     def disconnect(self) -> None:
         """Server-side disconnect from this namespace (the client gets DISCONNECT)."""
