@@ -348,6 +348,9 @@ REALTIME = {
     "DRAIN_DELAY_MS": int(os.environ.get("REALTIME_DRAIN_DELAY_MS", "0")),
     "WRITE_BATCH_EVENTS": int(os.environ.get("REALTIME_WRITE_BATCH_EVENTS", "8")),
     "WRITE_BATCH_HOLD_MS": float(os.environ.get("REALTIME_WRITE_BATCH_HOLD_MS", "5")),
+    # Request headers a session keeps once open; namespaces read these at connect.
+    "SESSION_HEADERS": env_list("REALTIME_SESSION_HEADERS",
+                                "host,origin,authorization,cookie,accept-language"),
 }
 
 #: The garbage collector of server processes (applied by vendhub/asgi.py): CPython's three

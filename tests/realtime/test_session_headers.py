@@ -34,3 +34,12 @@ async def test_the_headers_kept_are_a_setting_and_a_scope_without_headers_is_fin
     session = await server.open(Transport.WEBSOCKET, {"headers": [*REQUEST, (b"x-tenant", b"7")]})
     assert session.scope["headers"] == [(b"x-tenant", b"7")]
     assert (await server.open(Transport.POLLING, {})).scope == {}
+
+
+def test_the_setting_comes_from_realtime_session_headers(settings):
+    from realtime.server.conf import realtime_config
+
+    assert realtime_config().session_headers == (
+        "host", "origin", "authorization", "cookie", "accept-language")
+    settings.REALTIME = {**settings.REALTIME, "SESSION_HEADERS": ["X-Tenant", "cookie"]}
+    assert realtime_config().session_headers == ("X-Tenant", "cookie")
