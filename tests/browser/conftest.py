@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -233,6 +235,16 @@ def device_key(people) -> str:
     return issue_device_key(machine=people.machine, label="browser tests").plaintext
 
 
+def earlier_today() -> datetime:
+    """An hour ago, or halfway since midnight in the first hour of the day, in the browser's
+    zone: chromium inherits TZ from this process, which Django sets to TIME_ZONE. The board's
+    Done column shows the work of that day only; "an hour ago" alone fell on the day before
+    between 00:00 and 01:00 in Tashkent (19:00-20:00 UTC) and the done card was missing."""
+    now = datetime.now(ZoneInfo(settings.TIME_ZONE))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(hours=1), midnight + (now - midnight) / 2)
+
+
 @pytest.fixture
 def tasks(people, fleet):
     soon = datetime.now(UTC) + timedelta(hours=2)
@@ -248,7 +260,7 @@ def tasks(people, fleet):
                              status=TaskStatus.IN_PROGRESS),
         "done": make_task(fleet[3], assignee=people.operator, kind=TaskKind.INSPECTION,
                           title="Inspect the cooler", status=TaskStatus.DONE,
-                          completed_at=datetime.now(UTC) - timedelta(hours=1)),
+                          completed_at=earlier_today()),
         "others": make_task(people.machine, assignee=None, kind=TaskKind.REPAIR,
                             title="Unassigned repair"),
     }
