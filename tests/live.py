@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.db import connection
@@ -30,7 +30,7 @@ UNTHROTTLED_LOGINS = {name: "1000000/min" for name in (
 #: The tests date vends on fixed days (tests/sales/conftest.py EPOCH is 2026-01-01), and
 #: ingestion refuses vends older than the retention counted from today: widened by the
 #: days since 2025-01-01, it keeps those dates accepted as the calendar moves on.
-VEND_RETENTION_DAYS = 400 + (date.today() - date(2025, 1, 1)).days
+VEND_RETENTION_DAYS = 400 + (datetime.now(UTC).date() - date(2025, 1, 1)).days
 
 
 def test_database_url() -> str:

@@ -3,15 +3,17 @@ forecasts that run out on the planned day (or not), for the planner's tests."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from machines.models import Role
 from operations.models import Depot, Forecast, ForecastMethod, OperatorProfile
 from tests.factories import make_bunker, make_machine, make_user
 
 #: The evening (20:00 in Tashkent, UTC+5) before DAY, near the real clock: machines the
-#: tests create now are not overdue a cleaning yet.
-NOW = datetime.combine(date.today(), time(15, 0), tzinfo=UTC)
+#: tests create now are not overdue a cleaning yet. Today's UTC date, as the tests' own
+#: clocks take it (`date.today()` is the process's zone, Tashkent under Django, a day ahead
+#: of UTC from 19:00 UTC: the nightly plan's tests then planned a day nothing ran out on).
+NOW = datetime.combine(datetime.now(UTC).date(), time(15, 0), tzinfo=UTC)
 DAY = NOW.date() + timedelta(days=1)
 DEPOT_AT = (41.2995, 69.2401)
 

@@ -172,9 +172,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         the same way when a connection closes (`discard`)."""
         conn = self.conn
         waiting = conn.parser
-        while waiting.gi_yieldfrom is not None:
+        while getattr(waiting, "gi_yieldfrom", None) is not None:
             waiting = waiting.gi_yieldfrom
-        if conn.state is not State.OPEN or waiting.gi_code is not _AT_EOF:
+        # Anything else (another websockets' parser) is left as it is.
+        if conn.state is not State.OPEN or getattr(waiting, "gi_code", None) is not _AT_EOF:
             return
         handshake_parser, conn.parser = conn.parser, Protocol.parse(conn)
         next(conn.parser)  # to its first wait for data, as websockets starts it
