@@ -130,7 +130,7 @@ _KEY_COLUMNS = ("machine", "transaction_id", "timestamp")
 
 
 def _insert_new(machine: Machine, chosen: list[tuple[VendIn, Selection | None]],
-                 now: datetime) -> list[tuple[VendIn, Selection | None]]:
+                now: datetime) -> list[tuple[VendIn, Selection | None]]:
     """Claim the vends' keys (`INSERT ... ON CONFLICT (machine, transaction id) DO NOTHING
     RETURNING`), then store the vends whose key was claimed: the new ones, returned."""
     by_transaction = {vend.transaction_id: (vend, selection) for vend, selection in chosen}

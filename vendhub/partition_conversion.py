@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import migrations
+
 from vendhub.partitioning import (
     AHEAD_DAYS,
     BEHIND_DAYS,
@@ -24,7 +26,8 @@ from vendhub.partitioning import (
     days_between,
 )
 
-#: Rows copied per statement: one statement per chunk keeps each one's memory bounded.
+#: Rows copied per statement: one statement per chunk keeps each one's memory bounded
+#: (a test makes it small, to copy in many chunks).
 CHUNK = 50_000
 
 
@@ -95,8 +98,19 @@ def _copy(cursor, qn, table, aside, chunk):
         last = row[0]
 
 
-def convert(schema_editor, target: DayPartitionedTable, *, partitioned: bool,
-            chunk: int = CHUNK) -> None:
+def converting(target: DayPartitionedTable) -> migrations.RunPython:
+    """A migration's operation making `target` partitioned, and plain again backwards."""
+
+    def partition(apps, schema_editor):
+        convert(schema_editor, target, partitioned=True)
+
+    def unpartition(apps, schema_editor):
+        convert(schema_editor, target, partitioned=False)
+
+    return migrations.RunPython(partition, unpartition, elidable=False)
+
+
+def convert(schema_editor, target: DayPartitionedTable, *, partitioned: bool) -> None:
     """Make `target` partitioned by day (or plain again, `partitioned=False`), keeping
     every row; nothing when it already is, or on SQLite."""
     conn = schema_editor.connection
@@ -121,7 +135,7 @@ def convert(schema_editor, target: DayPartitionedTable, *, partitioned: bool,
         target.create_default_partition(conn)
         target.create_day_partitions(days_between(first, last), conn)
     with conn.cursor() as cursor:
-        after = _copy(cursor, qn, table, aside, chunk)
+        after = _copy(cursor, qn, table, aside, CHUNK)
         if after != before:
             raise RuntimeError(f"{table}: {before} rows before, {after} copied: rolled back")
         cursor.execute(f"DROP TABLE {qn(aside)}")

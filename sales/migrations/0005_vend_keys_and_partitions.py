@@ -13,10 +13,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 from sales.partitions import VENDS
-from vendhub.partition_conversion import convert
-
-#: Rows copied per statement (a test makes it small to copy in many chunks).
-CHUNK = 50_000
+from vendhub.partition_conversion import converting
 
 
 def keys_of_stored_vends(apps, schema_editor):
@@ -25,14 +22,6 @@ def keys_of_stored_vends(apps, schema_editor):
         f"INSERT INTO {qn('sales_vendkey')} ({qn('machine_id')}, {qn('transaction_id')}, "
         f"{qn('timestamp')}) SELECT {qn('machine_id')}, {qn('transaction_id')}, "
         f"{qn('timestamp')} FROM {qn('sales_vend')}")
-
-
-def partition(apps, schema_editor):
-    convert(schema_editor, VENDS, partitioned=True, chunk=CHUNK)
-
-
-def unpartition(apps, schema_editor):
-    convert(schema_editor, VENDS, partitioned=False, chunk=CHUNK)
 
 
 class Migration(migrations.Migration):
@@ -62,5 +51,5 @@ class Migration(migrations.Migration):
             model_name='vend',
             name='unique_vend_transaction_per_machine',
         ),
-        migrations.RunPython(partition, unpartition, elidable=False),
+        converting(VENDS),
     ]

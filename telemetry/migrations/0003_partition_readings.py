@@ -8,18 +8,7 @@ holds the partition key already. Reversible; SQLite keeps its plain table.
 from django.db import migrations
 
 from telemetry.partitions import READINGS
-from vendhub.partition_conversion import convert
-
-#: Rows copied per statement (a test makes it small to copy in many chunks).
-CHUNK = 50_000
-
-
-def partition(apps, schema_editor):
-    convert(schema_editor, READINGS, partitioned=True, chunk=CHUNK)
-
-
-def unpartition(apps, schema_editor):
-    convert(schema_editor, READINGS, partitioned=False, chunk=CHUNK)
+from vendhub.partition_conversion import converting
 
 
 class Migration(migrations.Migration):
@@ -29,5 +18,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(partition, unpartition, elidable=False),
+        converting(READINGS),
     ]

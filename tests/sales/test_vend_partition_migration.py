@@ -4,7 +4,6 @@ and back, where the unique (machine, transaction id) constraint returns."""
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from sales.partitions import VENDS
 from tests.conftest import require_postgresql
 from tests.factories import make_personas
 from tests.migrating import migrate
+from vendhub import partition_conversion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,8 +48,7 @@ def insert_vends(machine_ids) -> None:
 
 def test_converting_stored_vends_keeps_every_row_keys_them_and_goes_back(monkeypatch):
     require_postgresql("partitioning is PostgreSQL's")
-    module = importlib.import_module("sales.migrations.0005_vend_keys_and_partitions")
-    monkeypatch.setattr(module, "CHUNK", 11)  # many chunks, and a last partial one
+    monkeypatch.setattr(partition_conversion, "CHUNK", 11)  # many chunks, and a last partial one
     personas = make_personas()
     machines = [personas.machine.pk, personas.rival_machine.pk]
     try:

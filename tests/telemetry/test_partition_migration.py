@@ -3,7 +3,6 @@ partitioned one without losing a row (every id and value identical, in chunks), 
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +13,7 @@ from telemetry.partitions import READINGS
 from tests.conftest import require_postgresql
 from tests.factories import make_personas
 from tests.migrating import migrate
+from vendhub import partition_conversion
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,8 +49,7 @@ def insert_rows(machine_ids) -> None:
 
 def test_converting_a_populated_table_keeps_every_row_and_goes_back(monkeypatch):
     require_postgresql("partitioning is PostgreSQL's")
-    module = importlib.import_module("telemetry.migrations.0003_partition_readings")
-    monkeypatch.setattr(module, "CHUNK", 7)  # many chunks, and a last partial one
+    monkeypatch.setattr(partition_conversion, "CHUNK", 7)  # many chunks, and a last partial one
     personas = make_personas()
     try:
         migrate([BEFORE])
